@@ -1,0 +1,3 @@
+from pagemind.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The `pagemind` command line: one sub-command per module in `pagemind.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from pagemind import __version__
+from pagemind.errors import PagemindError
+
+# Each module defines `register(subparsers)`, which adds its parser and sets `run(args) -> int`.
+COMMAND_MODULES = ("new", "build", "serve", "gh_deploy", "models")
+
+log = logging.getLogger("pagemind")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pagemind",
+        description="Build documentation sites with an in-browser AI assistant.",
+    )
+    parser.add_argument("--version", action="version", version=f"pagemind {__version__}")
+    verbosity = argparse.ArgumentParser(add_help=False)
+    group = verbosity.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    group.add_argument("-v", "--verbose", action="store_true", help="print every step")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"pagemind.commands.{name}")
+        module.register(subparsers, parents=[verbosity])
+    return parser
+
+
+def configure_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.quiet, args.verbose)
+    try:
+        return args.run(args)
+    except PagemindError as error:
+        log.error("error: %s", error)
+        return 1
+    except KeyboardInterrupt:
+        return 130
