@@ -1,0 +1,187 @@
+"""Build a site: parse pages, check links, render the theme, write the output folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pagemind.config import SiteConfig
+from pagemind.errors import PagemindError
+from pagemind.render import Renderer, Site, ThemeAsset, sitemap, theme_files
+from pagemind.resources import resource_dir
+from pagemind.structure.files import DocsFiles, discover, output_path, page_url
+from pagemind.structure.links import LinkResolver, missing_anchors
+from pagemind.structure.markdown import MarkdownRenderer
+from pagemind.structure.nav import build_nav, page_order
+from pagemind.structure.pages import Page, parse_page
+
+log = logging.getLogger("pagemind")
+
+# Lists the files the last build wrote, so the next one removes only its own stale files.
+MANIFEST = ".pagemind-files"
+
+
+@dataclass
+class BuildReport:
+    pages: int
+    rendered: list[str] = field(default_factory=list)  # URLs written this time
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class SiteBuilder:
+    """Keeps parsed pages between builds, so `build(changed)` redoes only what changed.
+
+    The config is fixed for the builder's life: after pagemind.toml changes, load it again
+    and make a new SiteBuilder.
+    """
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self.pages: dict[str, Page] = {}  # by docs-relative source path
+        self._files = DocsFiles((), ())
+        self._markdown = MarkdownRenderer(config.markdown)
+        self._templates = Renderer()
+        self._theme: list[ThemeAsset] = []
+
+    def build(self, changed: set[Path] | None = None) -> BuildReport:
+        """Build everything (`changed` None) or only what the changed source files affect."""
+        started = time.perf_counter()
+        files = discover(self.config.docs_dir, self.config.exclude)
+        # Added or removed pages change the nav and what every link resolves to.
+        structural = files.pages != self._files.pages
+        full = changed is None or not self.pages or self._needs_full_build(changed)
+        changed_sources = set() if full else self._docs_sources(changed)
+        reparse = (
+            files.pages
+            if full or structural
+            else [source for source in files.pages if source in changed_sources]
+        )
+        titles_before = {source: page.title for source, page in self.pages.items()}
+        self._parse(files, reparse)
+        nav = build_nav(self.pages, self.config.nav, self.config.config_file)
+        warnings = self._check(files)
+        if full:
+            self._theme = theme_files(self.config)
+        retitled = any(titles_before.get(s) != self.pages[s].title for s in reparse)
+        render_all = full or structural or retitled
+        site = Site(
+            config=self.config,
+            nav=nav,
+            order=page_order(nav),
+            pages_by_url={page.url: page for page in self.pages.values()},
+            assets={asset.name: asset.path for asset in self._theme},
+        )
+        to_render = list(self.pages) if render_all else reparse
+        outputs = self._render(site, to_render, with_site_files=render_all)
+        assets = files.assets if full else [a for a in files.assets if a in changed_sources]
+        self._write(outputs, assets, self._all_outputs(files))
+        self._files = files
+        report = BuildReport(
+            pages=len(self.pages),
+            rendered=[self.pages[source].url for source in to_render],
+            warnings=warnings,
+            seconds=time.perf_counter() - started,
+        )
+        for warning in warnings:
+            log.warning("warning: %s", warning)
+        log.info("Built %d pages in %.2f s", len(report.rendered), report.seconds)
+        return report
+
+    def _needs_full_build(self, changed: set[Path]) -> bool:
+        templates = resource_dir("site_templates").resolve()
+        for path in (Path(p).resolve() for p in changed):
+            if path == self.config.config_file or path.is_relative_to(templates):
+                return True
+        return False
+
+    def _docs_sources(self, changed: set[Path]) -> set[str]:
+        docs = self.config.docs_dir
+        paths = (Path(p).resolve() for p in changed)
+        return {path.relative_to(docs).as_posix() for path in paths if path.is_relative_to(docs)}
+
+    def _parse(self, files: DocsFiles, sources: list[str] | tuple[str, ...]) -> None:
+        resolver = LinkResolver({s: page_url(s) for s in files.pages}, set(files.assets))
+        for source in set(self.pages) - set(files.pages):
+            del self.pages[source]
+        for source in sources:
+            self.pages[source] = parse_page(source, self.config.docs_dir, self._markdown, resolver)
+        self.pages = {source: self.pages[source] for source in files.pages}
+
+    def _check(self, files: DocsFiles) -> list[str]:
+        """Broken links and anchors; in strict mode they stop the build before any write."""
+        anchors = {source: page.anchors for source, page in self.pages.items()}
+        warnings = []
+        for page in self.pages.values():
+            warnings += page.warnings
+            warnings += missing_anchors(
+                str(self.config.docs_dir / page.source), page.links, anchors
+            )
+        for key in ("logo", "favicon"):
+            path = getattr(self.config.theme, key)
+            if path and path not in files.assets:
+                warnings.append(
+                    f"{self.config.config_file}: theme.{key} '{path}' is not in docs_dir"
+                )
+        if warnings and self.config.strict:
+            raise PagemindError(
+                f"{len(warnings)} broken link(s) in strict mode:\n  " + "\n  ".join(warnings),
+                fix="fix the links, or set strict = false to report them as warnings",
+            )
+        return warnings
+
+    def _render(self, site: Site, sources: list[str], with_site_files: bool) -> dict[str, bytes]:
+        outputs: dict[str, bytes] = {}
+        quiet = not sys.stderr.isatty() or not log.isEnabledFor(logging.INFO)
+        for source in tqdm(sources, desc="Rendering", unit="page", disable=quiet, leave=False):
+            page = self.pages[source]
+            outputs[output_path(page.url)] = self._templates.page(page, site).encode()
+        if with_site_files:
+            outputs["404.html"] = self._templates.not_found(site).encode()
+            outputs["sitemap.xml"] = sitemap(self.config, list(self.pages.values())).encode()
+            outputs.update((asset.path, asset.data) for asset in self._theme)
+        return outputs
+
+    def _all_outputs(self, files: DocsFiles) -> set[str]:
+        pages = {output_path(page.url) for page in self.pages.values()}
+        theme = {asset.path for asset in self._theme}
+        return pages | set(files.assets) | theme | {"404.html", "sitemap.xml"}
+
+    def _write(
+        self, outputs: dict[str, bytes], assets: list[str] | tuple[str, ...], keep: set[str]
+    ):
+        """New files first, then stale ones removed: a failure never leaves less than before."""
+        site_dir = self.config.site_dir
+        for name, data in outputs.items():
+            _write_atomically(site_dir / name, data)
+        for name in assets:
+            target = site_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.config.docs_dir / name, target)
+        manifest = site_dir / MANIFEST
+        previous = manifest.read_text().splitlines() if manifest.is_file() else []
+        for name in set(previous) - keep:
+            _remove_with_empty_parents(site_dir / name, site_dir)
+        _write_atomically(manifest, "\n".join(sorted(keep)).encode())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _remove_with_empty_parents(path: Path, root: Path) -> None:
+    path.unlink(missing_ok=True)
+    folder = path.parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent

@@ -1,0 +1,347 @@
+"""Read and validate a site's configuration: pagemind.toml, or mkdocs.yml for migrating sites."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pagemind.errors import PagemindError
+
+CONFIG_NAME = "pagemind.toml"
+MKDOCS_NAME = "mkdocs.yml"
+
+
+@dataclass(frozen=True)
+class ThemeConfig:
+    palette: str = "auto"
+    accent: str = "#4f46e5"
+    logo: str | None = None
+    favicon: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkdownConfig:
+    pygments_style: str = "default"
+    pygments_style_dark: str = "github-dark"
+    toc_depth: int = 3
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    enabled: bool = True
+    model: str = "smollm2-135m-instruct"
+    embedder: str = "all-minilm-l6-v2"
+    system_prompt: str = (
+        "You answer questions about these docs. Answer only from the excerpts you are given, "
+        "cite the sections you used, and say plainly when they do not hold the answer."
+    )
+    examples: list[dict] = field(default_factory=list)
+    top_k: int = 5
+    context_tokens: int = 1024
+    max_new_tokens: int = 256
+    temperature: float = 0.2
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """One nav item as the author wrote it; `key` locates it for error messages."""
+
+    title: str | None
+    target: str | None  # a .md path, a folder path ending in "/", or an http(s) URL
+    children: tuple[NavEntry, ...]
+    key: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class _AuthorKeys:
+    """The top-level keys an author may write, with their defaults."""
+
+    site_name: str
+    site_url: str | None = None
+    site_description: str = ""
+    site_author: str = ""
+    repo_url: str | None = None
+    edit_uri: str | None = None
+    copyright: str = ""
+    docs_dir: str = "docs"
+    site_dir: str = "site"
+    strict: bool = False
+    exclude: list[str] = field(default_factory=list)
+    nav: list | None = None
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    root: Path
+    config_file: Path | None
+    site_name: str
+    site_url: str | None
+    site_description: str
+    site_author: str
+    repo_url: str | None
+    edit_uri: str | None
+    copyright: str
+    docs_dir: Path
+    site_dir: Path
+    base_path: str
+    strict: bool
+    exclude: tuple[str, ...]
+    nav: tuple[NavEntry, ...] | None
+    theme: ThemeConfig
+    markdown: MarkdownConfig
+    assistant: AssistantConfig
+
+    def edit_url(self, source: str) -> str | None:
+        """The "Edit this page" URL for a docs-relative source path, when the repo is known."""
+        if not (self.repo_url and self.edit_uri):
+            return None
+        return f"{self.repo_url.rstrip('/')}/{self.edit_uri.strip('/')}/{source}"
+
+
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+_TABLES = {"theme": ThemeConfig, "markdown": MarkdownConfig, "assistant": AssistantConfig}
+
+
+def load_config(
+    site_dir: Path,
+    *,
+    site_url: str | None = None,
+    output: Path | None = None,
+    strict: bool | None = None,
+) -> SiteConfig:
+    """Load the site at `site_dir`; keyword arguments override what the file says."""
+    root = Path(site_dir).resolve()
+    if not root.is_dir():
+        raise PagemindError(
+            f"no such folder: {root}", fix="give the folder that holds pagemind.toml"
+        )
+    toml_file, mkdocs_file = root / CONFIG_NAME, root / MKDOCS_NAME
+    if toml_file.is_file():
+        config_file, text = toml_file, read_utf8(toml_file)
+        raw = _parse_toml(text, toml_file)
+    elif mkdocs_file.is_file():
+        from pagemind.config_mkdocs import read_mkdocs_yml
+
+        config_file, text = mkdocs_file, read_utf8(mkdocs_file)
+        raw = read_mkdocs_yml(text, mkdocs_file)
+    else:
+        raise PagemindError(
+            f"no {CONFIG_NAME} (or {MKDOCS_NAME}) in {root}",
+            fix=f"run `pagemind new {root}` or write a {CONFIG_NAME} with a site_name",
+        )
+    checker = _Checker(config_file, text)
+    tables = {name: raw.pop(name, {}) for name in _TABLES}
+    keys = checker.table(raw, _AuthorKeys, "")
+    sub = {name: checker.table(tables[name], cls, name) for name, cls in _TABLES.items()}
+    _check_theme(sub["theme"], checker)
+    docs_dir = (root / keys.docs_dir).resolve()
+    if not docs_dir.is_dir():
+        raise PagemindError(
+            f"docs_dir {keys.docs_dir!r} does not exist ({docs_dir})",
+            file=config_file,
+            line=checker.line_of("docs_dir"),
+            key="docs_dir",
+            fix="create the folder or point docs_dir at the folder holding your Markdown",
+        )
+    output_dir = Path(output).resolve() if output else (root / keys.site_dir).resolve()
+    if output_dir.is_relative_to(docs_dir):
+        raise PagemindError(
+            f"the output folder {output_dir} is inside docs_dir",
+            file=config_file,
+            key="site_dir",
+            fix='build into a folder outside docs_dir, e.g. site_dir = "site"',
+        )
+    effective_url = site_url if site_url is not None else keys.site_url
+    return SiteConfig(
+        root=root,
+        config_file=config_file,
+        site_name=keys.site_name,
+        site_url=keys.site_url,
+        site_description=keys.site_description,
+        site_author=keys.site_author,
+        repo_url=keys.repo_url,
+        edit_uri=keys.edit_uri,
+        copyright=keys.copyright,
+        docs_dir=docs_dir,
+        site_dir=output_dir,
+        base_path=base_path_of(effective_url),
+        strict=keys.strict if strict is None else strict,
+        exclude=tuple(keys.exclude),
+        nav=None if keys.nav is None else tuple(checker.nav(keys.nav)),
+        theme=sub["theme"],
+        markdown=sub["markdown"],
+        assistant=sub["assistant"],
+    )
+
+
+def base_path_of(url: str | None) -> str:
+    """The URL path a site is served under: "https://x.io/repo" and "/repo" both give "/repo/"."""
+    path = urlsplit(url).path if url else "/"
+    return "/" + path.strip("/") + "/" if path.strip("/") else "/"
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's content; a file in another encoding gets the byte and line that broke."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise PagemindError(
+            f"not valid UTF-8 (byte offset {error.start})",
+            file=path,
+            line=data.count(b"\n", 0, error.start) + 1,
+            fix="save it as UTF-8",
+        ) from None
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        message = str(error).split(" (at line")[0]
+        raise PagemindError(
+            f"invalid TOML: {message}" + (f" (column {match[2]})" if match else ""),
+            file=path,
+            line=int(match[1]) if match else None,
+            fix="correct the TOML syntax on that line (strings need quotes, tables [brackets])",
+        ) from None
+
+
+def _check_theme(theme: ThemeConfig, checker: _Checker) -> None:
+    if theme.palette not in ("auto", "light", "dark"):
+        raise checker.error(
+            "palette", "theme", f"'palette' must be auto, light or dark, got {theme.palette!r}"
+        )
+
+
+class _Checker:
+    """Validates tables against the dataclasses above; every error names file, line and key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, key: str, table: str = "") -> int | None:
+        """The line setting `key`, looked for inside `[table]` (top level when empty)."""
+        pattern = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*[=:]")
+        current = ""
+        for number, line in enumerate(self.lines, 1):
+            header = re.match(r"^\s*\[([^\]]+)\]\s*(#.*)?$", line)
+            if header:
+                current = header[1].strip()
+            elif current == table and pattern.match(line):
+                return number
+        return None
+
+    def line_containing(self, text: str) -> int | None:
+        return next((n for n, line in enumerate(self.lines, 1) if text in line), None)
+
+    def error(self, key: str, table: str, message: str, fix: str | None = None) -> PagemindError:
+        dotted = f"{table}.{key}" if table else key
+        line = self.line_of(key, table)
+        return PagemindError(message, file=self.path, line=line, key=dotted, fix=fix)
+
+    def table(self, raw: Any, cls: type, table: str) -> Any:
+        if not isinstance(raw, dict):
+            raise self.error(table, "", f"[{table}] must be a table")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        where = f"[{table}] in {self.path.name}" if table else self.path.name
+        for key in raw:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise self.error(
+                    key,
+                    table,
+                    f"unknown key '{key}' in {where}{hint}",
+                    fix=f"rename it to '{close[0]}'"
+                    if close
+                    else f"known keys: {', '.join(names)}",
+                )
+            self._check_type(key, table, raw[key], hints[key])
+        required = [f.name for f in dataclasses.fields(cls) if _is_required(f)]
+        for key in required:
+            if key not in raw:
+                raise PagemindError(
+                    f"missing required key '{key}'",
+                    file=self.path,
+                    key=key,
+                    fix=f'add a line like {key} = "My docs"',
+                )
+        return cls(**raw)
+
+    def _check_type(self, key: str, table: str, value: Any, hint: Any) -> None:
+        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        if value is None and type(None) in allowed:
+            return
+        for kind in allowed:
+            base = typing.get_origin(kind) or kind
+            if base is float and isinstance(value, int | float) and not isinstance(value, bool):
+                return
+            if base is int and isinstance(value, bool):
+                continue
+            if base is list and isinstance(value, list):
+                return self._check_items(key, table, value, typing.get_args(kind))
+            if isinstance(value, base):
+                return
+        wanted = " or ".join(_describe(kind) for kind in allowed if kind is not type(None))
+        raise self.error(key, table, f"'{key}' must be {wanted}, got {_describe(type(value))}")
+
+    def _check_items(self, key: str, table: str, value: list, item_types: tuple) -> None:
+        if not item_types or item_types[0] is typing.Any:
+            return
+        for index, item in enumerate(value):
+            if not isinstance(item, item_types[0]):
+                raise self.error(
+                    key,
+                    table,
+                    f"'{key}[{index}]' must be {_describe(item_types[0])}, "
+                    f"got {_describe(type(item))}",
+                )
+
+    def nav(self, entries: list, key: str = "nav") -> list[NavEntry]:
+        return [self._nav_entry(entry, f"{key}[{index}]") for index, entry in enumerate(entries)]
+
+    def _nav_entry(self, entry: Any, key: str) -> NavEntry:
+        if isinstance(entry, str):
+            return NavEntry(None, entry, (), key, self.line_containing(entry))
+        if isinstance(entry, dict) and len(entry) == 1:
+            ((title, value),) = entry.items()
+            inner = f'{key}."{title}"'
+            if isinstance(value, str):
+                return NavEntry(str(title), value, (), inner, self.line_containing(value))
+            if isinstance(value, list):
+                return NavEntry(str(title), None, tuple(self.nav(value, inner)), inner)
+        raise PagemindError(
+            "a nav entry must be a path, { Title = path } or { Title = [ ... ] }",
+            file=self.path,
+            line=self.line_of("nav"),
+            key=key,
+            fix='write it like { "Guides" = ["guides/writing.md"] }',
+        )
+
+
+def _is_required(item: dataclasses.Field) -> bool:
+    return item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+
+
+def _describe(kind: Any) -> str:
+    base = typing.get_origin(kind) or kind
+    if base is list:
+        return "a list"
+    if base is dict:
+        return "a table"
+    return _TYPE_NAMES.get(base, "a " + getattr(base, "__name__", str(base)))

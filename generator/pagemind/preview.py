@@ -1,0 +1,115 @@
+"""The preview: build a site into a temporary folder, serve it, rebuild what its edits touch.
+
+A failed build never stops the preview: the last good build stays online and open pages
+show the error until an edit fixes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from pagemind.builder import SiteBuilder
+from pagemind.config import CONFIG_NAME, MKDOCS_NAME, SiteConfig, load_config
+from pagemind.errors import PagemindError
+from pagemind.livereload import BuildError, LiveReload
+from pagemind.preview_server import PreviewServer
+from pagemind.resources import resource_dir
+from pagemind.watch import ChangeWatcher
+
+log = logging.getLogger(__name__)
+
+# Edits here change every page, so they rebuild the whole site.
+SHARED_SOURCES = ("site_templates", "runtime")
+
+
+class Preview:
+    """A site built into a temporary folder and served on `host:port` (0: any free port)."""
+
+    def __init__(self, site_root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+        self.site_root = Path(site_root).resolve()
+        self.live = LiveReload()
+        with contextlib.ExitStack() as undo:
+            self.output_dir = Path(tempfile.mkdtemp(prefix="pagemind-preview-"))
+            undo.callback(shutil.rmtree, self.output_dir, ignore_errors=True)
+            # Listen first, so that a port in use is reported before a long build.
+            self.server = PreviewServer(host, port, self.output_dir, self.live)
+            undo.callback(self.server.server_close)
+            self.config = self._load_config()
+            self._release = undo.pop_all()
+        self.server.base_path = self.config.base_path
+        self.builder = SiteBuilder(self.config)
+        self.watcher = ChangeWatcher(self.rebuild)
+        self._shared = [resource_dir(name) for name in SHARED_SOURCES]
+        # Changes a failed build did not apply; None: the whole site.
+        self._unapplied: set[Path] | None = None
+        self._serving = threading.Thread(
+            target=self.server.serve_forever, name="pagemind-preview", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        """Builds the site, then serves it and watches its sources (in background threads)."""
+        self.rebuild(set())
+        self.watcher.watch(self._sources())
+        self.watcher.start()
+        self._serving.start()
+
+    def wait(self) -> None:
+        """Blocks until Ctrl-C (KeyboardInterrupt) or `close()` from another thread."""
+        self._serving.join()
+
+    def close(self) -> None:
+        """Stops serving and watching, and removes the temporary build."""
+        self.watcher.stop()
+        self.live.close()
+        if self._serving.is_alive():
+            self.server.shutdown()
+        self._release.close()
+
+    def rebuild(self, changed: set[Path]) -> None:
+        """Rebuilds what `changed` (plus anything a failed build left) affects; never raises."""
+        pending = None if self._unapplied is None else changed | self._unapplied
+        try:
+            self._build(pending)
+        except Exception as error:
+            if isinstance(error, PagemindError):
+                log.error("error: %s", error)
+            else:
+                log.exception("internal error while building %s", self.site_root)
+            self._unapplied = pending
+            self.live.failed(BuildError.from_exception(error, self.site_root))
+            return
+        self._unapplied = set()
+        self.server.base_path = self.config.base_path
+        self.live.succeeded()
+
+    def _build(self, changed: set[Path] | None) -> None:
+        if changed is not None and any(map(self._is_config, changed)):
+            self.config = self._load_config()
+            self.builder = SiteBuilder(self.config)
+            self.watcher.watch(self._sources())
+            changed = None
+        elif changed is not None and any(map(self._is_shared, changed)):
+            changed = None
+        self.builder.build(changed)
+
+    def _load_config(self) -> SiteConfig:
+        return load_config(self.site_root, output=self.output_dir)
+
+    def _is_config(self, path: Path) -> bool:
+        return path.parent == self.site_root and path.name in (CONFIG_NAME, MKDOCS_NAME)
+
+    def _is_shared(self, path: Path) -> bool:
+        return any(path.is_relative_to(shared) for shared in self._shared)
+
+    def _sources(self) -> list[Path]:
+        configs = [self.site_root / CONFIG_NAME, self.site_root / MKDOCS_NAME]
+        return [*configs, self.config.docs_dir, *self._shared]

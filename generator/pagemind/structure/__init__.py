@@ -1,0 +1,1 @@
+"""From a docs folder to pages: discovery, Markdown, navigation and links."""
