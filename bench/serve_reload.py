@@ -24,7 +24,7 @@ from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the tests' Chromium setup
+from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the tests' Chromium setup
 
 
 def edit_and_wait(

@@ -9,12 +9,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from pagemind import cli
 from pagemind.builder import SiteBuilder
 from pagemind.commands.new import WORKFLOW
 from pagemind.config import AssistantConfig, MarkdownConfig, SiteConfig, ThemeConfig, load_config
 from pagemind.models.registry import DEFAULT_MODELS
+from paths import REPO
 
 SITE = REPO / "example_site"
 DOCS = SITE / "docs"

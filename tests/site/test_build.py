@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPORA, REPO
 from pagemind.builder import SiteBuilder
 from pagemind.config import load_config
 from pagemind.structure.files import page_url
+from paths import CORPORA, REPO
 from site_helpers import broken_internal_urls, parse_html, run_cli, write_site
 
 MKDOCS_CORPUS = CORPORA / "mkdocs-docs"
