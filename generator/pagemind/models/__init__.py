@@ -1,0 +1,1 @@
+"""Model readers, numpy reference implementations, tokenizers and packaging."""

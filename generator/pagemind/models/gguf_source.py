@@ -1,0 +1,215 @@
+"""Read a GGUF decoder: config, tensors in their stored blocks, tokenizer and chat template.
+
+Supported: the `llama` and `qwen2` architectures with F32, F16, Q8_0, Q4_0 and Q4_1
+tensors. Other tensor types (K-quants, I-quants, BF16) are refused with the
+llama-quantize command that re-quantizes the file, rather than converted here: a
+conversion would make the browser compute something llama.cpp never did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gguf import GGMLQuantizationType, GGUFReader
+
+from pagemind.errors import PagemindError
+from pagemind.models.bpe import tokenizer_spec
+from pagemind.models.chat_template import template_pieces
+from pagemind.models.tensors import FORMATS, QuantTensor
+
+ARCHITECTURES = ("llama", "qwen2")
+# The weights of each transformer block, blk.<n>.<name>.weight.
+BLOCK_WEIGHTS = (
+    "attn_norm",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_norm",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+)
+_MAGIC = b"GGUF"
+_LARGE_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    context_length: int
+    rope_theta: float
+    rms_norm_eps: float
+    rope_interleaved: bool  # llama.cpp NORM rope (GGUF llama); False is NEOX (qwen2)
+    attention_bias: bool  # qwen2 adds a bias to Q, K and V
+    tied_embeddings: bool  # no output.weight: the token embedding is the output head
+
+
+@dataclass
+class GGUFModel:
+    path: Path
+    architecture: str
+    config: DecoderConfig
+    tensors: dict[str, QuantTensor]
+    tokenizer_spec: dict
+    chat_template: str | None
+    chat: dict | None  # chat_template's pieces, with stop token ids
+    metadata: dict[str, Any]  # every other key/value, large arrays left out
+
+
+def read_gguf(path: Path) -> GGUFModel:
+    """The model in a GGUF file; anything the reference cannot run is a PagemindError."""
+    path = Path(path)
+    reader = _open(path)
+    metadata = {key: field.contents() for key, field in reader.fields.items()}
+    architecture = metadata.get("general.architecture")
+    if architecture not in ARCHITECTURES:
+        raise PagemindError(
+            f"architecture {architecture!r} is not supported",
+            file=path,
+            key="general.architecture",
+            fix=f"use a GGUF model of a supported architecture: {', '.join(ARCHITECTURES)}",
+        )
+    tensors = {tensor.name: _quant_tensor(tensor, path) for tensor in reader.tensors}
+    spec = tokenizer_spec(metadata, path)
+    config = _config(metadata, architecture, tensors, path)
+    _check_tensors(tensors, config, path)
+    template = metadata.get("tokenizer.chat_template")
+    return GGUFModel(
+        path=path,
+        architecture=architecture,
+        config=config,
+        tensors=tensors,
+        tokenizer_spec=spec,
+        chat_template=template,
+        chat=None if template is None else _chat(template, spec, path),
+        metadata={key: value for key, value in metadata.items() if key not in _LARGE_ARRAYS},
+    )
+
+
+def _open(path: Path) -> GGUFReader:
+    with path.open("rb") as handle:
+        if handle.read(len(_MAGIC)) != _MAGIC:
+            raise PagemindError(
+                "not a GGUF file (it does not start with 'GGUF')",
+                file=path,
+                fix="point at a .gguf model file",
+            )
+    try:
+        reader = GGUFReader(path)
+    except (ValueError, IndexError, OSError) as error:
+        raise _truncated(path) from error
+    end = max((tensor.data_offset + tensor.n_bytes for tensor in reader.tensors), default=0)
+    if end > path.stat().st_size:
+        raise _truncated(path)
+    return reader
+
+
+def _truncated(path: Path) -> PagemindError:
+    return PagemindError(
+        f"the GGUF file is truncated or damaged: its {path.stat().st_size} bytes do not hold "
+        "the header and tensors it declares",
+        file=path,
+        fix="download or copy the model file again",
+    )
+
+
+def _quant_tensor(tensor: Any, path: Path) -> QuantTensor:
+    kind = GGMLQuantizationType(tensor.tensor_type).name
+    if kind not in FORMATS:
+        raise PagemindError(
+            f"tensor {tensor.name} has type {kind}, which the browser kernels do not run",
+            file=path,
+            key=tensor.name,
+            fix=(
+                f"re-quantize it to one of {', '.join(FORMATS)}, e.g. with llama.cpp: "
+                f"llama-quantize --allow-requantize {path.name} model-Q8_0.gguf Q8_0"
+            ),
+        )
+    # GGUF lists dimensions innermost first; numpy order is the reverse.
+    shape = tuple(int(size) for size in reversed(tensor.shape))
+    data = np.asarray(tensor.data).view(np.uint8).reshape(-1)
+    return QuantTensor(tensor.name, kind, shape, data)
+
+
+def _config(
+    metadata: dict, architecture: str, tensors: dict[str, QuantTensor], path: Path
+) -> DecoderConfig:
+    def value(key: str, default: Any = None) -> Any:
+        full_key = f"{architecture}.{key}"
+        if full_key in metadata:
+            return metadata[full_key]
+        if default is None:
+            raise PagemindError(
+                "a required model setting is missing",
+                file=path,
+                key=full_key,
+                fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+            )
+        return default
+
+    _require(tensors, "token_embd.weight", path)
+    hidden = int(value("embedding_length"))
+    heads = int(value("attention.head_count"))
+    return DecoderConfig(
+        vocab_size=tensors["token_embd.weight"].shape[0],
+        hidden_size=hidden,
+        intermediate_size=int(value("feed_forward_length")),
+        num_layers=int(value("block_count")),
+        num_heads=heads,
+        num_kv_heads=int(value("attention.head_count_kv", heads)),
+        head_dim=int(value("attention.key_length", hidden // heads)),
+        context_length=int(value("context_length")),
+        rope_theta=float(value("rope.freq_base", 10000.0)),
+        rms_norm_eps=float(value("attention.layer_norm_rms_epsilon")),
+        rope_interleaved=architecture == "llama",
+        attention_bias="blk.0.attn_q.bias" in tensors,
+        tied_embeddings="output.weight" not in tensors,
+    )
+
+
+def _check_tensors(tensors: dict[str, QuantTensor], config: DecoderConfig, path: Path) -> None:
+    """Every weight the reference reads is there, and nothing it would silently ignore."""
+    if "rope_freqs.weight" in tensors:
+        raise PagemindError(
+            "scaled rotary embeddings (rope_freqs.weight, as in Llama 3.1+) are not supported",
+            file=path,
+            key="rope_freqs.weight",
+            fix="use a model without rope scaling (Llama 2/3.0 style, Qwen2, SmolLM)",
+        )
+    names = ["output_norm.weight"]
+    for block in range(config.num_layers):
+        names += [f"blk.{block}.{name}.weight" for name in BLOCK_WEIGHTS]
+    for name in names:
+        _require(tensors, name, path)
+
+
+def _require(tensors: dict[str, QuantTensor], name: str, path: Path) -> None:
+    if name not in tensors:
+        raise PagemindError(
+            f"the model has no tensor {name}",
+            file=path,
+            key=name,
+            fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+        )
+
+
+def _chat(template: str, spec: dict, path: Path) -> dict:
+    vocab = spec["vocab"]
+
+    def token(token_id: int | None) -> str:
+        return "" if token_id is None else vocab[token_id]
+
+    pieces = template_pieces(template, token(spec["bos_id"]), token(spec["eos_id"]), path)
+    ids = {index for index, text in enumerate(vocab) if text in pieces["stop_strings"]}
+    pieces["stop_ids"] = sorted(ids | ({spec["eos_id"]} - {None}))
+    return pieces

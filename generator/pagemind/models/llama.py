@@ -1,0 +1,112 @@
+"""numpy reference of the Llama / Qwen2 decoder: the ground truth for the GPU programs.
+
+One forward pass, for T new tokens after the cached ones:
+
+    x = token_embd[tokens]
+    for each block:
+        h = rms_norm(x) -> q, k, v (+ bias for qwen2) -> rope(q, k) -> cache k, v
+        x = x + attn_output(attention(q, cached k, cached v, causal))
+        x = x + ffn_down(swiglu(ffn_gate(rms_norm(x)), ffn_up(rms_norm(x))))
+    logits = output(rms_norm(x))      (output = token_embd when the head is tied)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pagemind.models import layers
+from pagemind.models.gguf_source import BLOCK_WEIGHTS, DecoderConfig, GGUFModel
+
+
+@dataclass
+class Block:
+    """One transformer block's weights, dequantized to float32 (n_out, n_in)."""
+
+    attn_norm: np.ndarray
+    attn_q: np.ndarray
+    attn_k: np.ndarray
+    attn_v: np.ndarray
+    attn_output: np.ndarray
+    ffn_norm: np.ndarray
+    ffn_gate: np.ndarray
+    ffn_up: np.ndarray
+    ffn_down: np.ndarray
+    q_bias: np.ndarray | None
+    k_bias: np.ndarray | None
+    v_bias: np.ndarray | None
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every position seen so far, per block: (positions, n_kv, head_dim)."""
+
+    keys: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[0] if self.keys else 0
+
+    def extend(self, block: int, keys: np.ndarray, values: np.ndarray) -> None:
+        if block == len(self.keys):
+            self.keys.append(keys)
+            self.values.append(values)
+        else:
+            self.keys[block] = np.concatenate([self.keys[block], keys])
+            self.values[block] = np.concatenate([self.values[block], values])
+
+
+class Llama:
+    def __init__(self, model: GGUFModel) -> None:
+        self.config: DecoderConfig = model.config
+        # Dequantize once: every forward pass reuses the float32 matrices.
+        weights = {name: tensor.dequantize() for name, tensor in model.tensors.items()}
+        self.token_embedding = weights["token_embd.weight"]
+        self.output_norm = weights["output_norm.weight"]
+        self.output = weights.get("output.weight", self.token_embedding)
+        self.blocks = [
+            Block(
+                **{name: weights[f"blk.{index}.{name}.weight"] for name in BLOCK_WEIGHTS},
+                q_bias=weights.get(f"blk.{index}.attn_q.bias"),
+                k_bias=weights.get(f"blk.{index}.attn_k.bias"),
+                v_bias=weights.get(f"blk.{index}.attn_v.bias"),
+            )
+            for index in range(self.config.num_layers)
+        ]
+
+    def forward(self, tokens: list[int], cache: KVCache) -> np.ndarray:
+        """Logits (len(tokens), vocab) for `tokens` following the positions in `cache`."""
+        start = cache.length
+        positions = np.arange(start, start + len(tokens))
+        x = self.token_embedding[np.asarray(tokens)]
+        for index, block in enumerate(self.blocks):
+            x = x + self._attention(block, index, x, positions, cache)
+            x = x + self._feed_forward(block, x)
+        x = layers.rms_norm(x, self.output_norm, self.config.rms_norm_eps)
+        return x @ self.output.T
+
+    def _attention(
+        self, block: Block, index: int, x: np.ndarray, positions: np.ndarray, cache: KVCache
+    ) -> np.ndarray:
+        config = self.config
+        h = layers.rms_norm(x, block.attn_norm, config.rms_norm_eps)
+        q = _linear(h, block.attn_q, block.q_bias).reshape(len(x), config.num_heads, -1)
+        k = _linear(h, block.attn_k, block.k_bias).reshape(len(x), config.num_kv_heads, -1)
+        v = _linear(h, block.attn_v, block.v_bias).reshape(len(x), config.num_kv_heads, -1)
+        q = layers.rope(q, positions, config.rope_theta, config.rope_interleaved)
+        k = layers.rope(k, positions, config.rope_theta, config.rope_interleaved)
+        cached = int(positions[0])  # positions before the first new token
+        cache.extend(index, k, v)
+        context = layers.attention(q, cache.keys[index], cache.values[index], causal_offset=cached)
+        return context.reshape(len(x), -1) @ block.attn_output.T
+
+    def _feed_forward(self, block: Block, x: np.ndarray) -> np.ndarray:
+        h = layers.rms_norm(x, block.ffn_norm, self.config.rms_norm_eps)
+        return layers.swiglu(h @ block.ffn_gate.T, h @ block.ffn_up.T) @ block.ffn_down.T
+
+
+def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    y = x @ weight.T
+    return y if bias is None else y + bias

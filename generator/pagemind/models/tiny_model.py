@@ -1,0 +1,121 @@
+"""A small random decoder written as a real GGUF file, in the formats of the default model.
+
+Tests (reader, reference, kernels, browser) run it in milliseconds, and benchmarks
+build one with the default model's shapes: speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+from gguf import GGMLQuantizationType, GGUFWriter
+
+from pagemind.models.bpe import BYTE_TO_CHARACTER
+from pagemind.models.tensors import QuantTensor
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+_FLOAT_TYPES = {"F32": np.float32, "F16": np.float16}
+MERGES = ("Ġ t", "h e", "Ġt he", "i n", "e r", "Ġ a", "o n", "r e", "Ġ s", "e d")
+
+
+def tiny_llama_gguf(
+    path: Path,
+    *,
+    architecture: str = "llama",
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    vocab_size: int = 320,
+    matrix_format: str = "Q4_1",
+    tied_embeddings: bool = True,
+    seed: int = 0,
+    omit: Collection[str] = (),
+) -> Path:
+    """Write a random model: Q8_0 token embedding, `matrix_format` block matrices, F32
+    norms (and F32 Q/K/V biases for qwen2), an F16 output head when not tied.
+
+    `omit` names tensors to leave out, to make a damaged model.
+    """
+    rng = np.random.default_rng(seed)
+    tokens, token_types = _vocabulary(vocab_size)
+    writer = GGUFWriter(path, architecture)
+    writer.add_block_count(num_layers)
+    writer.add_context_length(2048)
+    writer.add_embedding_length(hidden_size)
+    writer.add_feed_forward_length(intermediate_size)
+    writer.add_head_count(num_heads)
+    writer.add_head_count_kv(num_kv_heads)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("smollm")
+    writer.add_token_list(tokens)
+    writer.add_token_types(token_types)
+    writer.add_token_merges(list(MERGES))
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_pad_token_id(0)
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(CHATML_TEMPLATE)
+
+    def add(name: str, shape: tuple[int, ...], tensor_format: str, scale: float = 0.1) -> None:
+        # Drawn even when omitted, so the other tensors keep their values.
+        values = rng.standard_normal(shape).astype(np.float32) * scale
+        if name not in omit:
+            _add_tensor(writer, QuantTensor.from_array(name, values, tensor_format))
+
+    head_dim = hidden_size // num_heads
+    kv_size = num_kv_heads * head_dim
+    add("token_embd.weight", (vocab_size, hidden_size), "Q8_0", scale=1.0)
+    for block in range(num_layers):
+        prefix = f"blk.{block}."
+        add(prefix + "attn_norm.weight", (hidden_size,), "F32", scale=1.0)
+        add(prefix + "attn_q.weight", (hidden_size, hidden_size), matrix_format)
+        add(prefix + "attn_k.weight", (kv_size, hidden_size), matrix_format)
+        add(prefix + "attn_v.weight", (kv_size, hidden_size), matrix_format)
+        if architecture == "qwen2":
+            for name, size in (("attn_q", hidden_size), ("attn_k", kv_size), ("attn_v", kv_size)):
+                add(prefix + name + ".bias", (size,), "F32")
+        add(prefix + "attn_output.weight", (hidden_size, hidden_size), matrix_format)
+        add(prefix + "ffn_norm.weight", (hidden_size,), "F32", scale=1.0)
+        add(prefix + "ffn_gate.weight", (intermediate_size, hidden_size), matrix_format)
+        add(prefix + "ffn_up.weight", (intermediate_size, hidden_size), matrix_format)
+        add(prefix + "ffn_down.weight", (hidden_size, intermediate_size), matrix_format)
+    add("output_norm.weight", (hidden_size,), "F32", scale=1.0)
+    if not tied_embeddings:
+        add("output.weight", (vocab_size, hidden_size), "F16")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _vocabulary(size: int) -> tuple[list[str], list[int]]:
+    """Special tokens, every byte (GPT-2's byte alphabet), the merged tokens, then fillers."""
+    tokens = [*SPECIAL_TOKENS, *BYTE_TO_CHARACTER, *(merge.replace(" ", "") for merge in MERGES)]
+    if size < len(tokens):
+        raise ValueError(f"vocab_size must be at least {len(tokens)}")
+    tokens += [f"<unused{index}>" for index in range(size - len(tokens))]
+    control, normal = 3, 1
+    return tokens, [control if token in SPECIAL_TOKENS else normal for token in tokens]
+
+
+def _add_tensor(writer: GGUFWriter, tensor: QuantTensor) -> None:
+    if tensor.format in _FLOAT_TYPES:
+        values = tensor.data.view(_FLOAT_TYPES[tensor.format]).reshape(tensor.shape)
+        writer.add_tensor(tensor.name, values)
+        return
+    # Quantized tensors go in as their bytes, one row of blocks per output row.
+    rows = tensor.data.reshape(*tensor.shape[:-1], -1)
+    writer.add_tensor(tensor.name, rows, raw_dtype=GGMLQuantizationType[tensor.format])

@@ -1,0 +1,153 @@
+"""The numpy BERT against sentence-transformers (a committed fixture); the reader's errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pagemind.errors import PagemindError
+from pagemind.models import bert as bert_module
+from pagemind.models.bert import Bert
+from pagemind.models.package import read_package, write_package
+from pagemind.models.registry import DEFAULT_MODELS
+from pagemind.models.safetensors_source import BertModel, read_bert_folder
+from paths import REPO
+from safetensors.numpy import load_file, save_file
+
+REFERENCE = json.loads((REPO / "tests/fixtures/bert_reference.json").read_text(encoding="utf-8"))
+EXPECTED = np.array(REFERENCE["embeddings"], dtype=np.float32)
+SMALL_FILES = ("config.json", "tokenizer.json", "sentence_bert_config.json")
+
+
+@pytest.fixture(scope="module")
+def folder() -> Path:
+    default = DEFAULT_MODELS["all-minilm-l6-v2"]
+    path = default.path()
+    if path is None:
+        pytest.skip(f"default embedder missing: {default.install_command}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def f16_model(folder: Path) -> BertModel:
+    return read_bert_folder(folder)
+
+
+@pytest.fixture(scope="module")
+def f16_bert(f16_model: BertModel) -> Bert:
+    return Bert(f16_model)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_f32_embeddings_match_sentence_transformers(folder: Path) -> None:
+    model = Bert(read_bert_folder(folder, weight_format="F32"))
+    embeddings = model.embed(REFERENCE["sentences"])
+    assert cosines(embeddings, EXPECTED).min() > 0.9999
+    # Measured 1.7e-7: only float32 summation order differs.
+    assert np.abs(embeddings - EXPECTED).max() < 1e-5
+
+
+def test_f16_weights_keep_the_embeddings(f16_model: BertModel, f16_bert: Bert) -> None:
+    assert {t.format for t in f16_model.tensors.values() if len(t.shape) == 2} == {"F16"}
+    assert cosines(f16_bert.embed(REFERENCE["sentences"]), EXPECTED).min() > 0.999
+
+
+def test_texts_past_max_length_are_truncated(f16_bert: Bert) -> None:
+    long_ids = f16_bert.tokenize([REFERENCE["sentences"][-1]])[0]
+    assert len(long_ids) == f16_bert.config.max_length == REFERENCE["max_length"]
+    assert f16_bert.tokenize(REFERENCE["sentences"]) == REFERENCE["sentence_token_ids"]
+
+
+def test_packing_many_texts_changes_nothing(
+    f16_bert: Bert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sentences = REFERENCE["sentences"]
+    one_by_one = np.concatenate([f16_bert.embed([text]) for text in sentences])
+    monkeypatch.setattr(bert_module, "TOKENS_PER_BATCH", 300)  # several packed batches
+    together = f16_bert.embed(sentences)
+    np.testing.assert_allclose(together, one_by_one, atol=2e-6)
+    assert f16_bert.embed([]).shape == (0, f16_bert.config.hidden_size)
+
+
+def test_the_reference_runs_on_the_packaged_weights(
+    f16_model: BertModel, f16_bert: Bert, tmp_path: Path
+) -> None:
+    manifest, tensors = read_package(
+        write_package(f16_model, tmp_path, name="embedder").manifest_path
+    )
+    packaged = Bert(BertModel.from_package(manifest, tensors))
+    texts = REFERENCE["sentences"][:3]
+    assert np.array_equal(packaged.embed(texts), f16_bert.embed(texts))
+
+
+def test_semantic_neighbours(f16_bert: Bert) -> None:
+    query, related, unrelated = f16_bert.embed(
+        [
+            "How do I publish my docs on GitHub Pages?",
+            "Deploy the built site to the gh-pages branch of your repository.",
+            "Bananas are rich in potassium.",
+        ]
+    )
+    assert query @ related > query @ unrelated + 0.3
+
+
+def small_copy(folder: Path, destination: Path) -> Path:
+    destination.mkdir()
+    for name in SMALL_FILES:
+        shutil.copy(folder / name, destination / name)
+    return destination
+
+
+def test_a_masked_lm_checkpoint_reads_as_its_encoder(
+    folder: Path, f16_model: BertModel, tmp_path: Path
+) -> None:
+    """BertForMaskedLM saves the encoder under "bert." beside its head; the head is left out."""
+    copy = small_copy(folder, tmp_path / "bert")
+    stored = load_file(folder / "model.safetensors")
+    renamed = {f"bert.{name}": array for name, array in stored.items()}
+    renamed["cls.predictions.bias"] = np.zeros(30522, np.float32)
+    save_file(renamed, copy / "model.safetensors")
+    model = read_bert_folder(copy)
+    assert list(model.tensors) == list(f16_model.tensors)
+    assert all(
+        model.tensors[name].data.tobytes() == tensor.data.tobytes()
+        for name, tensor in f16_model.tensors.items()
+    )
+
+
+def test_missing_weights_file_is_named(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(PagemindError, match=r"model\.safetensors is missing"):
+        read_bert_folder(small_copy(folder, tmp_path / "bert"))
+
+
+def test_wrong_architecture_names_the_key(folder: Path, tmp_path: Path) -> None:
+    copy = small_copy(folder, tmp_path / "bert")
+    config = json.loads((copy / "config.json").read_text())
+    config.update(model_type="llama", architectures=["LlamaForCausalLM"])
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PagemindError) as error:
+        read_bert_folder(copy)
+    assert error.value.key == "model_type"
+    assert "LlamaForCausalLM" in str(error.value)
+
+
+def test_missing_tensor_is_named(folder: Path, tmp_path: Path) -> None:
+    copy = small_copy(folder, tmp_path / "bert")
+    save_file({"embeddings.LayerNorm.weight": np.ones(384, np.float32)}, copy / "model.safetensors")
+    with pytest.raises(PagemindError, match=r"embeddings\.word_embeddings\.weight"):
+        read_bert_folder(copy)
+
+
+def test_truncated_weights_file_is_an_error(folder: Path, tmp_path: Path) -> None:
+    copy = small_copy(folder, tmp_path / "bert")
+    with (folder / "model.safetensors").open("rb") as weights:
+        (copy / "model.safetensors").write_bytes(weights.read(100_000))
+    with pytest.raises(PagemindError, match="cannot read the safetensors file") as error:
+        read_bert_folder(copy)
+    assert error.value.fix
