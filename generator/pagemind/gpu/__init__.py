@@ -1,0 +1,1 @@
+"""WebGPU side of pagemind's build: the WGSL kernel registry and a wgpu-py runner for checks."""

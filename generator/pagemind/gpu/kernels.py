@@ -1,0 +1,308 @@
+"""The registry of WGSL kernels: what a program compiler needs to schedule each one.
+
+A kernel's WGSL source is the concatenation of its files (WGSL has no includes; the browser
+runtime concatenates the same files). Kernels that read weights take one
+`weights_<format>.wgsl` in the WEIGHTS slot, which decodes that GGUF block layout in the
+kernel. Workgroup counts are expressions over the uniform fields, using `ceil` and
++ - * /, so the browser can evaluate them as JavaScript and Python the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import CodeType
+from typing import Literal
+
+from pagemind.resources import resource_dir
+
+WEIGHTS = "{weights}"
+WEIGHT_FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
+MAX_WORKGROUPS_PER_DIMENSION = 65535  # WebGPU's default limit
+MAX_TOP_K = 64
+ATTENTION_MAX_KEYS = 2048  # MAX_KEYS in attention.wgsl: the scores live in workgroup memory
+ATTENTION_MAX_HEAD_DIM = 256  # one thread per dimension of the query
+
+Access = Literal["read", "read_write", "uniform"]
+UniformType = Literal["u32", "f32"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    name: str
+    slot: int
+    access: Access
+
+
+@dataclass(frozen=True)
+class SubgroupVariant:
+    """Entry point and file (opening with `enable subgroups;`) used when the adapter has them."""
+
+    file: str
+    entry_point: str
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One entry point: its source files, bindings (group 0, only those the entry point uses,
+    so pipelines take WebGPU's automatic layout), uniform struct `Params` (u32/f32 scalars
+    in declaration order), workgroup size and workgroup-count expressions."""
+
+    name: str
+    files: tuple[str, ...]
+    entry_point: str
+    bindings: tuple[Binding, ...]
+    uniforms: tuple[tuple[str, UniformType], ...]
+    workgroup_size: int
+    workgroups: tuple[str, str, str]
+    reads_weights: bool = False
+    subgroups: SubgroupVariant | None = None
+
+    def source(self, weight_format: str | None = None, subgroups: bool = False) -> str:
+        """The WGSL module for this kernel, weight format and variant."""
+        if self.reads_weights != (weight_format is not None):
+            raise ValueError(f"kernel {self.name}: weight format {weight_format!r} does not fit")
+        if weight_format is not None and weight_format not in WEIGHT_FORMATS:
+            raise ValueError(f"kernel {self.name}: no WGSL decoder for {weight_format} weights")
+        files = list(self.files)
+        if weight_format is not None:
+            files[files.index(WEIGHTS)] = f"weights_{weight_format.lower()}.wgsl"
+        if subgroups and self.subgroups is not None:
+            files.insert(0, self.subgroups.file)
+        shaders = resource_dir("shaders")
+        return "\n".join((shaders / name).read_text(encoding="utf-8") for name in files)
+
+    def entry(self, subgroups: bool = False) -> str:
+        return self.subgroups.entry_point if subgroups and self.subgroups else self.entry_point
+
+    def workgroup_count(self, uniforms: Mapping[str, float]) -> tuple[int, int, int]:
+        counts = tuple(int(evaluate(expression, uniforms)) for expression in self.workgroups)
+        if max(counts) > MAX_WORKGROUPS_PER_DIMENSION:
+            raise ValueError(
+                f"kernel {self.name}: {counts} workgroups exceed WebGPU's "
+                f"{MAX_WORKGROUPS_PER_DIMENSION} per dimension; split the dispatch"
+            )
+        return counts
+
+    def pack_uniforms(self, values: Mapping[str, float]) -> bytes:
+        """The uniform struct's bytes: scalars in declaration order, padded to 16 bytes."""
+        missing = [field for field, _ in self.uniforms if field not in values]
+        if missing:
+            raise ValueError(f"kernel {self.name}: uniforms {missing} not given")
+        codes = "".join("I" if kind == "u32" else "f" for _, kind in self.uniforms)
+        packed = struct.pack("<" + codes, *(values[field] for field, _ in self.uniforms))
+        return packed + bytes(-len(packed) % 16)
+
+
+def evaluate(expression: str, variables: Mapping[str, float]) -> float:
+    """Value of an expression over `variables` with + - * / and ceil (valid JavaScript too).
+
+    Expressions come from this registry and from compiled programs, never from authors."""
+    return eval(_compiled(expression), {"__builtins__": {}, "ceil": math.ceil}, dict(variables))
+
+
+@functools.cache
+def _compiled(expression: str) -> CodeType:
+    return compile(expression, "<workgroup expression>", "eval")
+
+
+def _bindings(*names_and_access: tuple[str, Access]) -> tuple[Binding, ...]:
+    return tuple(
+        Binding(name, slot, access) for slot, (name, access) in enumerate(names_and_access)
+    )
+
+
+def _only(bindings: tuple[Binding, ...], *names: str) -> tuple[Binding, ...]:
+    return tuple(binding for binding in bindings if binding.name in names)
+
+
+_MATRIX_BINDINGS = _bindings(
+    ("weights", "read"), ("x", "read"), ("out", "read_write"), ("params", "uniform")
+)
+_NORM_BINDINGS = _bindings(
+    ("x", "read"),
+    ("out", "read_write"),
+    ("params", "uniform"),
+    ("weight", "read"),
+    ("bias", "read"),
+)
+_ELEMENTWISE_BINDINGS = _bindings(
+    ("a", "read"), ("out", "read_write"), ("params", "uniform"), ("b", "read")
+)
+_ROW_WORKGROUPS = ("n_rows", "1", "1")
+_ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
+
+
+def _matvec(entry_point: str) -> KernelSpec:
+    return KernelSpec(
+        name=entry_point,
+        files=("weights_common.wgsl", WEIGHTS, "matvec.wgsl"),
+        entry_point=entry_point,
+        bindings=_MATRIX_BINDINGS,
+        uniforms=(("n_in", "u32"), ("n_out", "u32")),
+        workgroup_size=256,
+        workgroups=("ceil(n_out / 4)", "1", "1"),
+        reads_weights=True,
+        subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
+    )
+
+
+def _matmul(entry_point: str) -> KernelSpec:
+    return KernelSpec(
+        name=entry_point,
+        files=("weights_common.wgsl", WEIGHTS, "matmul.wgsl"),
+        entry_point=entry_point,
+        bindings=_MATRIX_BINDINGS,
+        uniforms=(("n_in", "u32"), ("n_out", "u32"), ("n_tokens", "u32")),
+        workgroup_size=256,
+        workgroups=("ceil(n_out / 32)", "ceil(n_tokens / 16)", "1"),
+        reads_weights=True,
+    )
+
+
+def _norm(entry_point: str, *inputs: str) -> KernelSpec:
+    return KernelSpec(
+        name=entry_point,
+        files=("reduce.wgsl", "norms.wgsl"),
+        entry_point=entry_point,
+        bindings=_only(_NORM_BINDINGS, "x", "out", "params", *inputs),
+        uniforms=(("n_rows", "u32"), ("n", "u32"), ("eps", "f32")),
+        workgroup_size=256,
+        workgroups=_ROW_WORKGROUPS,
+    )
+
+
+def _rope(entry_point: str) -> KernelSpec:
+    return KernelSpec(
+        name=entry_point,
+        files=("rope.wgsl",),
+        entry_point=entry_point,
+        bindings=_bindings(("x", "read_write"), ("params", "uniform")),
+        uniforms=(
+            ("n_tokens", "u32"),
+            ("n_heads", "u32"),
+            ("head_dim", "u32"),
+            ("position", "u32"),
+            ("theta", "f32"),
+        ),
+        workgroup_size=64,
+        workgroups=("ceil(n_heads * head_dim / 2 / 64)", "n_tokens", "1"),
+    )
+
+
+def _elementwise(entry_point: str, binary: bool) -> KernelSpec:
+    names = ("a", "out", "params", "b") if binary else ("a", "out", "params")
+    return KernelSpec(
+        name=entry_point,
+        files=("elementwise.wgsl",),
+        entry_point=entry_point,
+        bindings=_only(_ELEMENTWISE_BINDINGS, *names),
+        uniforms=(("n", "u32"), ("row_len", "u32")),
+        workgroup_size=256,
+        workgroups=_ELEMENTWISE_WORKGROUPS,
+    )
+
+
+_SPECS = (
+    _matvec("matvec"),
+    _matvec("matvec_accumulate"),
+    _matmul("matmul"),
+    _matmul("matmul_accumulate"),
+    _norm("rms_norm", "weight"),
+    _norm("layer_norm", "weight", "bias"),
+    _norm("l2_normalize"),
+    KernelSpec(
+        name="softmax",
+        files=("reduce.wgsl", "softmax.wgsl"),
+        entry_point="softmax",
+        bindings=_bindings(("x", "read"), ("out", "read_write"), ("params", "uniform")),
+        uniforms=(("n_rows", "u32"), ("n", "u32")),
+        workgroup_size=256,
+        workgroups=_ROW_WORKGROUPS,
+    ),
+    _rope("rope_interleaved"),
+    _rope("rope_neox"),
+    KernelSpec(
+        name="attention",
+        files=("reduce.wgsl", "attention.wgsl"),
+        entry_point="attention",
+        bindings=_bindings(
+            ("q", "read"),
+            ("k", "read"),
+            ("v", "read"),
+            ("out", "read_write"),
+            ("params", "uniform"),
+        ),
+        uniforms=(
+            ("n_tokens", "u32"),
+            ("n_heads", "u32"),
+            ("n_kv_heads", "u32"),
+            ("head_dim", "u32"),
+            ("kv_len", "u32"),
+            ("causal", "u32"),
+            ("causal_offset", "u32"),
+        ),
+        workgroup_size=256,
+        workgroups=("n_heads", "n_tokens", "1"),
+    ),
+    _elementwise("swiglu", binary=True),
+    _elementwise("gelu", binary=False),
+    _elementwise("add", binary=True),
+    _elementwise("add_bias", binary=True),
+    KernelSpec(
+        name="mean_pool",
+        files=("pooling.wgsl",),
+        entry_point="mean_pool",
+        bindings=_bindings(
+            ("hidden", "read"), ("mask", "read"), ("out", "read_write"), ("params", "uniform")
+        ),
+        uniforms=(("n_tokens", "u32"), ("n", "u32")),
+        workgroup_size=64,
+        workgroups=("ceil(n / 64)", "1", "1"),
+    ),
+    KernelSpec(
+        name="embedding",
+        files=("weights_common.wgsl", WEIGHTS, "embedding.wgsl"),
+        entry_point="embedding",
+        bindings=_bindings(
+            ("weights", "read"), ("ids", "read"), ("out", "read_write"), ("params", "uniform")
+        ),
+        uniforms=(("n_embd", "u32"), ("n_tokens", "u32")),
+        workgroup_size=64,
+        workgroups=("ceil(n_embd / 8 / 64)", "n_tokens", "1"),
+        reads_weights=True,
+    ),
+    KernelSpec(
+        name="copy_rows",
+        files=("copy_rows.wgsl",),
+        entry_point="copy_rows",
+        bindings=_bindings(("from_rows", "read"), ("to_rows", "read_write"), ("params", "uniform")),
+        uniforms=(
+            ("n_rows", "u32"),
+            ("row_len", "u32"),
+            ("source_row", "u32"),
+            ("target_row", "u32"),
+        ),
+        workgroup_size=256,
+        workgroups=("ceil(n_rows * row_len / 256)", "1", "1"),
+    ),
+    KernelSpec(
+        name="top_k",
+        files=("top_k.wgsl",),
+        entry_point="top_k",
+        bindings=_bindings(
+            ("x", "read"),
+            ("indices", "read_write"),
+            ("values", "read_write"),
+            ("params", "uniform"),
+        ),
+        uniforms=(("n", "u32"), ("k", "u32")),
+        workgroup_size=256,
+        workgroups=("1", "1", "1"),
+    ),
+)
+
+KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in _SPECS}

@@ -1,0 +1,333 @@
+"""Compile a Llama-family decoder into a program, and run programs on wgpu-py.
+
+A program is data: named buffers (model tensors or zeroed activations) and, per phase, the
+ordered kernel dispatches with their bindings and uniforms. A uniform is a number or an
+expression of the phase's variables (decode: `position`, the cached positions before the
+new token), evaluated like the kernels' workgroup counts. The browser executes the same
+program; here ProgramRunner executes it for the pre-build checks.
+
+Decoders (Llama, Qwen2) compile to a prefill and a decode phase; the embedder is to come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pagemind.gpu.kernels import ATTENTION_MAX_HEAD_DIM, ATTENTION_MAX_KEYS, MAX_TOP_K, evaluate
+from pagemind.gpu.runner import Dispatch, KernelRunner, PreparedDispatch
+from pagemind.models.gguf_source import GGUFModel
+from pagemind.models.tensors import QuantTensor
+
+FLOAT_BYTES = 4
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    name: str
+    nbytes: int
+    tensor: str | None = None  # filled with this model tensor's stored bytes; else zeros
+
+
+@dataclass(frozen=True)
+class ProgramStep:
+    kernel: str
+    buffers: dict[str, str]  # binding name -> program buffer name
+    uniforms: dict[str, float | str]  # str: an expression of the phase variables
+    weight_format: str | None = None
+
+
+@dataclass
+class Program:
+    buffers: dict[str, BufferSpec] = field(default_factory=dict)
+    phases: dict[str, list[ProgramStep]] = field(default_factory=dict)
+
+
+class _DecoderCompiler:
+    """Emits the phases of a Llama / Qwen2 decoder, mirroring models/llama.py.
+
+    prefill runs `n_tokens` prompt tokens with matrix-matrix products; decode runs one token
+    with matrix-vector products. Both append to the same KV caches at `position` and leave
+    the last token's logits and best ids.
+    """
+
+    def __init__(self, model: GGUFModel, context_length: int, max_tokens: int, top_k: int):
+        self.model = model
+        self.config = model.config
+        self.context_length = context_length
+        self.max_tokens = max_tokens
+        self.top_k = top_k
+        self.program = Program()
+        self.steps: list[ProgramStep] = []
+        self.n_tokens: int | str = 1
+
+    def compile(self) -> Program:
+        self.program.buffers["tokens"] = BufferSpec("tokens", self.max_tokens * 4)
+        self.program.buffers["top_indices"] = BufferSpec("top_indices", self.top_k * 4)
+        self.program.phases["prefill"] = self.phase(n_tokens="n_tokens")
+        self.program.phases["decode"] = self.phase(n_tokens=1)
+        return self.program
+
+    def phase(self, n_tokens: int | str) -> list[ProgramStep]:
+        c = self.config
+        self.steps, self.n_tokens = [], n_tokens
+        x = self.rows("x", c.hidden_size)
+        self.emit(
+            "embedding",
+            "token_embd.weight",
+            {"ids": "tokens", "out": x},
+            {"n_embd": c.hidden_size, "n_tokens": n_tokens},
+        )
+        for block in range(c.num_layers):
+            self.attention_block(block)
+            self.feed_forward_block(block)
+        last = x
+        if self.batched:
+            last = self.rows("x_last", c.hidden_size)
+            self.copy_rows(x, last, c.hidden_size, n_rows=1, source_row=f"{n_tokens} - 1")
+        self.rms_norm(last, "output_norm.weight", "h_last", n_rows=1)
+        output = "token_embd.weight" if c.tied_embeddings else "output.weight"
+        logits = self.floats("logits", c.vocab_size)
+        self.emit(
+            "matvec",
+            output,
+            {"x": "h_last", "out": logits},
+            {"n_in": c.hidden_size, "n_out": c.vocab_size},
+        )
+        self.emit(
+            "top_k",
+            None,
+            {
+                "x": logits,
+                "indices": "top_indices",
+                "values": self.floats("top_values", self.top_k),
+            },
+            {"n": c.vocab_size, "k": self.top_k},
+        )
+        return self.steps
+
+    @property
+    def batched(self) -> bool:
+        return self.n_tokens != 1
+
+    def attention_block(self, block: int) -> None:
+        c = self.config
+        prefix = f"blk.{block}."
+        kv_size = c.num_kv_heads * c.head_dim
+        self.rms_norm("x", prefix + "attn_norm.weight", "h", n_rows=self.n_tokens)
+        for name, heads in (("q", c.num_heads), ("k", c.num_kv_heads), ("v", c.num_kv_heads)):
+            self.linear(prefix + f"attn_{name}.weight", "h", self.rows(name, heads * c.head_dim))
+        rope = "rope_interleaved" if c.rope_interleaved else "rope_neox"
+        for name, heads in (("q", c.num_heads), ("k", c.num_kv_heads)):
+            self.emit(
+                rope,
+                None,
+                {"x": name},
+                {
+                    "n_tokens": self.n_tokens,
+                    "n_heads": heads,
+                    "head_dim": c.head_dim,
+                    "position": "position",
+                    "theta": c.rope_theta,
+                },
+            )
+        cache_floats = self.context_length * kv_size
+        caches = {name: self.floats(f"{prefix}{name}_cache", cache_floats) for name in "kv"}
+        for name, cache in caches.items():
+            self.copy_rows(name, cache, kv_size, n_rows=self.n_tokens, target_row="position")
+        context = self.rows("context", c.num_heads * c.head_dim)
+        self.emit(
+            "attention",
+            None,
+            {"q": "q", "k": caches["k"], "v": caches["v"], "out": context},
+            {
+                "n_tokens": self.n_tokens,
+                "n_heads": c.num_heads,
+                "n_kv_heads": c.num_kv_heads,
+                "head_dim": c.head_dim,
+                "kv_len": f"position + {self.n_tokens}",
+                "causal": 1,
+                "causal_offset": "position",
+            },
+        )
+        self.linear(prefix + "attn_output.weight", context, "x", accumulate=True)
+
+    def feed_forward_block(self, block: int) -> None:
+        c = self.config
+        prefix = f"blk.{block}."
+        self.rms_norm("x", prefix + "ffn_norm.weight", "h", n_rows=self.n_tokens)
+        self.linear(prefix + "ffn_gate.weight", "h", self.rows("gate", c.intermediate_size))
+        self.linear(prefix + "ffn_up.weight", "h", self.rows("up", c.intermediate_size))
+        activated = self.rows("activated", c.intermediate_size)
+        self.emit(
+            "swiglu",
+            None,
+            {"a": "gate", "b": "up", "out": activated},
+            {"n": self.times(c.intermediate_size), "row_len": c.intermediate_size},
+        )
+        self.linear(prefix + "ffn_down.weight", activated, "x", accumulate=True)
+
+    def rms_norm(self, x: str, weight: str, out: str, n_rows: int | str) -> None:
+        n = self.config.hidden_size
+        self.emit(
+            "rms_norm",
+            None,
+            {"x": x, "weight": self.tensor(weight), "out": self.rows(out, n)},
+            {"n_rows": n_rows, "n": n, "eps": self.config.rms_norm_eps},
+        )
+
+    def copy_rows(
+        self,
+        source: str,
+        target: str,
+        row_len: int,
+        n_rows: int | str,
+        source_row: int | str = 0,
+        target_row: int | str = 0,
+    ) -> None:
+        self.emit(
+            "copy_rows",
+            None,
+            {"from_rows": source, "to_rows": target},
+            {
+                "n_rows": n_rows,
+                "row_len": row_len,
+                "source_row": source_row,
+                "target_row": target_row,
+            },
+        )
+
+    def linear(self, weight: str, x: str, out: str, accumulate: bool = False) -> None:
+        """out = x W^T (+ bias), or out += x W^T, for every token of the phase; qwen2's
+        Q/K/V biases are added in a second step."""
+        n_out, n_in = self.model.tensors[weight].shape
+        bias = weight.removesuffix(".weight") + ".bias"
+        has_bias = bias in self.model.tensors
+        target = self.rows(out + "_without_bias", n_out) if has_bias else out
+        kernel = ("matmul" if self.batched else "matvec") + ("_accumulate" if accumulate else "")
+        uniforms: dict[str, float | str] = {"n_in": n_in, "n_out": n_out}
+        if self.batched:
+            uniforms["n_tokens"] = self.n_tokens
+        self.emit(kernel, weight, {"x": x, "out": target}, uniforms)
+        if has_bias:
+            self.emit(
+                "add_bias",
+                None,
+                {"a": target, "b": self.tensor(bias), "out": out},
+                {"n": self.times(n_out), "row_len": n_out},
+            )
+
+    def times(self, count: int) -> int | str:
+        """`count` values per token of the phase."""
+        return f"{self.n_tokens} * {count}" if self.batched else count
+
+    def emit(
+        self,
+        kernel: str,
+        weight: str | None,
+        buffers: dict[str, str],
+        uniforms: dict[str, float | str],
+    ) -> None:
+        weight_format = None
+        if weight is not None:
+            buffers = {"weights": self.tensor(weight), **buffers}
+            weight_format = self.model.tensors[weight].format
+        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format))
+
+    def rows(self, name: str, width: int) -> str:
+        """An activation buffer of `width` floats per token, for the longest prefill."""
+        return self.floats(name, width * self.max_tokens)
+
+    def floats(self, name: str, count: int) -> str:
+        self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
+        return name
+
+    def tensor(self, name: str) -> str:
+        tensor = self.model.tensors[name]
+        self.program.buffers.setdefault(name, BufferSpec(name, tensor.nbytes, tensor=name))
+        return name
+
+
+def compile_decoder(
+    model: GGUFModel, context_length: int = 2048, max_prefill_tokens: int = 512, top_k: int = 1
+) -> Program:
+    """Phases `prefill` (variables n_tokens <= max_prefill_tokens and position) and `decode`
+    (variable position): each reads token ids from `tokens`, appends to the KV caches at
+    `position`, and leaves the last token's `logits` and its top_k ids in `top_indices`
+    (values in `top_values`)."""
+    if not 1 <= top_k <= min(MAX_TOP_K, model.config.vocab_size):
+        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
+    context_length = min(context_length, model.config.context_length)
+    if context_length > ATTENTION_MAX_KEYS:
+        raise ValueError(f"the attention kernel holds at most {ATTENTION_MAX_KEYS} positions")
+    if model.config.head_dim > ATTENTION_MAX_HEAD_DIM:
+        raise ValueError(f"the attention kernel takes heads of at most {ATTENTION_MAX_HEAD_DIM}")
+    max_tokens = min(max_prefill_tokens, context_length)
+    return _DecoderCompiler(model, context_length, max_tokens, top_k).compile()
+
+
+class ProgramRunner:
+    """Executes a program on wgpu-py: buffers and bind groups made once; each run rewrites
+    the uniforms that depend on the phase variables and submits the phase once."""
+
+    def __init__(
+        self, runner: KernelRunner, program: Program, tensors: Mapping[str, QuantTensor]
+    ) -> None:
+        self.runner = runner
+        self.program = program
+        self.buffers = {
+            spec.name: runner.upload(tensors[spec.tensor].data)
+            if spec.tensor
+            else runner.empty(spec.nbytes)
+            for spec in program.buffers.values()
+        }
+        self._prepared: dict[str, list[PreparedDispatch]] = {}
+
+    def write(self, name: str, array: np.ndarray) -> None:
+        self.runner.device.queue.write_buffer(self.buffers[name], 0, array.tobytes())
+
+    def read(self, name: str, dtype: type = np.float32) -> np.ndarray:
+        return self.runner.read(self.buffers[name], dtype)
+
+    def run(self, phase: str, variables: Mapping[str, float]) -> None:
+        self.runner.submit(self._prepare(phase, variables))
+
+    def profile(self, phase: str, variables: Mapping[str, float]) -> dict[str, float]:
+        """GPU seconds the phase spends in each kernel (for benchmarks)."""
+        prepared = self._prepare(phase, variables)
+        seconds: dict[str, float] = {}
+        for dispatch, duration in zip(prepared, self.runner.profile(prepared), strict=True):
+            seconds[dispatch.spec.name] = seconds.get(dispatch.spec.name, 0.0) + duration
+        return seconds
+
+    def _prepare(self, phase: str, variables: Mapping[str, float]) -> list[PreparedDispatch]:
+        steps = self.program.phases[phase]
+        if phase not in self._prepared:
+            self._prepared[phase] = self.runner.prepare(
+                [self._dispatch(step, variables) for step in steps]
+            )
+        else:
+            self._prepared[phase] = [
+                self.runner.update_uniforms(prepared, _uniforms(step, variables))
+                if _depends_on_variables(step)
+                else prepared
+                for step, prepared in zip(steps, self._prepared[phase], strict=True)
+            ]
+        return self._prepared[phase]
+
+    def _dispatch(self, step: ProgramStep, variables: Mapping[str, float]) -> Dispatch:
+        buffers = {binding: self.buffers[buffer] for binding, buffer in step.buffers.items()}
+        return Dispatch(step.kernel, buffers, _uniforms(step, variables), step.weight_format)
+
+
+def _depends_on_variables(step: ProgramStep) -> bool:
+    return any(isinstance(value, str) for value in step.uniforms.values())
+
+
+def _uniforms(step: ProgramStep, variables: Mapping[str, float]) -> dict[str, float]:
+    return {
+        name: evaluate(value, variables) if isinstance(value, str) else value
+        for name, value in step.uniforms.items()
+    }

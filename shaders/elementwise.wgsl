@@ -1,0 +1,54 @@
+// Element-wise kernels over n values (at most 65535 * 256), one thread each. swiglu: silu(a) * b. gelu: the erf form of BERT. add: a + b.
+// add_bias: a + b[i % row_len] (b is a bias of row_len values).
+
+struct Params {
+    n: u32,
+    row_len: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+
+fn silu(value: f32) -> f32 {
+    return value / (1.0 + exp(-value));
+}
+
+// erf by Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7 for every x.
+fn erf(value: f32) -> f32 {
+    let z = abs(value);
+    let t = 1.0 / (1.0 + 0.3275911 * z);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+        + t * (-1.453152027 + t * 1.061405429))));
+    return sign(value) * (1.0 - poly * exp(-z * z));
+}
+
+@compute @workgroup_size(256)
+fn swiglu(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x < params.n) {
+        out[id.x] = silu(a[id.x]) * b[id.x];
+    }
+}
+
+@compute @workgroup_size(256)
+fn gelu(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x < params.n) {
+        let value = a[id.x];
+        out[id.x] = 0.5 * value * (1.0 + erf(value * 0.7071067811865476));
+    }
+}
+
+@compute @workgroup_size(256)
+fn add(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x < params.n) {
+        out[id.x] = a[id.x] + b[id.x];
+    }
+}
+
+@compute @workgroup_size(256)
+fn add_bias(@builtin(global_invocation_id) id: vec3<u32>) {
+    if (id.x < params.n) {
+        out[id.x] = a[id.x] + b[id.x % params.row_len];
+    }
+}

@@ -1,0 +1,74 @@
+// Matrix-vector product for decoding one token: out = W x (entry `matvec`) or
+// out += W x (entry `matvec_accumulate`: the residual add fused into the output).
+// W is (n_out, n_in) in any weights_<format>.wgsl layout. Each workgroup computes
+// ROWS_PER_WORKGROUP rows; the THREADS_PER_ROW threads of a row split n_in between them,
+// reading neighbouring groups so their loads coalesce, then reduce in workgroup memory.
+
+struct Params {
+    n_in: u32,
+    n_out: u32,
+}
+
+@group(0) @binding(0) var<storage, read> weights: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+const ROWS_PER_WORKGROUP: u32 = 4u;
+const THREADS_PER_ROW: u32 = 64u;
+var<workgroup> row_partials: array<f32, 256>;
+
+fn group_dot(row_byte: u32, group: u32) -> f32 {
+    let w = weight_group(row_byte, group);
+    let x_lo = vec4<f32>(x[w.lo_index], x[w.lo_index + 1u], x[w.lo_index + 2u], x[w.lo_index + 3u]);
+    let x_hi = vec4<f32>(x[w.hi_index], x[w.hi_index + 1u], x[w.hi_index + 2u], x[w.hi_index + 3u]);
+    return dot(w.lo, x_lo) + dot(w.hi, x_hi);
+}
+
+// This thread's share of the dot product of `row` with x.
+fn row_partial(row: u32, lane: u32) -> f32 {
+    var sum = 0.0;
+    if (row < params.n_out) {
+        let row_byte = row * row_bytes(params.n_in);
+        for (var group = lane; group < params.n_in / VALUES_PER_GROUP; group += THREADS_PER_ROW) {
+            sum += group_dot(row_byte, group);
+        }
+    }
+    return sum;
+}
+
+// Tree reduction over the THREADS_PER_ROW partials of each row; valid in lane 0.
+fn reduce_row_shared(thread: u32, partial: f32) -> f32 {
+    row_partials[thread] = partial;
+    workgroupBarrier();
+    let lane = thread % THREADS_PER_ROW;
+    for (var stride = THREADS_PER_ROW / 2u; stride > 0u; stride /= 2u) {
+        if (lane < stride) {
+            row_partials[thread] += row_partials[thread + stride];
+        }
+        workgroupBarrier();
+    }
+    return row_partials[thread];
+}
+
+fn store_row(row: u32, lane: u32, value: f32, accumulate: bool) {
+    if (lane == 0u && row < params.n_out) {
+        out[row] = select(value, out[row] + value, accumulate);
+    }
+}
+
+@compute @workgroup_size(256)
+fn matvec(@builtin(workgroup_id) workgroup: vec3<u32>,
+          @builtin(local_invocation_index) thread: u32) {
+    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
+    let lane = thread % THREADS_PER_ROW;
+    store_row(row, lane, reduce_row_shared(thread, row_partial(row, lane)), false);
+}
+
+@compute @workgroup_size(256)
+fn matvec_accumulate(@builtin(workgroup_id) workgroup: vec3<u32>,
+                     @builtin(local_invocation_index) thread: u32) {
+    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
+    let lane = thread % THREADS_PER_ROW;
+    store_row(row, lane, reduce_row_shared(thread, row_partial(row, lane)), true);
+}

@@ -1,0 +1,63 @@
+// Row normalisations; one workgroup of 256 threads per row of n values (source: reduce.wgsl
+// then this file). rms_norm: x / sqrt(mean(x^2) + eps) * weight. layer_norm: (x - mean) /
+// sqrt(var + eps) * weight + bias. l2_normalize: x / max(|x|, eps) (torch's normalize uses
+// eps = 1e-12).
+
+struct Params {
+    n_rows: u32,
+    n: u32,
+    eps: f32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> weight: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+fn row_sum_of_squares(base: u32, thread: u32, center: f32) -> f32 {
+    var sum = 0.0;
+    for (var i = thread; i < params.n; i += REDUCE_THREADS) {
+        let centered = x[base + i] - center;
+        sum += centered * centered;
+    }
+    return workgroup_sum(thread, sum);
+}
+
+@compute @workgroup_size(256)
+fn rms_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
+            @builtin(local_invocation_index) thread: u32) {
+    let base = workgroup.x * params.n;
+    let mean_square = row_sum_of_squares(base, thread, 0.0) / f32(params.n);
+    let scale = inverseSqrt(mean_square + params.eps);
+    for (var i = thread; i < params.n; i += REDUCE_THREADS) {
+        out[base + i] = x[base + i] * scale * weight[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn layer_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
+              @builtin(local_invocation_index) thread: u32) {
+    let base = workgroup.x * params.n;
+    var sum = 0.0;
+    for (var i = thread; i < params.n; i += REDUCE_THREADS) {
+        sum += x[base + i];
+    }
+    let mean = workgroup_sum(thread, sum) / f32(params.n);
+    // Two passes (mean, then squared deviations) avoid E[x^2] - E[x]^2 cancellation.
+    let variance = row_sum_of_squares(base, thread, mean) / f32(params.n);
+    let scale = inverseSqrt(variance + params.eps);
+    for (var i = thread; i < params.n; i += REDUCE_THREADS) {
+        out[base + i] = (x[base + i] - mean) * scale * weight[i] + bias[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn l2_normalize(@builtin(workgroup_id) workgroup: vec3<u32>,
+                @builtin(local_invocation_index) thread: u32) {
+    let base = workgroup.x * params.n;
+    let scale = 1.0 / max(sqrt(row_sum_of_squares(base, thread, 0.0)), params.eps);
+    for (var i = thread; i < params.n; i += REDUCE_THREADS) {
+        out[base + i] = x[base + i] * scale;
+    }
+}

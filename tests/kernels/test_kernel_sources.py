@@ -1,0 +1,67 @@
+"""Every kernel compiles in every weight format and variant, and its spec matches its WGSL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pagemind.gpu.kernels import (
+    ATTENTION_MAX_HEAD_DIM,
+    ATTENTION_MAX_KEYS,
+    KERNELS,
+    WEIGHT_FORMATS,
+    WEIGHTS,
+    KernelSpec,
+)
+from pagemind.resources import resource_dir
+
+pytestmark = pytest.mark.gpu
+
+
+def _builds(spec: KernelSpec) -> list[str | None]:
+    return list(WEIGHT_FORMATS) if spec.reads_weights else [None]
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_kernel_compiles_in_every_format_and_variant(name, variant_runner):
+    spec = KERNELS[name]
+    for weight_format in _builds(spec):
+        variant_runner.pipeline(spec, weight_format)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_spec_matches_the_wgsl_declarations(name):
+    spec = KERNELS[name]
+    kernel_file = next(f for f in reversed(spec.files) if f != WEIGHTS)
+    source = (resource_dir("shaders") / kernel_file).read_text()
+    struct_body = re.search(r"struct Params \{(.*?)\}", source, re.S).group(1)
+    declared = re.findall(r"(\w+): (u32|f32)", struct_body)
+    assert tuple(declared) == spec.uniforms
+    for binding in spec.bindings:
+        access = {
+            "uniform": "uniform",
+            "read": "storage, read",
+            "read_write": "storage, read_write",
+        }
+        pattern = rf"@binding\({binding.slot}\) var<{access[binding.access]}> {binding.name}:"
+        assert re.search(pattern, source), f"{name}: {binding} not declared as such"
+    assert re.search(rf"@workgroup_size\({spec.workgroup_size}\)\s*fn {spec.entry_point}\(", source)
+
+
+def test_every_shader_file_belongs_to_a_kernel():
+    used = {f for spec in KERNELS.values() for f in spec.files if f != WEIGHTS}
+    used |= {spec.subgroups.file for spec in KERNELS.values() if spec.subgroups}
+    used |= {f"weights_{weight_format.lower()}.wgsl" for weight_format in WEIGHT_FORMATS}
+    assert {path.name for path in resource_dir("shaders").glob("*.wgsl")} == used
+
+
+def test_python_limits_match_the_shaders():
+    attention = (resource_dir("shaders") / "attention.wgsl").read_text()
+    assert f"const MAX_KEYS: u32 = {ATTENTION_MAX_KEYS}u;" in attention
+    assert "const MAX_HEAD_DIM: u32 = REDUCE_THREADS;" in attention
+    assert KERNELS["attention"].workgroup_size == ATTENTION_MAX_HEAD_DIM
+
+
+def test_oversized_dispatches_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="65535"):
+        KERNELS["gelu"].workgroup_count({"n": 65536 * 256, "row_len": 1})

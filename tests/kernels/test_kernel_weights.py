@@ -1,0 +1,138 @@
+"""Kernels that read GGUF weight blocks: matvec, matmul and embedding lookup.
+
+The reference is numpy on the matrix as gguf-py (llama.cpp's own code) dequantizes it, so
+these checks cover the in-kernel block decoding as well as the arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pagemind.gpu.compare import relative_error
+from pagemind.gpu.kernels import WEIGHT_FORMATS
+from pagemind.gpu.runner import BufferRange, Dispatch
+from pagemind.models.tensors import QuantTensor
+
+pytestmark = pytest.mark.gpu
+
+# f32 dot products of up to 1536 terms, summed in a different order than numpy's.
+TOLERANCE = 1e-5
+
+# (n_out, n_in): SmolLM2-135M q/o, k/v, gate/up, down; MiniLM ffn in/out; odd sizes
+# (fewer groups than threads per row; one Q4_0 block per row, so rows start mid-word).
+MATRIX_SHAPES = [(576, 576), (192, 576), (1536, 576), (576, 1536), (1536, 384), (384, 1536)]
+ODD_SHAPES = [(37, 96), (5, 32)]
+
+
+def random_weights(rng, shape, weight_format) -> QuantTensor:
+    return QuantTensor.from_array("w", rng.standard_normal(shape, dtype=np.float32), weight_format)
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("shape", MATRIX_SHAPES + ODD_SHAPES, ids=str)
+def test_matvec_matches_numpy_on_the_dequantized_matrix(variant_runner, rng, weight_format, shape):
+    n_out, n_in = shape
+    weights = random_weights(rng, shape, weight_format)
+    x = rng.standard_normal(n_in, dtype=np.float32)
+    result = variant_runner.run_one(
+        "matvec",
+        {"weights": weights.data, "x": x, "out": np.zeros(n_out, np.float32)},
+        {"n_in": n_in, "n_out": n_out},
+        weight_format,
+    )
+    assert relative_error(result["out"], weights.dequantize() @ x) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", ["Q8_0", "Q4_1"])
+def test_output_projection_over_the_whole_vocabulary(runner, rng, weight_format):
+    n_vocab, n_embd = 49152, 576
+    weights = random_weights(rng, (n_vocab, n_embd), weight_format)
+    x = rng.standard_normal(n_embd, dtype=np.float32)
+    result = runner.run_one(
+        "matvec",
+        {"weights": weights.data, "x": x, "out": np.zeros(n_vocab, np.float32)},
+        {"n_in": n_embd, "n_out": n_vocab},
+        weight_format,
+    )
+    assert relative_error(result["out"], weights.dequantize() @ x) < TOLERANCE
+
+
+def test_matvec_accumulate_adds_into_the_residual_stream(variant_runner, rng):
+    weights = random_weights(rng, (576, 1536), "Q4_1")
+    x = rng.standard_normal(1536, dtype=np.float32)
+    residual = rng.standard_normal(576, dtype=np.float32)
+    result = variant_runner.run_one(
+        "matvec_accumulate",
+        {"weights": weights.data, "x": x, "out": residual.copy()},
+        {"n_in": 1536, "n_out": 576},
+        "Q4_1",
+    )
+    assert relative_error(result["out"], residual + weights.dequantize() @ x) < TOLERANCE
+
+
+def test_weights_bound_as_a_256_aligned_range_inside_a_shard(runner, rng):
+    """Tensors sit inside shared shard files; the kernel must see only its own range."""
+    first = random_weights(rng, (10, 96), "Q4_0")  # 540 bytes: the second tensor is padded
+    second = random_weights(rng, (7, 64), "Q4_0")
+    offset = -(-first.nbytes // 256) * 256
+    shard = np.zeros(offset + second.nbytes, np.uint8)
+    shard[: first.nbytes] = first.data
+    shard[offset:] = second.data
+    x = rng.standard_normal(64, dtype=np.float32)
+    out = runner.empty(7 * 4)
+    weights = BufferRange(runner.upload(shard), offset, -(-second.nbytes // 4) * 4)
+    buffers = {"weights": weights, "x": runner.upload(x), "out": out}
+    runner.run([Dispatch("matvec", buffers, {"n_in": 64, "n_out": 7}, "Q4_0")])
+    assert relative_error(runner.read(out), second.dequantize() @ x) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("n_tokens", [1, 37])
+def test_matmul_matches_numpy_for_a_prefill_batch(runner, rng, weight_format, n_tokens):
+    n_out, n_in = 1536, 576
+    weights = random_weights(rng, (n_out, n_in), weight_format)
+    x = rng.standard_normal((n_tokens, n_in), dtype=np.float32)
+    result = runner.run_one(
+        "matmul",
+        {"weights": weights.data, "x": x, "out": np.zeros((n_tokens, n_out), np.float32)},
+        {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens},
+        weight_format,
+    )
+    assert relative_error(result["out"], x @ weights.dequantize().T) < TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("weight_format", "shape", "n_tokens"),
+    [
+        ("F32", (384, 1536), 64),
+        ("F16", (1536, 384), 17),
+        ("Q4_0", (37, 96), 5),
+        ("F32", (9, 40), 3),
+    ],
+    ids=str,
+)
+def test_matmul_accumulate_on_odd_and_embedder_shapes(runner, rng, weight_format, shape, n_tokens):
+    n_out, n_in = shape
+    weights = random_weights(rng, shape, weight_format)
+    x = rng.standard_normal((n_tokens, n_in), dtype=np.float32)
+    residual = rng.standard_normal((n_tokens, n_out), dtype=np.float32)
+    result = runner.run_one(
+        "matmul_accumulate",
+        {"weights": weights.data, "x": x, "out": residual.copy()},
+        {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens},
+        weight_format,
+    )
+    assert relative_error(result["out"], residual + x @ weights.dequantize().T) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+def test_embedding_lookup_returns_the_dequantized_rows(runner, rng, weight_format):
+    table = random_weights(rng, (1000, 576), weight_format)
+    ids = np.array([0, 999, 17, 17, 512], np.uint32)
+    result = runner.run_one(
+        "embedding",
+        {"weights": table.data, "ids": ids, "out": np.zeros((ids.size, 576), np.float32)},
+        {"n_embd": 576, "n_tokens": ids.size},
+        weight_format,
+    )
+    np.testing.assert_array_equal(result["out"], table.dequantize()[ids])

@@ -1,0 +1,71 @@
+"""The compiled decoder program on wgpu-py against the numpy Llama reference: a prefill of
+the prompt, then greedy decoding token by token from the GPU's own picks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from pagemind.gpu.compare import relative_error
+from pagemind.gpu.program import ProgramRunner, compile_decoder
+from pagemind.models.gguf_source import read_gguf
+from pagemind.models.llama import KVCache, Llama
+from pagemind.models.tiny_model import tiny_llama_gguf
+
+pytestmark = pytest.mark.gpu
+
+TOLERANCE = 1e-4  # logits relative to their scale, after the whole f32 network
+GENERATED = 6
+
+
+def check_step(program: ProgramRunner, expected_logits: np.ndarray) -> int:
+    """Compare the GPU's logits and greedy pick with the reference; return the pick."""
+    assert relative_error(program.read("logits"), expected_logits) < TOLERANCE
+    greedy = int(program.read("top_indices", np.uint32)[0])
+    assert greedy == int(np.argmax(expected_logits))
+    return greedy
+
+
+@pytest.mark.parametrize(
+    ("options", "prompt_length"),
+    [
+        ({"architecture": "llama", "matrix_format": "Q4_1"}, 37),
+        ({"architecture": "qwen2", "matrix_format": "Q8_0", "tied_embeddings": False}, 5),
+        ({"architecture": "llama", "matrix_format": "Q4_0", "num_kv_heads": 4}, 1),
+    ],
+    ids=["llama-Q4_1", "qwen2-Q8_0-untied", "llama-Q4_0-mha"],
+)
+def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, prompt_length):
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", **options))
+    prompt = np.random.default_rng(7).integers(0, model.config.vocab_size, prompt_length)
+    reference, cache = Llama(model), KVCache()
+    program = ProgramRunner(
+        runner, compile_decoder(model, context_length=64, max_prefill_tokens=40), model.tensors
+    )
+
+    program.write("tokens", prompt.astype(np.uint32))
+    program.run("prefill", {"n_tokens": prompt_length, "position": 0})
+    token = check_step(program, reference.forward(prompt.tolist(), cache)[-1])
+
+    for position in range(prompt_length, prompt_length + GENERATED):
+        program.write("tokens", np.array([token], np.uint32))
+        program.run("decode", {"position": position})
+        token = check_step(program, reference.forward([token], cache)[0])
+
+
+def test_profile_times_every_kernel_of_the_phase(runner, tmp_path):
+    if "timestamp-query" not in runner.gpu.features:
+        pytest.skip("the adapter has no timestamp queries")
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    program = compile_decoder(model, context_length=16, max_prefill_tokens=4)
+    seconds = ProgramRunner(runner, program, model.tensors).profile("decode", {"position": 0})
+    assert set(seconds) == {step.kernel for step in program.phases["decode"]}
+    assert all(duration > 0 for duration in seconds.values())
+
+
+def test_contexts_longer_than_the_attention_kernel_holds_are_refused(tmp_path):
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    model.config = dataclasses.replace(model.config, context_length=8192)
+    with pytest.raises(ValueError, match="2048 positions"):
+        compile_decoder(model, context_length=4096)
