@@ -1,5 +1,6 @@
 """Where the tests find the repository, the shared corpora and the browser."""
 
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,3 +19,13 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+
+# The Markdown the tokenizer parity checks and benchmarks read: pagemind's docs and MkDocs'.
+DOCS = [REPO / "example_site" / "docs", CORPORA / "mkdocs-docs" / "docs"]
+
+
+def docs_paragraphs() -> list[str]:
+    """Every blank-line-separated paragraph of the docs, code blocks and front matter included."""
+    files = sorted(path for root in DOCS for path in root.rglob("*.md"))
+    texts = [path.read_text(encoding="utf-8") for path in files]
+    return [part for text in texts for part in re.split(r"\n\s*\n", text) if part.strip()]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,10 @@ from pagemind.errors import PagemindError
 from pagemind.models.bpe import bpe_tokenizer, tokenizer_spec
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model
-from paths import CORPORA, REPO
+from paths import REPO, docs_paragraphs
 from tokenizers import Tokenizer
 
 FIXTURES = REPO / "tests" / "fixtures"
-DOCS = [REPO / "example_site" / "docs", CORPORA / "mkdocs-docs" / "docs"]
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +37,8 @@ def reference() -> Tokenizer:
     return Tokenizer.from_str(saved.decode("utf-8"))
 
 
-def paragraphs() -> list[str]:
-    """Every blank-line-separated paragraph of the docs, code blocks and front matter included."""
-    files = sorted(path for root in DOCS for path in root.rglob("*.md"))
-    texts = [path.read_text(encoding="utf-8") for path in files]
-    return [part for text in texts for part in re.split(r"\n\s*\n", text) if part.strip()]
-
-
 def test_ids_match_transformers_on_every_docs_paragraph(ours: Tokenizer, reference: Tokenizer):
-    texts = paragraphs()
+    texts = docs_paragraphs()
     assert len(texts) > 500  # both doc sets were found
     mismatched = [
         text
@@ -59,7 +50,7 @@ def test_ids_match_transformers_on_every_docs_paragraph(ours: Tokenizer, referen
 
 
 def test_decoding_restores_every_docs_paragraph(ours: Tokenizer) -> None:
-    for text in paragraphs():
+    for text in docs_paragraphs():
         assert ours.decode(ours.encode(text).ids) == text
 
 

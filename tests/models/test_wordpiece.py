@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from pagemind.errors import PagemindError
 from pagemind.models.registry import DEFAULT_MODELS
 from pagemind.models.wordpiece import wordpiece_spec, wordpiece_tokenizer
-from paths import CORPORA, REPO
+from paths import REPO, docs_paragraphs
 from tokenizers import Tokenizer
 
 REFERENCE = json.loads((REPO / "tests/fixtures/bert_reference.json").read_text(encoding="utf-8"))
@@ -37,17 +36,6 @@ def spec(tokenizer_file: Path) -> dict:
 @pytest.fixture(scope="module")
 def ours(spec: dict) -> Tokenizer:
     return wordpiece_tokenizer(spec)
-
-
-def docs_paragraphs() -> list[str]:
-    """Every blank-line-separated block of the example site's and the MkDocs corpus's Markdown."""
-    files = sorted((REPO / "example_site").glob("**/*.md"))
-    files += sorted((CORPORA / "mkdocs-docs/docs").glob("**/*.md"))
-    paragraphs = []
-    for file in files:
-        blocks = re.split(r"\n\s*\n", file.read_text(encoding="utf-8"))
-        paragraphs += [block for block in blocks if block.strip()]
-    return paragraphs
 
 
 def test_same_ids_as_transformers_on_tricky_strings(ours: Tokenizer) -> None:
