@@ -1,0 +1,106 @@
+"""A compiled program as JSON for the browser runtime (runtime/executor.js executes it).
+
+    {
+      "format": "pagemind-program/1",
+      "buffers": {name: {"bytes": n, "tensor": manifest tensor name (absent: zeroed)}},
+      "modules": {"kernel" or "kernel:FORMAT": {"files": [...], "entry_point": ...,
+                  "subgroups": {"files": [...], "entry_point": ...} or null}},
+      "phases": {phase: {"variables": [...], "steps": [
+        {"kernel": ..., "module": key in modules,
+         "bindings": [{"slot": n, "buffer": name} or {"slot": n, "uniforms": true}],
+         "uniforms": [{"name": ..., "type": "u32" | "f32", "value": number or expression}],
+         "workgroups": [expression, expression, expression]}]}}
+    }
+
+A module is its files concatenated in order (shaders/README.md); the subgroup variant is
+used when the device has the `subgroups` feature. Expressions use + - * / and `ceil` over
+the phase variables (uniforms: the phase variables; workgroups: the step's uniform values),
+exactly as pagemind.gpu.kernels.evaluate reads them.
+"""
+
+from __future__ import annotations
+
+from pagemind.gpu.kernels import KERNELS, WEIGHTS, KernelSpec
+from pagemind.gpu.program import Program, ProgramStep
+
+FORMAT = "pagemind-program/1"
+
+
+def program_to_dict(program: Program) -> dict:
+    """The JSON-able form of `program` described in the module docstring."""
+    steps = [step for phase in program.phases.values() for step in phase]
+    return {
+        "format": FORMAT,
+        "buffers": {
+            name: {"bytes": spec.nbytes, **({"tensor": spec.tensor} if spec.tensor else {})}
+            for name, spec in program.buffers.items()
+        },
+        "modules": {_module_key(step): _module(step) for step in steps},
+        "phases": {name: _phase(phase) for name, phase in program.phases.items()},
+    }
+
+
+def _phase(steps: list[ProgramStep]) -> dict:
+    variables = sorted(
+        {
+            name
+            for step in steps
+            for value in step.uniforms.values()
+            if isinstance(value, str)
+            for name in compile(value, "<uniform expression>", "eval").co_names
+            if name != "ceil"
+        }
+    )
+    return {"variables": variables, "steps": [_step(step) for step in steps]}
+
+
+def _step(step: ProgramStep) -> dict:
+    spec = KERNELS[step.kernel]
+    missing = {b.name for b in spec.bindings if b.access != "uniform"} - set(step.buffers)
+    if missing:
+        raise ValueError(f"kernel {step.kernel}: buffers {sorted(missing)} not bound")
+    return {
+        "kernel": step.kernel,
+        "module": _module_key(step),
+        "bindings": [
+            {"slot": b.slot, "uniforms": True}
+            if b.access == "uniform"
+            else {"slot": b.slot, "buffer": step.buffers[b.name]}
+            for b in spec.bindings
+        ],
+        "uniforms": [
+            {"name": name, "type": kind, "value": step.uniforms[name]}
+            for name, kind in spec.uniforms
+        ],
+        "workgroups": list(spec.workgroups),
+    }
+
+
+def _module_key(step: ProgramStep) -> str:
+    return f"{step.kernel}:{step.weight_format}" if step.weight_format else step.kernel
+
+
+def _module(step: ProgramStep) -> dict:
+    spec = KERNELS[step.kernel]
+    files = _files(spec, step.weight_format)
+    return {
+        "files": files,
+        "entry_point": spec.entry_point,
+        "subgroups": {
+            "files": [spec.subgroups.file, *files],
+            "entry_point": spec.subgroups.entry_point,
+        }
+        if spec.subgroups
+        else None,
+    }
+
+
+def _files(spec: KernelSpec, weight_format: str | None) -> list[str]:
+    """The kernel's files with the weights decoder of `weight_format` in the WEIGHTS slot
+    (the same order as KernelSpec.source)."""
+    if spec.reads_weights != (weight_format is not None):
+        raise ValueError(f"kernel {spec.name}: weight format {weight_format!r} does not fit")
+    return [
+        f"weights_{weight_format.lower()}.wgsl" if name == WEIGHTS and weight_format else name
+        for name in spec.files
+    ]

@@ -1,0 +1,216 @@
+// Executes a compiled program (pagemind.gpu.program_format): every buffer, shader module,
+// pipeline and bind group is made once at load; a run writes the uniforms that depend on
+// the phase variables and records the whole phase into one command encoder, one submit.
+
+import { compileExpression } from "./expression.js";
+import { checkFits } from "./gpu.js";
+
+const { STORAGE, COPY_SRC, COPY_DST, UNIFORM, MAP_READ } = GPUBufferUsage;
+const roundUp = (bytes, multiple) => Math.ceil(bytes / multiple) * multiple;
+
+// Each distinct WGSL file fetched once; a module is its files joined as KernelSpec.source does.
+async function fetchSources(program, shaderUrl, subgroups) {
+  const modules = Object.values(program.modules).map((m) => (subgroups && m.subgroups) || m);
+  const names = [...new Set(modules.flatMap((m) => m.files))];
+  const texts = await Promise.all(
+    names.map(async (name) => {
+      const response = await fetch(new URL(name, shaderUrl));
+      if (!response.ok) throw new Error(`shader ${name} could not be loaded (${response.status})`);
+      return [name, await response.text()];
+    }),
+  );
+  return Object.fromEntries(texts);
+}
+
+async function createPipelines(gpu, program, sources) {
+  const entries = Object.entries(program.modules).map(async ([key, plain]) => {
+    const variant = (gpu.subgroups && plain.subgroups) || plain;
+    const code = variant.files.map((name) => sources[name]).join("\n");
+    const module = gpu.device.createShaderModule({ label: key, code });
+    const pipeline = await gpu.device.createComputePipelineAsync({
+      label: key,
+      layout: "auto",
+      compute: { module, entryPoint: variant.entry_point },
+    });
+    return [key, pipeline];
+  });
+  return Object.fromEntries(await Promise.all(entries));
+}
+
+// Model tensors are bound as sub-ranges of their shard's buffer (offsets are 256-aligned);
+// a tensor split across shards gets its own buffer, assembled by GPU copies.
+function uploadShards(gpu, allocate, manifest, shards) {
+  return shards.map((bytes, index) => {
+    const what = `model shard ${manifest.shards[index].file}`;
+    checkFits(gpu, what, bytes.length, { bound: false });
+    const buffer = allocate({
+      label: what,
+      size: roundUp(bytes.length, 4),
+      usage: STORAGE | COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(bytes);
+    buffer.unmap();
+    return buffer;
+  });
+}
+
+function tensorRange(gpu, allocate, manifest, shardBuffers, name, encoder) {
+  const entry = manifest.tensors[name];
+  if (!entry) throw new Error(`the program needs tensor ${name}, which the manifest lacks`);
+  checkFits(gpu, `tensor ${name}`, entry.bytes);
+  const size = roundUp(entry.bytes, 4);
+  if (!entry.parts) return { buffer: shardBuffers[entry.shard], offset: entry.offset, size };
+  const buffer = allocate({ label: name, size, usage: STORAGE | COPY_DST });
+  let target = 0;
+  for (const part of entry.parts) {
+    const bytes = roundUp(part.bytes, 4); // a part that is not the last ends on a shard's end
+    encoder.copyBufferToBuffer(shardBuffers[part.shard], part.offset, buffer, target, bytes);
+    target += part.bytes;
+  }
+  return { buffer, offset: 0, size };
+}
+
+function createBuffers(gpu, allocate, program, manifest, shards) {
+  const shardBuffers = uploadShards(gpu, allocate, manifest, shards);
+  const encoder = gpu.device.createCommandEncoder();
+  const ranges = {};
+  for (const [name, spec] of Object.entries(program.buffers)) {
+    if (spec.tensor) {
+      ranges[name] = tensorRange(gpu, allocate, manifest, shardBuffers, spec.tensor, encoder);
+      continue;
+    }
+    checkFits(gpu, `buffer ${name}`, spec.bytes);
+    const size = Math.max(4, roundUp(spec.bytes, 4));
+    const usage = STORAGE | COPY_SRC | COPY_DST;
+    const buffer = allocate({ label: name, size, usage });
+    ranges[name] = { buffer, offset: 0, size };
+  }
+  gpu.device.queue.submit([encoder.finish()]);
+  return ranges;
+}
+
+// A step ready to record: its uniform values are recomputed only when they depend on the
+// phase variables; workgroup counts are expressions of the step's uniform values.
+class PreparedStep {
+  constructor(gpu, allocate, step, pipeline, ranges) {
+    this.step = step;
+    this.pipeline = pipeline;
+    this.uniformValues = step.uniforms.map((u) => compileExpression(u.value));
+    this.variable = step.uniforms.some((u) => typeof u.value === "string");
+    this.workgroupCounts = step.workgroups.map(compileExpression);
+    this.uniformBytes = new ArrayBuffer(roundUp(4 * step.uniforms.length, 16) || 16);
+    this.uniformBuffer = allocate({
+      label: `${step.kernel} uniforms`,
+      size: this.uniformBytes.byteLength,
+      usage: UNIFORM | COPY_DST,
+    });
+    this.bindGroup = gpu.device.createBindGroup({
+      label: step.kernel,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: step.bindings.map((binding) => ({
+        binding: binding.slot,
+        resource: binding.uniforms ? { buffer: this.uniformBuffer } : ranges[binding.buffer],
+      })),
+    });
+    this.workgroups = null;
+  }
+
+  // Writes the uniforms for `variables` (once only when none depends on them).
+  update(queue, variables) {
+    if (this.workgroups && !this.variable) return;
+    const view = new DataView(this.uniformBytes);
+    const values = {};
+    this.step.uniforms.forEach((uniform, index) => {
+      const value = this.uniformValues[index](variables);
+      values[uniform.name] = value;
+      if (uniform.type === "u32") view.setUint32(4 * index, value, true);
+      else view.setFloat32(4 * index, value, true);
+    });
+    queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes);
+    this.workgroups = this.workgroupCounts.map((count) => Math.trunc(count(values)));
+  }
+}
+
+export class Executor {
+  // `shaderUrl`: the folder holding the WGSL files the program's modules name.
+  static async create(gpu, program, manifest, shards, shaderUrl) {
+    if (program.format !== "pagemind-program/1") {
+      throw new Error(`not a pagemind-program/1 program (format ${program.format})`);
+    }
+    const sources = await fetchSources(program, shaderUrl, gpu.subgroups);
+    const pipelines = await createPipelines(gpu, program, sources);
+    const owned = []; // every buffer made here, destroyed with the executor
+    const allocate = (descriptor) => {
+      owned.push(gpu.device.createBuffer(descriptor));
+      return owned.at(-1);
+    };
+    const ranges = createBuffers(gpu, allocate, program, manifest, shards);
+    const prepare = (step) => new PreparedStep(gpu, allocate, step, pipelines[step.module], ranges);
+    const phases = Object.fromEntries(
+      Object.entries(program.phases).map(([name, phase]) => [name, phase.steps.map(prepare)]),
+    );
+    return new Executor(gpu, program, ranges, phases, owned);
+  }
+
+  constructor(gpu, program, ranges, phases, owned) {
+    this.gpu = gpu;
+    this.program = program;
+    this.ranges = ranges;
+    this.phases = phases;
+    this.owned = owned;
+    this.readBuffers = {};
+  }
+
+  bytesOf(name) {
+    return this.program.buffers[name].bytes;
+  }
+
+  write(name, typedArray) {
+    const { buffer, offset } = this.ranges[name];
+    this.gpu.device.queue.writeBuffer(buffer, offset, typedArray);
+  }
+
+  run(phase, variables) {
+    const steps = this.phases[phase];
+    if (!steps) throw new Error(`the program has no ${phase} phase`);
+    const missing = this.program.phases[phase].variables.filter((name) => !(name in variables));
+    if (missing.length) throw new Error(`phase ${phase} needs ${missing.join(", ")}`);
+    const { queue } = this.gpu.device;
+    for (const step of steps) step.update(queue, variables);
+    const encoder = this.gpu.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const step of steps) {
+      pass.setPipeline(step.pipeline);
+      pass.setBindGroup(0, step.bindGroup);
+      pass.dispatchWorkgroups(...step.workgroups);
+    }
+    pass.end();
+    queue.submit([encoder.finish()]);
+  }
+
+  // The first `bytes` of a buffer, copied into a mappable buffer kept for the next read.
+  async read(name, bytes = this.bytesOf(name)) {
+    const size = roundUp(bytes, 4);
+    let staging = this.readBuffers[name];
+    if (!staging || staging.size < size) {
+      staging?.destroy();
+      const label = `read ${name}`;
+      staging = this.gpu.device.createBuffer({ label, size, usage: MAP_READ | COPY_DST });
+      this.readBuffers[name] = staging;
+    }
+    const encoder = this.gpu.device.createCommandEncoder();
+    const { buffer, offset } = this.ranges[name];
+    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.gpu.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const copy = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    return copy;
+  }
+
+  // Frees this program's GPU memory; the device stays for other models.
+  destroy() {
+    for (const buffer of [...this.owned, ...Object.values(this.readBuffers)]) buffer.destroy();
+  }
+}

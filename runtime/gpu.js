@@ -1,0 +1,49 @@
+// WebGPU setup: the adapter's real limits (a model's tensors are bound whole, far above
+// WebGPU's defaults), the subgroups feature when offered, and device loss reported.
+
+export class GpuUnavailable extends Error {
+  name = "GpuUnavailable";
+}
+
+// Limits a model needs above the defaults; requested at the adapter's own values.
+const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize"];
+
+// Returns {device, subgroups, limits, adapter: description}. `onLost(message)` is called
+// when the device is lost for any reason but our own destroy(), so the caller can reload.
+export async function openGpu({ onLost } = {}) {
+  if (!globalThis.navigator?.gpu) {
+    throw new GpuUnavailable(
+      "this browser has no WebGPU (navigator.gpu is missing): use a recent Chrome, Edge or " +
+        "Safari, or enable WebGPU in the browser settings",
+    );
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new GpuUnavailable(
+      "WebGPU is present but offers no GPU adapter (the GPU may be blocklisted or disabled)",
+    );
+  }
+  const subgroups = adapter.features.has("subgroups");
+  const limits = Object.fromEntries(LIMITS.map((name) => [name, adapter.limits[name]]));
+  const device = await adapter.requestDevice({
+    requiredFeatures: subgroups ? ["subgroups"] : [],
+    requiredLimits: limits,
+  });
+  device.lost.then((info) => {
+    if (info.reason !== "destroyed") onLost?.(`the GPU device was lost: ${info.message}`);
+  });
+  const { vendor, architecture, description } = adapter.info ?? {};
+  const name = [vendor, architecture, description].filter(Boolean).join(" ");
+  return { device, subgroups, limits, adapter: name || "unknown adapter" };
+}
+
+// Throws a clear error before WebGPU would fail with a validation message.
+export function checkFits(gpu, what, bytes, { bound = true } = {}) {
+  const limit = bound ? "maxStorageBufferBindingSize" : "maxBufferSize";
+  if (bytes > gpu.limits[limit]) {
+    throw new GpuUnavailable(
+      `${what} needs ${bytes} bytes, more than this GPU's ${limit} of ${gpu.limits[limit]}: ` +
+        "choose a smaller model for the site",
+    );
+  }
+}

@@ -1,0 +1,148 @@
+"""The browser runtime on a tiny random decoder: the program executed by runtime/ in a Web
+Worker on Chromium's WebGPU (SwiftShader) against the numpy reference, plus the loader's
+progress, Cache Storage and sha256 checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pagemind.gpu.compare import relative_error
+from pagemind.models.bpe import bpe_tokenizer
+from pagemind.models.generate import generate
+from pagemind.models.llama import KVCache, Llama
+from runtime_site import GENERATE, LOAD
+
+pytestmark = pytest.mark.browser
+
+TOLERANCE = 1e-4  # logits relative to their scale, as the wgpu-py program check
+PROMPT_LENGTH = 21  # more than the 16 rows of tiny_site: the prompt is prefilled in two chunks
+NEW_TOKENS = 8
+
+
+def shard_requests(page) -> list[str]:
+    """URLs of model shards the page and its workers ask the network for, as they happen."""
+    requests: list[str] = []
+    page.context.on("request", lambda r: requests.append(r.url) if r.url.endswith(".bin") else None)
+    return requests
+
+
+def test_greedy_tokens_and_logits_follow_the_reference(page, static_server, tiny_site, tiny_model):
+    root, urls = tiny_site
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+    prompt = np.random.default_rng(3).integers(0, tiny_model.config.vocab_size, PROMPT_LENGTH)
+    reference = Llama(tiny_model)
+    expected = generate(reference, prompt.tolist(), NEW_TOKENS)
+
+    loaded = page.evaluate(LOAD, urls.__dict__)
+    result = page.evaluate(
+        GENERATE, {"prompt": prompt.tolist(), "settings": {"maxTokens": NEW_TOKENS}}
+    )
+
+    assert loaded["info"]["subgroups"], "SwiftShader offers subgroups: the variant must run"
+    assert result["tokens"] == expected
+    assert result["streamed"] == expected
+    assert result["reason"] == "max-tokens"
+    # The logits buffer holds the step that chose the last token.
+    last_logits = reference.forward(prompt.tolist() + expected[:-1], KVCache())[-1]
+    assert relative_error(np.array(result["logits"], np.float32), last_logits) < TOLERANCE
+    assert page.console_errors == []
+
+
+def test_sampling_settings_and_stop_ids(page, static_server, tiny_site, tiny_model):
+    root, urls = tiny_site
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+    page.evaluate(LOAD, urls.__dict__)
+    prompt = list(range(5, 5 + PROMPT_LENGTH))
+    greedy = page.evaluate(GENERATE, {"prompt": prompt, "settings": {"maxTokens": NEW_TOKENS}})
+    sampled = {"maxTokens": NEW_TOKENS, "temperature": 1.5, "topK": 40, "topP": 0.95, "seed": 1}
+    first = page.evaluate(GENERATE, {"prompt": prompt, "settings": sampled})
+    again = page.evaluate(GENERATE, {"prompt": prompt, "settings": sampled})
+    stop_at = greedy["tokens"][3]
+    stopped = page.evaluate(
+        GENERATE, {"prompt": prompt, "settings": {"maxTokens": 50, "stopIds": [stop_at]}}
+    )
+
+    assert first["tokens"] == again["tokens"], "a seed replays the same tokens"
+    assert first["tokens"] != greedy["tokens"]
+    assert stopped["reason"] == "stop-id"
+    assert stopped["tokens"] == greedy["tokens"][: greedy["tokens"].index(stop_at)]
+
+
+# Stops the generation once its second token has streamed in.
+STOP_EARLY = """
+async (prompt) => {
+  let count = 0;
+  return window.rt.generate(prompt, {maxTokens: 40}, () => ++count === 2 && window.rt.stop());
+}
+"""
+
+
+def test_stop_and_stop_strings_end_the_answer(page, static_server, tiny_site, tiny_model):
+    root, urls = tiny_site
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+    page.evaluate(LOAD, urls.__dict__)
+    tokenizer = bpe_tokenizer(tiny_model.tokenizer_spec)
+    prompt = "the sea and the sand"
+    greedy = page.evaluate(GENERATE, {"prompt": prompt, "settings": {"maxTokens": 12}})
+    stop = tokenizer.decode(greedy["tokens"][5:7])
+    # The first token that makes the text contain the stop string ends the answer, unsent.
+    cut = next(i for i in range(12) if stop in tokenizer.decode(greedy["tokens"][: i + 1]))
+
+    stopped = page.evaluate(STOP_EARLY, prompt)
+    at_string = page.evaluate(
+        GENERATE, {"prompt": prompt, "settings": {"maxTokens": 12, "stopStrings": [stop]}}
+    )
+
+    # A text prompt goes through the worker's tokenizer.
+    assert greedy["tokens"] == generate(Llama(tiny_model), tokenizer.encode(prompt).ids, 12)
+    assert greedy["text"] == tokenizer.decode(greedy["tokens"])
+    assert stopped["reason"] == "stopped"
+    assert 2 <= len(stopped["tokens"]) < 40
+    assert stopped["tokens"] == greedy["tokens"][: len(stopped["tokens"])]
+    assert stop and at_string["reason"] == "stop-string"
+    assert at_string["tokens"] == greedy["tokens"][:cut]
+
+
+def test_progress_then_the_second_load_reads_the_cache(page, static_server, tiny_site):
+    root, urls = tiny_site
+    shard_files = sorted(path.name for path in (root / "models" / "tiny").glob("*.bin"))
+    total = sum((root / "models" / "tiny" / name).stat().st_size for name in shard_files)
+    requests = shard_requests(page)
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+
+    first = page.evaluate(LOAD, urls.__dict__)
+    requested_first = sorted(url.rsplit("/", 1)[1] for url in requests)
+    requests.clear()
+    second = page.evaluate(LOAD, urls.__dict__)
+
+    assert requested_first == shard_files
+    assert first["progress"][-1] == {"loaded": total, "total": total, "source": "network"}
+    loaded = [event["loaded"] for event in first["progress"]]
+    assert loaded == sorted(loaded), "progress only moves forward"
+    assert requests == [], "the second load reads every shard from Cache Storage"
+    assert {event["source"] for event in second["progress"]} == {"cache"}
+    assert second["progress"][-1]["loaded"] == total
+
+
+def test_a_corrupted_shard_is_fetched_again_then_reported(page, static_server, tiny_site):
+    root, urls = tiny_site
+    shard = next((root / "models" / "tiny").glob("*.bin"))
+    content = bytearray(shard.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    shard.write_bytes(bytes(content))
+    requests = shard_requests(page)
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+
+    error = page.evaluate(
+        "async (urls) => window.rt = await window.createRuntime()"
+        ".then((rt) => rt.load(urls)).then(() => null, (e) => e.message)",
+        urls.__dict__,
+    )
+
+    assert error is not None and shard.name in error and "sha256" in error
+    assert sum(url.endswith(shard.name) for url in requests) == 2, "fetched once more"
