@@ -2,6 +2,9 @@
 // KV cache) and prefill (n_tokens queries). q (n_tokens, n_heads, head_dim); k, v
 // (kv_len, n_kv_heads, head_dim); out like q. With causal = 1, query t sees keys
 // j <= t + causal_offset (causal_offset = cached positions before the first query).
+// attention_packed runs sequences packed end to end (the embedder's batches): query t sees
+// only the keys of its own sequence, spans[2t] .. spans[2t] + spans[2t + 1] - 1 (kv_len is
+// not used; causal applies within the sequence).
 // One workgroup of 256 threads per (head, query); scores live in workgroup memory, so at
 // most MAX_KEYS keys, and head_dim <= 256 (source: reduce.wgsl then this file).
 
@@ -20,6 +23,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> spans: array<u32>;
 
 const MAX_KEYS: u32 = 2048u;
 const MAX_HEAD_DIM: u32 = REDUCE_THREADS;
@@ -27,17 +31,15 @@ var<workgroup> scores: array<f32, MAX_KEYS>;
 var<workgroup> query: array<f32, MAX_HEAD_DIM>;
 var<workgroup> partial_outputs: array<f32, REDUCE_THREADS>;
 
-@compute @workgroup_size(256)
-fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
-             @builtin(local_invocation_index) thread: u32) {
-    let head = workgroup.x;
-    let token = workgroup.y;
+// Attention of query `token` (the query_index-th of its sequence) over keys first_key ..
+// first_key + key_count - 1; every thread of the workgroup calls it.
+fn attend(head: u32, token: u32, thread: u32, first_key: u32, key_count: u32, query_index: u32) {
     let kv_head = head / (params.n_heads / params.n_kv_heads);
     let d = params.head_dim;
     let q_base = (token * params.n_heads + head) * d;
-    var visible = min(params.kv_len, MAX_KEYS);
+    var visible = min(key_count, MAX_KEYS);
     if (params.causal != 0u) {
-        visible = min(visible, token + params.causal_offset + 1u);
+        visible = min(visible, query_index + params.causal_offset + 1u);
     }
     if (thread < d) {
         query[thread] = q[q_base + thread] * inverseSqrt(f32(d));
@@ -47,7 +49,7 @@ fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
     // Scores, one key per thread.
     var largest = -3.4e38;
     for (var j = thread; j < visible; j += REDUCE_THREADS) {
-        let k_base = (j * params.n_kv_heads + kv_head) * d;
+        let k_base = ((first_key + j) * params.n_kv_heads + kv_head) * d;
         var score = 0.0;
         for (var i = 0u; i < d; i++) {
             score += query[i] * k[k_base + i];
@@ -71,7 +73,7 @@ fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
     var acc = 0.0;
     if (slice < slices) {
         for (var j = slice; j < visible; j += slices) {
-            acc += scores[j] * v[(j * params.n_kv_heads + kv_head) * d + dimension];
+            acc += scores[j] * v[((first_key + j) * params.n_kv_heads + kv_head) * d + dimension];
         }
     }
     partial_outputs[thread] = acc;
@@ -83,4 +85,19 @@ fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
         }
         out[q_base + thread] = total * inverse_sum;
     }
+}
+
+@compute @workgroup_size(256)
+fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
+             @builtin(local_invocation_index) thread: u32) {
+    let token = workgroup.y;
+    attend(workgroup.x, token, thread, 0u, params.kv_len, token);
+}
+
+@compute @workgroup_size(256)
+fn attention_packed(@builtin(workgroup_id) workgroup: vec3<u32>,
+                    @builtin(local_invocation_index) thread: u32) {
+    let token = workgroup.y;
+    let first_key = spans[2u * token];
+    attend(workgroup.x, token, thread, first_key, spans[2u * token + 1u], token - first_key);
 }

@@ -43,8 +43,11 @@ class SiteBuilder:
     and make a new SiteBuilder.
     """
 
-    def __init__(self, config: SiteConfig) -> None:
+    def __init__(self, config: SiteConfig, assistant: str | None = None) -> None:
+        """assistant: the site-relative path of the bundle's assistant.<hash>.json, which
+        pages point to (see pagemind.bundle)."""
         self.config = config
+        self.assistant = assistant
         self.pages: dict[str, Page] = {}  # by docs-relative source path
         self._files = DocsFiles((), ())
         self._markdown = MarkdownRenderer(config.markdown)
@@ -78,6 +81,7 @@ class SiteBuilder:
             order=page_order(nav),
             pages_by_url={page.url: page for page in self.pages.values()},
             assets={asset.name: asset.path for asset in self._theme},
+            assistant=self.assistant,
         )
         to_render = list(self.pages) if render_all else reparse
         outputs = self._render(site, to_render, with_site_files=render_all)

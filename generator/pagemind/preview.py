@@ -42,7 +42,8 @@ class Preview:
             self.config = self._load_config()
             self._release = undo.pop_all()
         self.server.base_path = self.config.base_path
-        self.builder = SiteBuilder(self.config)
+        self.assistant = self._bundle_assistant()
+        self.builder = SiteBuilder(self.config, self.assistant)
         self.watcher = ChangeWatcher(self.rebuild)
         self._shared = [resource_dir(name) for name in SHARED_SOURCES]
         # Changes a failed build did not apply; None: the whole site.
@@ -94,12 +95,23 @@ class Preview:
     def _build(self, changed: set[Path] | None) -> None:
         if changed is not None and any(map(self._is_config, changed)):
             self.config = self._load_config()
-            self.builder = SiteBuilder(self.config)
+            self.builder = SiteBuilder(self.config, self.assistant)
             self.watcher.watch(self._sources())
             changed = None
         elif changed is not None and any(map(self._is_shared, changed)):
             changed = None
         self.builder.build(changed)
+
+    def _bundle_assistant(self) -> str | None:
+        """The assistant's files, bundled once at start (without the GPU checks); the
+        preview goes on without them when the models cannot be bundled."""
+        from pagemind.bundle import bundle_assistant
+
+        try:
+            return bundle_assistant(self.config)
+        except PagemindError as error:
+            log.error("error: %s (the preview runs without the assistant)", error)
+            return None
 
     def _load_config(self) -> SiteConfig:
         return load_config(self.site_root, output=self.output_dir)

@@ -32,6 +32,7 @@ class Site:
     order: list[str]  # page URLs in reading order
     pages_by_url: Mapping[str, Page]
     assets: dict[str, str]  # theme asset name -> site-relative hashed path
+    assistant: str | None = None  # site-relative path of assistant.<hash>.json, when bundled
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Renderer:
             "assets": {name: base + path for name, path in site.assets.items()},
             "logo": base + site.config.theme.logo if site.config.theme.logo else None,
             "favicon": base + site.config.theme.favicon if site.config.theme.favicon else None,
+            "assistant": base + site.assistant if site.assistant else None,
         }
 
 

@@ -1,10 +1,13 @@
-"""Kernels without weights against the numpy reference ops of pagemind.models.layers."""
+"""Kernels without weights against the numpy reference ops of pagemind.models.layers; the
+plain random-input cases are the product's own kernel checks (pagemind.gpu.kernel_checks),
+the rest probe edge cases (large offsets, ties, empty masks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
+from pagemind.gpu.kernel_checks import KernelCase, check_kernel
 from pagemind.models import layers
 
 pytestmark = pytest.mark.gpu
@@ -23,14 +26,8 @@ def zeros_like(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(("n_rows", "n"), [(1, 576), (37, 576), (3, 1000)])
 def test_rms_norm(runner, rng, n_rows, n):
-    x = rng.standard_normal((n_rows, n), dtype=np.float32) * 3
-    weight = rng.standard_normal(n, dtype=np.float32)
-    result = runner.run_one(
-        "rms_norm",
-        {"x": x, "weight": weight, "out": zeros_like(x)},
-        {"n_rows": n_rows, "n": n, "eps": 1e-5},
-    )
-    assert relative_error(result["out"], layers.rms_norm(x, weight, 1e-5)) < TOLERANCE
+    case = KernelCase("rms_norm", None, (("n_rows", n_rows), ("n", n), ("eps", 1e-5)))
+    assert check_kernel(runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize(("n_rows", "n"), [(1, 384), (64, 384), (5, 300)])
@@ -64,59 +61,41 @@ def test_softmax_is_stable_for_large_inputs(runner, rng, n_rows, n):
     [(True, 9, 100000.0, 0), (True, 3, 100000.0, 2000), (False, 9, 10000.0, 5)],
 )
 def test_rope(runner, rng, interleaved, n_heads, theta, position):
-    n_tokens, head_dim = 37, 64
-    x = rng.standard_normal((n_tokens, n_heads, head_dim), dtype=np.float32)
     kernel = "rope_interleaved" if interleaved else "rope_neox"
-    uniforms = {"n_tokens": n_tokens, "n_heads": n_heads, "head_dim": head_dim}
-    uniforms |= {"position": position, "theta": theta}
-    result = runner.run_one(kernel, {"x": x.copy()}, uniforms)
-    positions = np.arange(n_tokens) + position
-    assert (
-        relative_error(result["x"], layers.rope(x, positions, theta, interleaved)) < ROPE_TOLERANCE
-    )
+    uniforms = (("n_tokens", 37), ("n_heads", n_heads), ("head_dim", 64))
+    uniforms += (("position", position), ("theta", theta))
+    assert check_kernel(runner, KernelCase(kernel, None, uniforms), rng) < ROPE_TOLERANCE
 
 
-def run_attention(runner, q, k, v, causal_offset):
-    n_tokens, n_heads, head_dim = q.shape
-    uniforms = {"n_tokens": n_tokens, "n_heads": n_heads, "n_kv_heads": k.shape[1]}
-    uniforms |= {"head_dim": head_dim, "kv_len": k.shape[0]}
-    uniforms |= {"causal": int(causal_offset is not None), "causal_offset": causal_offset or 0}
-    return runner.run_one("attention", {"q": q, "k": k, "v": v, "out": zeros_like(q)}, uniforms)[
-        "out"
-    ]
+def attention_error(runner, rng, n_tokens, heads, kv_heads, head_dim, kv_len, causal_offset):
+    """causal_offset None: bidirectional (the embedder's attention)."""
+    uniforms = (("n_tokens", n_tokens), ("n_heads", heads), ("n_kv_heads", kv_heads))
+    uniforms += (("head_dim", head_dim), ("kv_len", kv_len))
+    uniforms += (("causal", int(causal_offset is not None)), ("causal_offset", causal_offset or 0))
+    return check_kernel(runner, KernelCase("attention", None, uniforms), rng)
 
 
 @pytest.mark.parametrize(("n_tokens", "kv_len"), [(1, 1), (1, 300), (37, 37), (5, 42)])
 def test_grouped_query_causal_attention(runner, rng, n_tokens, kv_len):
     """SmolLM2 heads (9 query heads over 3 KV heads of 64): decode over a cache, and prefill
     (kv_len > n_tokens continues after cached positions)."""
-    q = rng.standard_normal((n_tokens, 9, 64), dtype=np.float32)
-    k, v = rng.standard_normal((2, kv_len, 3, 64), dtype=np.float32)
     offset = kv_len - n_tokens
-    expected = layers.attention(q, k, v, causal_offset=offset)
-    assert relative_error(run_attention(runner, q, k, v, offset), expected) < TOLERANCE
+    assert attention_error(runner, rng, n_tokens, 9, 3, 64, kv_len, offset) < TOLERANCE
 
 
 def test_bidirectional_attention_of_the_embedder(runner, rng):
-    q, k, v = rng.standard_normal((3, 19, 12, 32), dtype=np.float32)  # MiniLM: 12 heads of 32
-    expected = layers.attention(q, k, v, causal_offset=None)
-    assert relative_error(run_attention(runner, q, k, v, None), expected) < TOLERANCE
+    # MiniLM: 12 heads of 32
+    assert attention_error(runner, rng, 19, 12, 12, 32, 19, causal_offset=None) < TOLERANCE
 
 
 def test_attention_with_a_head_dim_that_does_not_divide_the_workgroup(runner, rng):
-    q = rng.standard_normal((3, 4, 80), dtype=np.float32)
-    k, v = rng.standard_normal((2, 10, 2, 80), dtype=np.float32)
-    expected = layers.attention(q, k, v, causal_offset=7)
-    assert relative_error(run_attention(runner, q, k, v, 7), expected) < TOLERANCE
+    assert attention_error(runner, rng, 3, 4, 2, 80, 10, causal_offset=7) < TOLERANCE
 
 
 @pytest.mark.parametrize("n", [1536, 1000, 37 * 1536])
 def test_swiglu(runner, rng, n):
-    gate, up = rng.standard_normal((2, n), dtype=np.float32) * 4
-    result = runner.run_one(
-        "swiglu", {"a": gate, "b": up, "out": zeros_like(gate)}, {"n": n, "row_len": n}
-    )
-    assert relative_error(result["out"], layers.swiglu(gate, up)) < TOLERANCE
+    case = KernelCase("swiglu", None, (("n", n), ("row_len", n)))
+    assert check_kernel(runner, case, rng) < TOLERANCE
 
 
 def test_gelu_over_its_whole_range(runner):
@@ -188,3 +167,40 @@ def test_top_k_breaks_ties_by_the_lower_index(runner):
     logits[[4999, 1]] = -1.0
     indices, _ = run_top_k(runner, logits, 6)
     np.testing.assert_array_equal(indices, [7, 300, 2500, 4000, 0, 2])
+
+
+def test_packed_attention_keeps_each_sequence_to_itself(runner, rng):
+    """Three texts packed end to end: each query attends over its own text's keys only."""
+    lengths = [5, 1, 13]
+    q, k, v = rng.standard_normal((3, sum(lengths), 12, 32), dtype=np.float32)
+    starts = np.cumsum([0, *lengths[:-1]])
+    spans = np.repeat(np.stack([starts, lengths], axis=1), lengths, axis=0).astype(np.uint32)
+    uniforms = {"n_tokens": sum(lengths), "n_heads": 12, "n_kv_heads": 12, "head_dim": 32}
+    uniforms |= {"kv_len": 0, "causal": 0, "causal_offset": 0}
+    result = runner.run_one(
+        "attention_packed",
+        {"q": q, "k": k, "v": v, "spans": spans.reshape(-1), "out": zeros_like(q)},
+        uniforms,
+    )
+    for start, length in zip(starts, lengths, strict=True):
+        rows = slice(start, start + length)
+        expected = layers.attention(q[rows], k[rows], v[rows], causal_offset=None)
+        assert relative_error(result["out"][rows], expected) < TOLERANCE
+
+
+@pytest.mark.parametrize("first_token_only", [0, 1])
+def test_pool_sequences_means_or_first_rows_of_packed_texts(runner, rng, first_token_only):
+    hidden = rng.standard_normal((20, 384), dtype=np.float32)
+    spans = np.array([[0, 7], [7, 0], [7, 13]], np.uint32)
+    result = runner.run_one(
+        "pool_sequences",
+        {"hidden": hidden, "spans": spans.reshape(-1), "out": np.ones((3, 384), np.float32)},
+        {"n_sequences": 3, "n": 384, "first_token_only": first_token_only},
+    )
+    pooled = result["out"]
+    if first_token_only:
+        np.testing.assert_array_equal(pooled[[0, 2]], hidden[[0, 7]])
+    else:
+        np.testing.assert_allclose(pooled[0], hidden[:7].mean(axis=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pooled[2], hidden[7:].mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(pooled[1], 0.0)  # an empty text pools to zeros, not NaN

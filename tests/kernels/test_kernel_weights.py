@@ -1,7 +1,9 @@
 """Kernels that read GGUF weight blocks: matvec, matmul and embedding lookup.
 
 The reference is numpy on the matrix as gguf-py (llama.cpp's own code) dequantizes it, so
-these checks cover the in-kernel block decoding as well as the arithmetic.
+these checks cover the in-kernel block decoding as well as the arithmetic. The comparisons
+are the product's own kernel checks (pagemind.gpu.kernel_checks), which `pagemind check`
+runs at a site's model shapes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
+from pagemind.gpu.kernel_checks import KernelCase, check_kernel
 from pagemind.gpu.kernels import WEIGHT_FORMATS
 from pagemind.gpu.runner import BufferRange, Dispatch
 from pagemind.models.tensors import QuantTensor
@@ -32,42 +35,19 @@ def random_weights(rng, shape, weight_format) -> QuantTensor:
 @pytest.mark.parametrize("shape", MATRIX_SHAPES + ODD_SHAPES, ids=str)
 def test_matvec_matches_numpy_on_the_dequantized_matrix(variant_runner, rng, weight_format, shape):
     n_out, n_in = shape
-    weights = random_weights(rng, shape, weight_format)
-    x = rng.standard_normal(n_in, dtype=np.float32)
-    result = variant_runner.run_one(
-        "matvec",
-        {"weights": weights.data, "x": x, "out": np.zeros(n_out, np.float32)},
-        {"n_in": n_in, "n_out": n_out},
-        weight_format,
-    )
-    assert relative_error(result["out"], weights.dequantize() @ x) < TOLERANCE
+    case = KernelCase("matvec", weight_format, (("n_in", n_in), ("n_out", n_out)))
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize("weight_format", ["Q8_0", "Q4_1"])
 def test_output_projection_over_the_whole_vocabulary(runner, rng, weight_format):
-    n_vocab, n_embd = 49152, 576
-    weights = random_weights(rng, (n_vocab, n_embd), weight_format)
-    x = rng.standard_normal(n_embd, dtype=np.float32)
-    result = runner.run_one(
-        "matvec",
-        {"weights": weights.data, "x": x, "out": np.zeros(n_vocab, np.float32)},
-        {"n_in": n_embd, "n_out": n_vocab},
-        weight_format,
-    )
-    assert relative_error(result["out"], weights.dequantize() @ x) < TOLERANCE
+    case = KernelCase("matvec", weight_format, (("n_in", 576), ("n_out", 49152)))
+    assert check_kernel(runner, case, rng) < TOLERANCE
 
 
 def test_matvec_accumulate_adds_into_the_residual_stream(variant_runner, rng):
-    weights = random_weights(rng, (576, 1536), "Q4_1")
-    x = rng.standard_normal(1536, dtype=np.float32)
-    residual = rng.standard_normal(576, dtype=np.float32)
-    result = variant_runner.run_one(
-        "matvec_accumulate",
-        {"weights": weights.data, "x": x, "out": residual.copy()},
-        {"n_in": 1536, "n_out": 576},
-        "Q4_1",
-    )
-    assert relative_error(result["out"], residual + weights.dequantize() @ x) < TOLERANCE
+    case = KernelCase("matvec_accumulate", "Q4_1", (("n_in", 1536), ("n_out", 576)))
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
 def test_weights_bound_as_a_256_aligned_range_inside_a_shard(runner, rng):
@@ -89,16 +69,8 @@ def test_weights_bound_as_a_256_aligned_range_inside_a_shard(runner, rng):
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
 @pytest.mark.parametrize("n_tokens", [1, 37])
 def test_matmul_matches_numpy_for_a_prefill_batch(runner, rng, weight_format, n_tokens):
-    n_out, n_in = 1536, 576
-    weights = random_weights(rng, (n_out, n_in), weight_format)
-    x = rng.standard_normal((n_tokens, n_in), dtype=np.float32)
-    result = runner.run_one(
-        "matmul",
-        {"weights": weights.data, "x": x, "out": np.zeros((n_tokens, n_out), np.float32)},
-        {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens},
-        weight_format,
-    )
-    assert relative_error(result["out"], x @ weights.dequantize().T) < TOLERANCE
+    uniforms = (("n_in", 576), ("n_out", 1536), ("n_tokens", n_tokens))
+    assert check_kernel(runner, KernelCase("matmul", weight_format, uniforms), rng) < TOLERANCE
 
 
 @pytest.mark.parametrize(
@@ -113,16 +85,9 @@ def test_matmul_matches_numpy_for_a_prefill_batch(runner, rng, weight_format, n_
 )
 def test_matmul_accumulate_on_odd_and_embedder_shapes(runner, rng, weight_format, shape, n_tokens):
     n_out, n_in = shape
-    weights = random_weights(rng, shape, weight_format)
-    x = rng.standard_normal((n_tokens, n_in), dtype=np.float32)
-    residual = rng.standard_normal((n_tokens, n_out), dtype=np.float32)
-    result = runner.run_one(
-        "matmul_accumulate",
-        {"weights": weights.data, "x": x, "out": residual.copy()},
-        {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens},
-        weight_format,
-    )
-    assert relative_error(result["out"], residual + x @ weights.dequantize().T) < TOLERANCE
+    uniforms = (("n_in", n_in), ("n_out", n_out), ("n_tokens", n_tokens))
+    case = KernelCase("matmul_accumulate", weight_format, uniforms)
+    assert check_kernel(runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)

@@ -12,7 +12,10 @@ from site_helpers import run_cli
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("example_site")
-    assert run_cli("build", REPO / "example_site", "-o", out, "--base-url", "/repo/") == 0
+    assert (
+        run_cli("build", REPO / "example_site", "-o", out, "--base-url", "/repo/", "--no-check")
+        == 0
+    )
     return out
 
 

@@ -10,7 +10,11 @@ from pagemind.config import load_config
 from pagemind.errors import PagemindError
 from site_helpers import run_cli, write_site
 
-MINIMAL = {"pagemind.toml": 'site_name = "Demo"\n', "docs/index.md": "# Home\n"}
+# The assistant is off: these tests are about pages, and its bundle takes seconds.
+MINIMAL = {
+    "pagemind.toml": 'site_name = "Demo"\n\n[assistant]\nenabled = false\n',
+    "docs/index.md": "# Home\n",
+}
 
 
 def build_error(root: Path) -> PagemindError:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from pagemind.builder import SiteBuilder
-from pagemind.config import load_config
+from pagemind.config import SiteConfig, load_config
 from pagemind.errors import PagemindError
 
 
@@ -31,6 +31,12 @@ def register(
     parser.add_argument(
         "--clean", action="store_true", help="empty the output folder before building"
     )
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip the GPU checks of the assistant's models (see `pagemind check`)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,5 +49,24 @@ def run(args: argparse.Namespace) -> int:
                 fix="choose an output folder that is not the site folder or one above it",
             )
         shutil.rmtree(config.site_dir)
-    SiteBuilder(config).build()
+    build_site(config, check=args.check)
     return 0
+
+
+def build_site(config: SiteConfig, check: bool = True) -> None:
+    """The assistant's bundle, its GPU checks (skipped when they passed before with the
+    same models, shaders and adapter), then the pages, which point to the bundle."""
+    # Imported here: `pagemind --help` and the other commands do not load numpy and wgpu.
+    from pagemind.bundle import prepare_packages, remove_bundle, write_bundle
+
+    if not config.assistant.enabled:
+        remove_bundle(config)
+        SiteBuilder(config).build()
+        return
+    packages = prepare_packages(config)
+    assistant = write_bundle(config, packages)
+    if check:
+        from pagemind.checks import check_site
+
+        check_site(config, packages)
+    SiteBuilder(config, assistant=assistant).build()

@@ -45,7 +45,8 @@ def register(
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for the builder.
-    from pagemind.builder import MANIFEST, SiteBuilder
+    from pagemind.builder import MANIFEST
+    from pagemind.commands.build import build_site
     from pagemind.config import load_config
     from pagemind.deploy import (
         DeployTarget,
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pagemind-deploy-") as scratch:
         output = Path(scratch)
         # The author's site_dir is left alone: the deployed copy is built aside.
-        SiteBuilder(dataclasses.replace(config, site_dir=output)).build()
+        build_site(dataclasses.replace(config, site_dir=output))
         # The builder's list of its own files is for its next build, not for readers.
         (output / MANIFEST).unlink(missing_ok=True)
         add_github_pages_files(output, target.cname)

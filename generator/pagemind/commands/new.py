@@ -77,7 +77,7 @@ description: Markdown features available on every page.
 [^1]: Like this one.
 """
 
-GITIGNORE = "site/\n__pycache__/\n"
+GITIGNORE = "site/\n.pagemind-cache/\n__pycache__/\n"
 
 WORKFLOW = """\
 name: Publish docs

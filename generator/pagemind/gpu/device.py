@@ -48,7 +48,7 @@ def open_device() -> GpuDevice:
         raise PagemindError(
             "no WebGPU adapter found for the GPU checks",
             fix="install Mesa's Vulkan drivers (apt-get install mesa-vulkan-drivers) "
-            "so wgpu-py can run on the CPU",
+            "so wgpu-py can run on the CPU, or skip the checks with `pagemind build --no-check`",
         )
     offered = {
         feature: next(name for name in names if name in adapter.features)

@@ -14,6 +14,7 @@ import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import CodeType
 from typing import Literal
 
@@ -61,8 +62,8 @@ class KernelSpec:
     reads_weights: bool = False
     subgroups: SubgroupVariant | None = None
 
-    def source(self, weight_format: str | None = None, subgroups: bool = False) -> str:
-        """The WGSL module for this kernel, weight format and variant."""
+    def module_files(self, weight_format: str | None = None, subgroups: bool = False) -> list[str]:
+        """The files whose concatenation is the WGSL module for this format and variant."""
         if self.reads_weights != (weight_format is not None):
             raise ValueError(f"kernel {self.name}: weight format {weight_format!r} does not fit")
         if weight_format is not None and weight_format not in WEIGHT_FORMATS:
@@ -72,8 +73,21 @@ class KernelSpec:
             files[files.index(WEIGHTS)] = f"weights_{weight_format.lower()}.wgsl"
         if subgroups and self.subgroups is not None:
             files.insert(0, self.subgroups.file)
-        shaders = resource_dir("shaders")
-        return "\n".join((shaders / name).read_text(encoding="utf-8") for name in files)
+        return files
+
+    def source(
+        self,
+        weight_format: str | None = None,
+        subgroups: bool = False,
+        shader_dir: Path | None = None,
+    ) -> str:
+        """The WGSL module for this kernel, weight format and variant, from `shader_dir`
+        (default: the shaders that ship with pagemind)."""
+        shaders = shader_dir or resource_dir("shaders")
+        return "\n".join(
+            (shaders / name).read_text(encoding="utf-8")
+            for name in self.module_files(weight_format, subgroups)
+        )
 
     def entry(self, subgroups: bool = False) -> str:
         return self.subgroups.entry_point if subgroups and self.subgroups else self.entry_point
@@ -131,6 +145,14 @@ _NORM_BINDINGS = _bindings(
 )
 _ELEMENTWISE_BINDINGS = _bindings(
     ("a", "read"), ("out", "read_write"), ("params", "uniform"), ("b", "read")
+)
+_ATTENTION_BINDINGS = _bindings(
+    ("q", "read"),
+    ("k", "read"),
+    ("v", "read"),
+    ("out", "read_write"),
+    ("params", "uniform"),
+    ("spans", "read"),
 )
 _ROW_WORKGROUPS = ("n_rows", "1", "1")
 _ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
@@ -206,6 +228,31 @@ def _elementwise(entry_point: str, binary: bool) -> KernelSpec:
     )
 
 
+def _attention(entry_point: str) -> KernelSpec:
+    """`attention` over one sequence of keys; `attention_packed` over packed sequences, each
+    query seeing its own sequence's keys (the `spans` binding)."""
+    names = ("q", "k", "v", "out", "params") + (
+        ("spans",) if entry_point.endswith("packed") else ()
+    )
+    return KernelSpec(
+        name=entry_point,
+        files=("reduce.wgsl", "attention.wgsl"),
+        entry_point=entry_point,
+        bindings=_only(_ATTENTION_BINDINGS, *names),
+        uniforms=(
+            ("n_tokens", "u32"),
+            ("n_heads", "u32"),
+            ("n_kv_heads", "u32"),
+            ("head_dim", "u32"),
+            ("kv_len", "u32"),
+            ("causal", "u32"),
+            ("causal_offset", "u32"),
+        ),
+        workgroup_size=256,
+        workgroups=("n_heads", "n_tokens", "1"),
+    )
+
+
 _SPECS = (
     _matvec("matvec"),
     _matvec("matvec_accumulate"),
@@ -225,29 +272,8 @@ _SPECS = (
     ),
     _rope("rope_interleaved"),
     _rope("rope_neox"),
-    KernelSpec(
-        name="attention",
-        files=("reduce.wgsl", "attention.wgsl"),
-        entry_point="attention",
-        bindings=_bindings(
-            ("q", "read"),
-            ("k", "read"),
-            ("v", "read"),
-            ("out", "read_write"),
-            ("params", "uniform"),
-        ),
-        uniforms=(
-            ("n_tokens", "u32"),
-            ("n_heads", "u32"),
-            ("n_kv_heads", "u32"),
-            ("head_dim", "u32"),
-            ("kv_len", "u32"),
-            ("causal", "u32"),
-            ("causal_offset", "u32"),
-        ),
-        workgroup_size=256,
-        workgroups=("n_heads", "n_tokens", "1"),
-    ),
+    _attention("attention"),
+    _attention("attention_packed"),
     _elementwise("swiglu", binary=True),
     _elementwise("gelu", binary=False),
     _elementwise("add", binary=True),
@@ -262,6 +288,17 @@ _SPECS = (
         uniforms=(("n_tokens", "u32"), ("n", "u32")),
         workgroup_size=64,
         workgroups=("ceil(n / 64)", "1", "1"),
+    ),
+    KernelSpec(
+        name="pool_sequences",
+        files=("pool_sequences.wgsl",),
+        entry_point="pool_sequences",
+        bindings=_bindings(
+            ("hidden", "read"), ("spans", "read"), ("out", "read_write"), ("params", "uniform")
+        ),
+        uniforms=(("n_sequences", "u32"), ("n", "u32"), ("first_token_only", "u32")),
+        workgroup_size=64,
+        workgroups=("ceil(n / 64)", "n_sequences", "1"),
     ),
     KernelSpec(
         name="embedding",

@@ -6,7 +6,8 @@ expression of the phase's variables (decode: `position`, the cached positions be
 new token), evaluated like the kernels' workgroup counts. The browser executes the same
 program; here ProgramRunner executes it for the pre-build checks.
 
-Decoders (Llama, Qwen2) compile to a prefill and a decode phase; the embedder is to come.
+Decoders (Llama, Qwen2) compile to a prefill and a decode phase here; the BERT embedder
+compiles to an embed phase in embedder_program.py.
 """
 
 from __future__ import annotations
@@ -45,7 +46,78 @@ class Program:
     phases: dict[str, list[ProgramStep]] = field(default_factory=dict)
 
 
-class _DecoderCompiler:
+class ProgramBuilder:
+    """Emits steps into a program: the helpers every model compiler shares.
+
+    `n_tokens` is the phase's token count (1, or the variable "n_tokens"); activation
+    buffers hold `max_tokens` rows.
+    """
+
+    def __init__(self, tensors: Mapping[str, QuantTensor], max_tokens: int) -> None:
+        self.tensors = tensors
+        self.max_tokens = max_tokens
+        self.program = Program()
+        self.steps: list[ProgramStep] = []
+        self.n_tokens: int | str = 1
+
+    @property
+    def batched(self) -> bool:
+        return self.n_tokens != 1
+
+    def linear(self, weight: str, x: str, out: str, accumulate: bool = False) -> None:
+        """out = x W^T (+ bias), or out += x W^T, for every token of the phase; a bias tensor
+        beside the weight (qwen2's Q/K/V, every BERT linear) is added in a second step."""
+        n_out, n_in = self.tensors[weight].shape
+        bias = weight.removesuffix(".weight") + ".bias"
+        has_bias = bias in self.tensors
+        if has_bias and accumulate:
+            raise ValueError(f"{weight}: add the bias to the residual before accumulating")
+        target = self.rows(out + "_without_bias", n_out) if has_bias else out
+        kernel = ("matmul" if self.batched else "matvec") + ("_accumulate" if accumulate else "")
+        uniforms: dict[str, float | str] = {"n_in": n_in, "n_out": n_out}
+        if self.batched:
+            uniforms["n_tokens"] = self.n_tokens
+        self.emit(kernel, weight, {"x": x, "out": target}, uniforms)
+        if has_bias:
+            self.emit(
+                "add_bias",
+                None,
+                {"a": target, "b": self.tensor(bias), "out": out},
+                {"n": self.times(n_out), "row_len": n_out},
+            )
+
+    def times(self, count: int) -> int | str:
+        """`count` values per token of the phase."""
+        return f"{self.n_tokens} * {count}" if self.batched else count
+
+    def emit(
+        self,
+        kernel: str,
+        weight: str | None,
+        buffers: dict[str, str],
+        uniforms: dict[str, float | str],
+    ) -> None:
+        weight_format = None
+        if weight is not None:
+            buffers = {"weights": self.tensor(weight), **buffers}
+            weight_format = self.tensors[weight].format
+        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format))
+
+    def rows(self, name: str, width: int) -> str:
+        """An activation buffer of `width` floats per token, for the longest prefill."""
+        return self.floats(name, width * self.max_tokens)
+
+    def floats(self, name: str, count: int) -> str:
+        self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
+        return name
+
+    def tensor(self, name: str) -> str:
+        tensor = self.tensors[name]
+        self.program.buffers.setdefault(name, BufferSpec(name, tensor.nbytes, tensor=name))
+        return name
+
+
+class _DecoderCompiler(ProgramBuilder):
     """Emits the phases of a Llama / Qwen2 decoder, mirroring models/llama.py.
 
     prefill runs `n_tokens` prompt tokens with matrix-matrix products; decode runs one token
@@ -54,14 +126,10 @@ class _DecoderCompiler:
     """
 
     def __init__(self, model: GGUFModel, context_length: int, max_tokens: int, top_k: int):
-        self.model = model
+        super().__init__(model.tensors, max_tokens)
         self.config = model.config
         self.context_length = context_length
-        self.max_tokens = max_tokens
         self.top_k = top_k
-        self.program = Program()
-        self.steps: list[ProgramStep] = []
-        self.n_tokens: int | str = 1
 
     def compile(self) -> Program:
         self.program.buffers["tokens"] = BufferSpec("tokens", self.max_tokens * 4)
@@ -107,10 +175,6 @@ class _DecoderCompiler:
             {"n": c.vocab_size, "k": self.top_k},
         )
         return self.steps
-
-    @property
-    def batched(self) -> bool:
-        return self.n_tokens != 1
 
     def attention_block(self, block: int) -> None:
         c = self.config
@@ -199,56 +263,6 @@ class _DecoderCompiler:
             },
         )
 
-    def linear(self, weight: str, x: str, out: str, accumulate: bool = False) -> None:
-        """out = x W^T (+ bias), or out += x W^T, for every token of the phase; qwen2's
-        Q/K/V biases are added in a second step."""
-        n_out, n_in = self.model.tensors[weight].shape
-        bias = weight.removesuffix(".weight") + ".bias"
-        has_bias = bias in self.model.tensors
-        target = self.rows(out + "_without_bias", n_out) if has_bias else out
-        kernel = ("matmul" if self.batched else "matvec") + ("_accumulate" if accumulate else "")
-        uniforms: dict[str, float | str] = {"n_in": n_in, "n_out": n_out}
-        if self.batched:
-            uniforms["n_tokens"] = self.n_tokens
-        self.emit(kernel, weight, {"x": x, "out": target}, uniforms)
-        if has_bias:
-            self.emit(
-                "add_bias",
-                None,
-                {"a": target, "b": self.tensor(bias), "out": out},
-                {"n": self.times(n_out), "row_len": n_out},
-            )
-
-    def times(self, count: int) -> int | str:
-        """`count` values per token of the phase."""
-        return f"{self.n_tokens} * {count}" if self.batched else count
-
-    def emit(
-        self,
-        kernel: str,
-        weight: str | None,
-        buffers: dict[str, str],
-        uniforms: dict[str, float | str],
-    ) -> None:
-        weight_format = None
-        if weight is not None:
-            buffers = {"weights": self.tensor(weight), **buffers}
-            weight_format = self.model.tensors[weight].format
-        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format))
-
-    def rows(self, name: str, width: int) -> str:
-        """An activation buffer of `width` floats per token, for the longest prefill."""
-        return self.floats(name, width * self.max_tokens)
-
-    def floats(self, name: str, count: int) -> str:
-        self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
-        return name
-
-    def tensor(self, name: str) -> str:
-        tensor = self.model.tensors[name]
-        self.program.buffers.setdefault(name, BufferSpec(name, tensor.nbytes, tensor=name))
-        return name
-
 
 def compile_decoder(
     model: GGUFModel, context_length: int = 2048, max_prefill_tokens: int = 512, top_k: int = 1
@@ -310,7 +324,7 @@ class ProgramRunner:
             )
         else:
             self._prepared[phase] = [
-                self.runner.update_uniforms(prepared, _uniforms(step, variables))
+                self.runner.update_uniforms(prepared, step_uniforms(step, variables))
                 if _depends_on_variables(step)
                 else prepared
                 for step, prepared in zip(steps, self._prepared[phase], strict=True)
@@ -319,14 +333,14 @@ class ProgramRunner:
 
     def _dispatch(self, step: ProgramStep, variables: Mapping[str, float]) -> Dispatch:
         buffers = {binding: self.buffers[buffer] for binding, buffer in step.buffers.items()}
-        return Dispatch(step.kernel, buffers, _uniforms(step, variables), step.weight_format)
+        return Dispatch(step.kernel, buffers, step_uniforms(step, variables), step.weight_format)
 
 
 def _depends_on_variables(step: ProgramStep) -> bool:
     return any(isinstance(value, str) for value in step.uniforms.values())
 
 
-def _uniforms(step: ProgramStep, variables: Mapping[str, float]) -> dict[str, float]:
+def step_uniforms(step: ProgramStep, variables: Mapping[str, float]) -> dict[str, float]:
     return {
         name: evaluate(value, variables) if isinstance(value, str) else value
         for name, value in step.uniforms.items()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import wgpu
@@ -67,9 +68,13 @@ class PreparedDispatch:
 
 
 class KernelRunner:
-    def __init__(self, gpu: GpuDevice, use_subgroups: bool | None = None) -> None:
-        """use_subgroups: None picks the subgroup variants where the adapter offers them."""
+    def __init__(
+        self, gpu: GpuDevice, use_subgroups: bool | None = None, shader_dir: Path | None = None
+    ) -> None:
+        """use_subgroups: None picks the subgroup variants where the adapter offers them.
+        shader_dir: where the WGSL files are (default: the shaders pagemind ships)."""
         self.gpu = gpu
+        self.shader_dir = shader_dir
         self.device = gpu.device
         self.use_subgroups = gpu.has_subgroups if use_subgroups is None else use_subgroups
         if self.use_subgroups and not gpu.has_subgroups:
@@ -81,7 +86,7 @@ class KernelRunner:
         if key not in self._pipelines:
             module = self.device.create_shader_module(
                 label=f"{spec.name}-{weight_format}",
-                code=_for_naga(spec.source(weight_format, self.use_subgroups)),
+                code=_for_naga(spec.source(weight_format, self.use_subgroups, self.shader_dir)),
             )
             self._pipelines[key] = self.device.create_compute_pipeline(
                 layout=wgpu.AutoLayoutMode.auto,

@@ -1,0 +1,247 @@
+"""The assistant's files in a site's output: its two models as packages with their programs,
+the browser runtime and the shaders, and the small file that tells pages where they are.
+
+    _pagemind/assistant.<hash>.json    URLs of each model's manifest and program, settings
+    _pagemind/models/<role>/           manifest.<hash>.json, <role>-<i>.<hash>.bin shards,
+                                       program.<hash>.json (role: generator or embedder)
+    _pagemind/runtime/*.js             the browser runtime (ES modules)
+    _pagemind/shaders/*.wgsl           the kernels the programs name
+
+Packages are written once per model source into <site root>/.pagemind-cache/models/<role>/,
+keyed by the source's identity (path, size and mtime of its files), pagemind's version and
+the bytes of the code that packs and compiles them. An output gets them by hard link (a
+copy across file systems), so a rebuild, or a preview in a fresh folder, reads no model and
+rewrites no shard. These files are not the page builder's: its stale-file cleanup never
+touches them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pagemind import __version__
+from pagemind.config import SiteConfig
+from pagemind.gpu.embedder_program import compile_embedder
+from pagemind.gpu.program import Program, compile_decoder
+from pagemind.gpu.program_format import program_to_dict
+from pagemind.models.gguf_source import GGUFModel
+from pagemind.models.package import HASH_CHARS, write_package
+from pagemind.models.registry import Role, load_model, resolve_model
+from pagemind.models.safetensors_source import BertModel
+from pagemind.resources import resource_dir
+
+log = logging.getLogger("pagemind")
+
+ASSISTANT_FORMAT = "pagemind-assistant/1"
+BUNDLE_DIR = "_pagemind"
+CACHE_DIR = ".pagemind-cache"
+# The decoder program leaves this many best tokens; the browser samples among them.
+SAMPLING_CANDIDATES = 40
+_ROLE_KEYS: dict[Role, str] = {"generator": "model", "embedder": "embedder"}
+_RECORD = "package.json"
+_SHIPPED_FILES = {"runtime": "*.js", "shaders": "*.wgsl"}  # folder -> the files it ships
+_BUNDLE_FOLDERS = ("models", *_SHIPPED_FILES)
+# The code a cached package and program come from (all imported by this module).
+_COMPILER_MODULES = (
+    "pagemind.models.package",
+    "pagemind.gpu.kernels",
+    "pagemind.gpu.program",
+    "pagemind.gpu.embedder_program",
+    "pagemind.gpu.program_format",
+)
+
+
+@dataclass(frozen=True)
+class PreparedPackage:
+    """A model's package and program JSON, written in the cache folder `folder`."""
+
+    role: Role
+    source: Path
+    folder: Path
+    manifest: str  # file names inside `folder`
+    program: str
+    files: tuple[str, ...]
+    download_bytes: int
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / self.manifest
+
+
+def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
+    """The site's generator and embedder packaged in its cache (reused when unchanged)."""
+    return [
+        _prepare(role, _resolve(config, role), config.root / CACHE_DIR / "models" / role)
+        for role in _ROLE_KEYS
+    ]
+
+
+def compile_program(model: GGUFModel | BertModel) -> Program:
+    """The program the site ships for a model (and the checks run)."""
+    if isinstance(model, GGUFModel):
+        return compile_decoder(model, top_k=SAMPLING_CANDIDATES)
+    return compile_embedder(model)
+
+
+def write_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> str:
+    """Put the assistant's files into the output; returns the site-relative path of
+    assistant.<hash>.json."""
+    bundle = config.site_dir / BUNDLE_DIR
+    for package in packages:
+        _mirror(
+            {name: package.folder / name for name in package.files},
+            bundle / "models" / package.role,
+        )
+    for name, pattern in _SHIPPED_FILES.items():
+        _mirror({path.name: path for path in resource_dir(name).glob(pattern)}, bundle / name)
+    text = json.dumps(_assistant_settings(config, packages), indent=1).encode()
+    name = f"assistant.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
+    _write_if_changed(bundle / name, text)
+    for stale in bundle.glob("assistant.*.json"):
+        if stale.name != name:
+            stale.unlink()
+    return f"{BUNDLE_DIR}/{name}"
+
+
+def bundle_assistant(config: SiteConfig) -> str | None:
+    """prepare_packages then write_bundle; None (and no bundle left) when the assistant is
+    off."""
+    if not config.assistant.enabled:
+        remove_bundle(config)
+        return None
+    return write_bundle(config, prepare_packages(config))
+
+
+def remove_bundle(config: SiteConfig) -> None:
+    """Delete what write_bundle wrote, so a site that turns the assistant off does not keep
+    publishing its models."""
+    bundle = config.site_dir / BUNDLE_DIR
+    for part in _BUNDLE_FOLDERS:
+        shutil.rmtree(bundle / part, ignore_errors=True)
+    for stale in bundle.glob("assistant.*.json"):
+        stale.unlink()
+
+
+def source_identity(path: Path) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of a model file, or of every file in a model folder."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [(str(file), (stat := file.stat()).st_size, stat.st_mtime_ns) for file in files]
+
+
+def _resolve(config: SiteConfig, role: Role) -> Path:
+    key = _ROLE_KEYS[role]
+    return resolve_model(
+        getattr(config.assistant, key),
+        role,
+        config.root,
+        file=config.config_file,
+        key=f"assistant.{key}",
+    )
+
+
+def _prepare(role: Role, source: Path, folder: Path) -> PreparedPackage:
+    key = [__version__, _compiler_fingerprint(), source_identity(source)]
+    record_path = folder / _RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if record["key"] == json.loads(json.dumps(key)):
+            saved = record["package"]
+            package = PreparedPackage(
+                role, source, folder, **{**saved, "files": tuple(saved["files"])}
+            )
+            if all((folder / name).is_file() for name in package.files):
+                return package
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no usable record: package the model
+    log.info("Packaging the %s %s", role, source)
+    model = load_model(source)
+    info = write_package(model, folder, name=role)
+    text = json.dumps(program_to_dict(compile_program(model)), separators=(",", ":")).encode()
+    program = f"program.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
+    _write_if_changed(folder / program, text)
+    for stale in folder.glob("program.*.json"):
+        if stale.name != program:
+            stale.unlink()
+    files = (info.manifest_path.name, *(path.name for path in info.shard_paths), program)
+    package = PreparedPackage(
+        role, source, folder, info.manifest_path.name, program, files, info.download_bytes
+    )
+    fields = {"manifest", "program", "files", "download_bytes"}
+    saved = {k: v for k, v in dataclasses.asdict(package).items() if k in fields}
+    _write_if_changed(record_path, json.dumps({"key": key, "package": saved}).encode())
+    return package
+
+
+def _compiler_fingerprint() -> str:
+    """The bytes of the code that turns a model into its package and program: a cached
+    program is reused only if it is what this code would compile (and the checks run)."""
+    digest = hashlib.sha256()
+    for name in _COMPILER_MODULES:
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> dict:
+    """What the runtime reads first; URLs are relative to this file's folder."""
+    settings = dataclasses.asdict(config.assistant)
+    for key in ("enabled", "model", "embedder"):
+        del settings[key]
+    return {
+        "format": ASSISTANT_FORMAT,
+        "models": {
+            package.role: {
+                "manifest": f"models/{package.role}/{package.manifest}",
+                "program": f"models/{package.role}/{package.program}",
+                "download_bytes": package.download_bytes,
+            }
+            for package in packages
+        },
+        "runtime": "runtime/",
+        "shaders": "shaders/",
+        "settings": settings,
+    }
+
+
+def _mirror(files: dict[str, Path], folder: Path) -> None:
+    """Make `folder` hold exactly `files` (name -> source). A file already there with the
+    source's bytes is left alone, so its mtime and the readers' caches stay."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in files.items():
+        target = folder / name
+        if target.is_file() and _same_content(source, target):
+            continue
+        partial = target.with_name(name + ".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            os.link(source, partial)
+        except OSError:  # another file system
+            shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    for path in folder.iterdir():
+        if path.name not in files:
+            path.unlink()
+
+
+def _same_content(source: Path, target: Path) -> bool:
+    if source.samefile(target):
+        return True
+    if source.stat().st_size != target.stat().st_size:
+        return False
+    return source.read_bytes() == target.read_bytes()
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

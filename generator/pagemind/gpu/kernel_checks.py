@@ -1,0 +1,238 @@
+"""Each kernel against numpy on random inputs, at the sizes a program dispatches it with.
+
+A program's steps, with its phase variables set to small check values, give the cases: one
+per distinct (kernel, weight format, uniforms), so a 30-layer model checks each shape once.
+The numpy side is pagemind.models.layers (the reference models' own building blocks) on the
+weights as gguf-py, llama.cpp's code, dequantizes them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from pagemind.gpu.compare import relative_error
+from pagemind.gpu.kernels import KERNELS
+from pagemind.gpu.program import Program, step_uniforms
+from pagemind.gpu.runner import KernelRunner
+from pagemind.models import layers
+from pagemind.models.tensors import QuantTensor
+
+# Relative to the output's scale: f32 sums in another order than numpy's.
+TOLERANCE = 1e-5
+# sin/cos of large angles in f32 (GPU) against float64 (numpy).
+ROPE_TOLERANCE = 2e-4
+EMBEDDING_ROWS = 64  # rows of the random table an embedding case looks up
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class KernelCase:
+    kernel: str
+    weight_format: str | None
+    uniforms: tuple[tuple[str, float], ...]
+
+    @property
+    def label(self) -> str:
+        values = " ".join(f"{name}={value:g}" for name, value in self.uniforms)
+        return f"{self.kernel}{':' + self.weight_format if self.weight_format else ''} {values}"
+
+    def value(self, name: str) -> int:
+        return int(dict(self.uniforms)[name])
+
+
+def kernel_cases(
+    program: Program, variables: Mapping[str, Mapping[str, float]]
+) -> list[KernelCase]:
+    """The distinct dispatches of every phase, its variables set to `variables[phase]`."""
+    cases: dict[KernelCase, None] = {}
+    for phase, steps in program.phases.items():
+        for step in steps:
+            uniforms = step_uniforms(step, variables[phase])
+            case = KernelCase(step.kernel, step.weight_format, tuple(uniforms.items()))
+            cases.setdefault(case)
+    return list(cases)
+
+
+def check_kernel(runner: KernelRunner, case: KernelCase, rng: np.random.Generator) -> float:
+    """The kernel's largest error on random inputs, relative to the output's scale (integer
+    outputs must match exactly: 0 or infinity)."""
+    arrays, expected = _CASES[case.kernel](case, rng)
+    got = runner.run_one(case.kernel, arrays, dict(case.uniforms), case.weight_format)
+    errors = [
+        relative_error(got[name], value)
+        if value.dtype.kind == "f"
+        else (0.0 if np.array_equal(got[name], value) else math.inf)
+        for name, value in expected.items()
+    ]
+    return max(errors)
+
+
+def tolerance(kernel: str) -> float:
+    return ROPE_TOLERANCE if kernel.startswith("rope") else TOLERANCE
+
+
+def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def _matrix(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_in, n_out = case.value("n_in"), case.value("n_out")
+    weights = QuantTensor.from_array("w", _normal(rng, n_out, n_in), case.weight_format)
+    batch = (case.value("n_tokens"),) if case.kernel.startswith("matmul") else ()
+    x = _normal(rng, *batch, n_in)
+    out = _normal(rng, *batch, n_out)
+    product = x @ weights.dequantize().T
+    expected = out + product if case.kernel.endswith("accumulate") else product
+    return {"weights": weights.data, "x": x, "out": out}, {"out": expected}
+
+
+def _embedding(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_embd, n_tokens = case.value("n_embd"), case.value("n_tokens")
+    table = QuantTensor.from_array("t", _normal(rng, EMBEDDING_ROWS, n_embd), case.weight_format)
+    ids = rng.integers(0, EMBEDDING_ROWS, n_tokens).astype(np.uint32)
+    out = np.zeros((n_tokens, n_embd), np.float32)
+    return {"weights": table.data, "ids": ids, "out": out}, {"out": table.dequantize()[ids]}
+
+
+def _norm(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_rows, n, eps = case.value("n_rows"), case.value("n"), dict(case.uniforms)["eps"]
+    x = _normal(rng, n_rows, n) * 3 + 1
+    weight, bias = _normal(rng, n), _normal(rng, n)
+    expected = {
+        "rms_norm": lambda: layers.rms_norm(x, weight, eps),
+        "layer_norm": lambda: layers.layer_norm(x, weight, bias, eps),
+        "l2_normalize": lambda: layers.l2_normalize(x),
+    }[case.kernel]()
+    arrays = {"x": x, "weight": weight, "bias": bias, "out": np.zeros_like(x)}
+    names = {binding.name for binding in KERNELS[case.kernel].bindings}
+    return {name: array for name, array in arrays.items() if name in names}, {"out": expected}
+
+
+def _softmax(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    x = _normal(rng, case.value("n_rows"), case.value("n")) * 10
+    return {"x": x, "out": np.zeros_like(x)}, {"out": layers.softmax(x)}
+
+
+def _rope(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_tokens, position = case.value("n_tokens"), case.value("position")
+    x = _normal(rng, n_tokens, case.value("n_heads"), case.value("head_dim"))
+    positions = np.arange(n_tokens) + position
+    theta = dict(case.uniforms)["theta"]
+    rotated = layers.rope(x, positions, theta, interleaved=case.kernel == "rope_interleaved")
+    return {"x": x}, {"x": rotated}
+
+
+def _attention(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_tokens, head_dim = case.value("n_tokens"), case.value("head_dim")
+    q = _normal(rng, n_tokens, case.value("n_heads"), head_dim)
+    k, v = (_normal(rng, case.value("kv_len"), case.value("n_kv_heads"), head_dim) for _ in "kv")
+    offset = case.value("causal_offset") if case.value("causal") else None
+    expected = layers.attention(q, k, v, causal_offset=offset)
+    return {"q": q, "k": k, "v": v, "out": np.zeros_like(q)}, {"out": expected}
+
+
+def _attention_packed(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    """Two texts packed end to end; each query sees its own text."""
+    n_tokens, head_dim, heads = (
+        case.value("n_tokens"),
+        case.value("head_dim"),
+        case.value("n_heads"),
+    )
+    q, k, v = (_normal(rng, n_tokens, heads, head_dim) for _ in "qkv")
+    lengths = [n_tokens - n_tokens // 2, n_tokens // 2]
+    starts = [0, lengths[0]]
+    spans = np.repeat(np.array([starts, lengths]).T, lengths, axis=0).astype(np.uint32)
+    expected = np.concatenate(
+        [
+            layers.attention(q[s : s + n], k[s : s + n], v[s : s + n], causal_offset=None)
+            for s, n in zip(starts, lengths, strict=True)
+        ]
+    )
+    arrays = {"q": q, "k": k, "v": v, "spans": spans.reshape(-1), "out": np.zeros_like(q)}
+    return arrays, {"out": expected}
+
+
+def _elementwise(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n, row_len = case.value("n"), case.value("row_len")
+    a, b = _normal(rng, n) * 4, _normal(rng, n)
+    expected = {
+        "swiglu": lambda: layers.swiglu(a, b),
+        "gelu": lambda: layers.gelu(a),
+        "add": lambda: a + b,
+        "add_bias": lambda: a + np.resize(b[:row_len], n),
+    }[case.kernel]()
+    arrays = {"a": a, "out": np.zeros_like(a)}
+    if case.kernel != "gelu":
+        arrays["b"] = b[:row_len] if case.kernel == "add_bias" else b
+    return arrays, {"out": expected}
+
+
+def _mean_pool(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    hidden = _normal(rng, case.value("n_tokens"), case.value("n"))
+    mask = (rng.random(len(hidden)) < 0.7).astype(np.float32)
+    expected = layers.mean_pool(hidden[None], mask[None])[0]
+    arrays = {"hidden": hidden, "mask": mask, "out": np.zeros(hidden.shape[1], np.float32)}
+    return arrays, {"out": expected}
+
+
+def _pool_sequences(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    lengths = rng.integers(1, 6, case.value("n_sequences"))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    hidden = _normal(rng, int(lengths.sum()), case.value("n"))
+    first_only = case.value("first_token_only")
+    expected = np.stack(
+        [
+            hidden[s] if first_only else hidden[s : s + n].mean(axis=0)
+            for s, n in zip(starts, lengths, strict=True)
+        ]
+    )
+    spans = np.stack([starts, lengths], axis=1).astype(np.uint32).reshape(-1)
+    return {"hidden": hidden, "spans": spans, "out": np.zeros_like(expected)}, {"out": expected}
+
+
+def _copy_rows(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_rows, row_len = case.value("n_rows"), case.value("row_len")
+    source, target = case.value("source_row"), case.value("target_row")
+    from_rows = _normal(rng, source + n_rows, row_len)
+    to_rows = _normal(rng, target + n_rows, row_len)
+    expected = to_rows.copy()
+    expected[target:] = from_rows[source:]
+    return {"from_rows": from_rows, "to_rows": to_rows}, {"to_rows": expected}
+
+
+def _top_k(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n, k = case.value("n"), case.value("k")
+    x = _normal(rng, n) * 5
+    best = np.argsort(-x, kind="stable")[:k]
+    arrays = {"x": x, "indices": np.zeros(k, np.uint32), "values": np.zeros(k, np.float32)}
+    return arrays, {"indices": best.astype(np.uint32), "values": x[best]}
+
+
+_CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arrays]]] = {
+    "matvec": _matrix,
+    "matvec_accumulate": _matrix,
+    "matmul": _matrix,
+    "matmul_accumulate": _matrix,
+    "embedding": _embedding,
+    "rms_norm": _norm,
+    "layer_norm": _norm,
+    "l2_normalize": _norm,
+    "softmax": _softmax,
+    "rope_interleaved": _rope,
+    "rope_neox": _rope,
+    "attention": _attention,
+    "attention_packed": _attention_packed,
+    "swiglu": _elementwise,
+    "gelu": _elementwise,
+    "add": _elementwise,
+    "add_bias": _elementwise,
+    "mean_pool": _mean_pool,
+    "pool_sequences": _pool_sequences,
+    "copy_rows": _copy_rows,
+    "top_k": _top_k,
+}

@@ -1,0 +1,101 @@
+"""`pagemind build` bundles the assistant: packages with their programs, runtime, shaders and
+assistant.<hash>.json that every page points to; a rebuild rewrites nothing and reuses the
+checks; `pagemind serve` bundles once at start."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from check_helpers import run_cli
+from pagemind.models.package import SHARD_BYTES
+from pagemind.preview import Preview
+from pagemind.resources import resource_dir
+
+pytestmark = pytest.mark.gpu
+
+
+def assistant_file(output: Path) -> Path:
+    """The file the home page's pagemind-assistant meta tag points to."""
+    page = (output / "index.html").read_text()
+    [url] = re.findall(r'<meta name="pagemind-assistant" content="([^"]+)">', page)
+    return output / url
+
+
+def shard_times(output: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in output.glob("_pagemind/models/*/*.bin")}
+
+
+def test_build_bundles_checks_once_and_rewrites_no_shard(site: Path, capsys):
+    output = site / "site"
+    assert run_cli("build", site) == 0
+    first = capsys.readouterr().err
+    assert "ok  generator: " in first and "ok  embedder: " in first
+
+    settings = json.loads(assistant_file(output).read_text())
+    assert settings["settings"]["max_new_tokens"] == 64
+    bundle = assistant_file(output).parent
+    for role in ("generator", "embedder"):
+        entry = settings["models"][role]
+        manifest = json.loads((bundle / entry["manifest"]).read_text())
+        for shard in manifest["shards"]:
+            content = (bundle / "models" / role / shard["file"]).read_bytes()
+            assert len(content) == shard["bytes"] <= SHARD_BYTES
+            assert hashlib.sha256(content).hexdigest() == shard["sha256"]
+        program = json.loads((bundle / entry["program"]).read_text())
+        tensors = {b["tensor"] for b in program["buffers"].values() if "tensor" in b}
+        assert tensors <= set(manifest["tensors"])
+    assert (
+        len(json.loads((bundle / settings["models"]["embedder"]["manifest"]).read_text())["shards"])
+        > 1
+    )
+    for folder, pattern in (("runtime", "*.js"), ("shaders", "*.wgsl")):
+        shipped = {p.name for p in resource_dir(folder).glob(pattern)}
+        assert {p.name for p in (bundle / folder).iterdir()} == shipped
+
+    times = shard_times(output)
+    assert run_cli("build", site) == 0
+    second = capsys.readouterr().err
+    assert "checks skipped" in second and "Packaging" not in second
+    assert shard_times(output) == times
+
+
+def test_no_check_skips_the_checks_but_not_the_bundle(site: Path, capsys):
+    assert run_cli("build", site, "--no-check") == 0
+    assert "adapter:" not in capsys.readouterr().err
+    assert assistant_file(site / "site").is_file()
+
+
+def test_a_changed_setting_gives_a_new_assistant_file_and_removes_the_old(site: Path):
+    assert run_cli("build", site, "--no-check") == 0
+    before = assistant_file(site / "site")
+    config = site / "pagemind.toml"
+    config.write_text(config.read_text().replace("max_new_tokens = 64", "max_new_tokens = 32"))
+    assert run_cli("build", site, "--no-check") == 0
+    after = assistant_file(site / "site")
+    assert after != before and not before.exists()
+    assert json.loads(after.read_text())["settings"]["max_new_tokens"] == 32
+
+
+def test_turning_the_assistant_off_removes_its_bundle(site: Path):
+    assert run_cli("build", site, "--no-check") == 0
+    config = site / "pagemind.toml"
+    config.write_text(config.read_text() + "enabled = false\n")
+    assert run_cli("build", site, "--no-check") == 0
+    assert 'name="pagemind-assistant"' not in (site / "site" / "index.html").read_text()
+    bundle = site / "site" / "_pagemind"
+    assert not list(bundle.glob("assistant.*.json"))
+    assert not any((bundle / part).exists() for part in ("models", "runtime", "shaders"))
+    assert list((bundle / "theme").glob("style.*.css"))  # the page builder's files stay
+
+
+def test_serve_bundles_the_assistant_once_at_start(site: Path):
+    preview = Preview(site, port=0)
+    try:
+        preview.start()
+        assert assistant_file(preview.output_dir).is_file()
+    finally:
+        preview.close()
