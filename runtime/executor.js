@@ -8,9 +8,14 @@ import { checkFits } from "./gpu.js";
 const { STORAGE, COPY_SRC, COPY_DST, UNIFORM, MAP_READ } = GPUBufferUsage;
 const roundUp = (bytes, multiple) => Math.ceil(bytes / multiple) * multiple;
 
+// The variant of a module this device runs: barrier-free `rows` on CPU adapters, else the
+// subgroup one where offered, else the plain one.
+const variantOf = (gpu, module) =>
+  (gpu.cpu && module.rows) || (gpu.subgroups && module.subgroups) || module;
+
 // Each distinct WGSL file fetched once; a module is its files joined as KernelSpec.source does.
-async function fetchSources(program, shaderUrl, subgroups) {
-  const modules = Object.values(program.modules).map((m) => (subgroups && m.subgroups) || m);
+async function fetchSources(gpu, program, shaderUrl) {
+  const modules = Object.values(program.modules).map((module) => variantOf(gpu, module));
   const names = [...new Set(modules.flatMap((m) => m.files))];
   const texts = await Promise.all(
     names.map(async (name) => {
@@ -24,7 +29,7 @@ async function fetchSources(program, shaderUrl, subgroups) {
 
 async function createPipelines(gpu, program, sources) {
   const entries = Object.entries(program.modules).map(async ([key, plain]) => {
-    const variant = (gpu.subgroups && plain.subgroups) || plain;
+    const variant = variantOf(gpu, plain);
     const code = variant.files.map((name) => sources[name]).join("\n");
     const module = gpu.device.createShaderModule({ label: key, code });
     const pipeline = await gpu.device.createComputePipelineAsync({
@@ -91,14 +96,15 @@ function createBuffers(gpu, allocate, program, manifest, shards) {
 }
 
 // A step ready to record: its uniform values are recomputed only when they depend on the
-// phase variables; workgroup counts are expressions of the step's uniform values.
+// phase variables; workgroup counts are expressions of the step's uniform values (the
+// module variant's own counts where it has them).
 class PreparedStep {
-  constructor(gpu, allocate, step, pipeline, ranges) {
+  constructor(gpu, allocate, step, variant, pipeline, ranges) {
     this.step = step;
     this.pipeline = pipeline;
     this.uniformValues = step.uniforms.map((u) => compileExpression(u.value));
     this.variable = step.uniforms.some((u) => typeof u.value === "string");
-    this.workgroupCounts = step.workgroups.map(compileExpression);
+    this.workgroupCounts = (variant.workgroups ?? step.workgroups).map(compileExpression);
     this.uniformBytes = new ArrayBuffer(roundUp(4 * step.uniforms.length, 16) || 16);
     this.uniformBuffer = allocate({
       label: `${step.kernel} uniforms`,
@@ -138,7 +144,7 @@ export class Executor {
     if (program.format !== "pagemind-program/1") {
       throw new Error(`not a pagemind-program/1 program (format ${program.format})`);
     }
-    const sources = await fetchSources(program, shaderUrl, gpu.subgroups);
+    const sources = await fetchSources(gpu, program, shaderUrl);
     const pipelines = await createPipelines(gpu, program, sources);
     const owned = []; // every buffer made here, destroyed with the executor
     const allocate = (descriptor) => {
@@ -146,7 +152,10 @@ export class Executor {
       return owned.at(-1);
     };
     const ranges = createBuffers(gpu, allocate, program, manifest, shards);
-    const prepare = (step) => new PreparedStep(gpu, allocate, step, pipelines[step.module], ranges);
+    const prepare = (step) => {
+      const variant = variantOf(gpu, program.modules[step.module]);
+      return new PreparedStep(gpu, allocate, step, variant, pipelines[step.module], ranges);
+    };
     const phases = Object.fromEntries(
       Object.entries(program.phases).map(([name, phase]) => [name, phase.steps.map(prepare)]),
     );

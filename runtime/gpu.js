@@ -1,5 +1,6 @@
 // WebGPU setup: the adapter's real limits (a model's tensors are bound whole, far above
-// WebGPU's defaults), the subgroups feature when offered, and device loss reported.
+// WebGPU's defaults), the subgroups feature when offered, whether the adapter runs on the
+// CPU, and device loss reported.
 
 export class GpuUnavailable extends Error {
   name = "GpuUnavailable";
@@ -8,7 +9,7 @@ export class GpuUnavailable extends Error {
 // Limits a model needs above the defaults; requested at the adapter's own values.
 const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize"];
 
-// Returns {device, subgroups, limits, adapter: description}. `onLost(message)` is called
+// Returns {device, subgroups, cpu, limits, adapter: description}. `onLost(message)` is called
 // when the device is lost for any reason but our own destroy(), so the caller can reload.
 export async function openGpu({ onLost } = {}) {
   if (!globalThis.navigator?.gpu) {
@@ -34,7 +35,15 @@ export async function openGpu({ onLost } = {}) {
   });
   const { vendor, architecture, description } = adapter.info ?? {};
   const name = [vendor, architecture, description].filter(Boolean).join(" ");
-  return { device, subgroups, limits, adapter: name || "unknown adapter" };
+  const cpu = isCpuAdapter(adapter, name);
+  return { device, subgroups, cpu, limits, adapter: name || "unknown adapter" };
+}
+
+// A software adapter (SwiftShader), where barriers are costly: the executor then takes the
+// barrier-free kernel variants. isFallbackAdapter moved from the adapter to adapter.info.
+function isCpuAdapter(adapter, name) {
+  const fallback = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter;
+  return Boolean(fallback) || /swiftshader/i.test(name);
 }
 
 // Throws a clear error before WebGPU would fail with a validation message.

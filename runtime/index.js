@@ -50,7 +50,7 @@ class Runtime {
     });
   }
 
-  // Resolves with {model, subgroups, adapter}; onProgress({loaded, total, source}).
+  // Resolves with {model, subgroups, cpu, adapter}; onProgress({loaded, total, source}).
   load({ manifestUrl, programUrl, model = "generator" }, onProgress = () => {}) {
     const absolute = (url) => new URL(url, document.baseURI).href;
     const message = {

@@ -55,7 +55,8 @@ async function load({ model = "generator", manifestUrl, programUrl }, reply) {
     tokenizer: Tokenizer ? new Tokenizer(manifest.tokenizer) : null,
     source: { model, manifestUrl, programUrl },
   };
-  reply({ type: "ready", model, subgroups: executor.gpu.subgroups, adapter: executor.gpu.adapter });
+  const { subgroups, cpu, adapter } = executor.gpu;
+  reply({ type: "ready", model, subgroups, cpu, adapter });
 }
 
 function loaded(name = "generator") {

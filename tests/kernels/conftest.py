@@ -21,13 +21,13 @@ def runner(gpu: GpuDevice) -> KernelRunner:
     return KernelRunner(gpu)
 
 
-@pytest.fixture(scope="session", params=["f32", "subgroups"])
+@pytest.fixture(scope="session", params=["f32", "subgroups", "rows"])
 def variant_runner(request, gpu: GpuDevice) -> KernelRunner:
-    """Each variant in turn, for kernels that have a subgroup variant."""
+    """Each variant in turn, for kernels that have subgroup or barrier-free `rows` variants."""
     subgroups = request.param == "subgroups"
     if subgroups and not gpu.has_subgroups:
         pytest.skip("the adapter does not offer subgroups")
-    return KernelRunner(gpu, use_subgroups=subgroups)
+    return KernelRunner(gpu, use_subgroups=subgroups, use_rows=request.param == "rows")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def _builds(spec: KernelSpec) -> list[str | None]:
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_kernel_compiles_in_every_format_and_variant(name, variant_runner):
-    spec = KERNELS[name]
+    spec = variant_runner.variant(name)
     for weight_format in _builds(spec):
         variant_runner.pipeline(spec, weight_format)
 
@@ -49,8 +49,9 @@ def test_spec_matches_the_wgsl_declarations(name):
 
 
 def test_every_shader_file_belongs_to_a_kernel():
-    used = {f for spec in KERNELS.values() for f in spec.files if f != WEIGHTS}
-    used |= {spec.subgroups.file for spec in KERNELS.values() if spec.subgroups}
+    specs = [*KERNELS.values(), *(spec.rows for spec in KERNELS.values() if spec.rows)]
+    used = {f for spec in specs for f in spec.files if f != WEIGHTS}
+    used |= {spec.subgroups.file for spec in specs if spec.subgroups}
     used |= {f"weights_{weight_format.lower()}.wgsl" for weight_format in WEIGHT_FORMATS}
     assert {path.name for path in resource_dir("shaders").glob("*.wgsl")} == used
 

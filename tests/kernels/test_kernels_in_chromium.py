@@ -38,14 +38,15 @@ async (modules) => {
 
 def every_module() -> list[dict[str, object]]:
     modules = []
-    for spec in KERNELS.values():
+    rows_variants = [spec.rows for spec in KERNELS.values() if spec.rows]
+    for spec in [*KERNELS.values(), *rows_variants]:
         formats = WEIGHT_FORMATS if spec.reads_weights else (None,)
         variants = (False, True) if spec.subgroups else (False,)
         for weight_format in formats:
             for subgroups in variants:
                 modules.append(
                     {
-                        "label": f"{spec.name}-{weight_format}-subgroups={subgroups}",
+                        "label": f"{spec.entry(subgroups)}-{weight_format}",
                         "code": spec.source(weight_format, subgroups),
                         "entryPoint": spec.entry(subgroups),
                         "needsSubgroups": subgroups,

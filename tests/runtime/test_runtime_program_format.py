@@ -38,6 +38,11 @@ def test_modules_are_the_sources_the_python_runner_compiles(program):
                 weight_format or None, subgroups=True
             )
             assert module["subgroups"]["entry_point"] == spec.entry(True)
+        if spec.rows:
+            rows = module["rows"]
+            assert concatenated(rows["files"]) == spec.rows.source(weight_format or None)
+            assert rows["entry_point"] == spec.rows.entry_point
+            assert rows["workgroups"] == list(spec.rows.workgroups)
     assert {"matvec:Q4_1", "matvec:F16", "embedding:Q8_0", "top_k"} <= set(program["modules"])
 
 

@@ -15,8 +15,7 @@ from pagemind.models.llama import Llama
 from pagemind.models.registry import load_model, resolve_model
 from runtime_site import add_model, build_runtime_site
 
-# SwiftShader takes seconds per SmolLM2 token with today's matvec: minutes in all.
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.browser
 
 QUESTION = "Explain in two sentences what a static site generator does."  # 20 prompt tokens
 NEW_TOKENS = 24

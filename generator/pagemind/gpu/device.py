@@ -31,6 +31,15 @@ class GpuDevice:
     def has_subgroups(self) -> bool:
         return "subgroups" in self.features
 
+    @property
+    def is_cpu(self) -> bool:
+        """A software adapter (lavapipe/llvmpipe), which takes the barrier-free kernel variants."""
+        info = self.adapter_info
+        names = f"{info.get('vendor')} {info.get('device')}".lower()
+        return info.get("adapter_type") == "CPU" or any(
+            name in names for name in ("lavapipe", "llvmpipe")
+        )
+
     def describe(self) -> str:
         info = self.adapter_info
         return (

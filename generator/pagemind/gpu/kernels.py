@@ -13,7 +13,7 @@ import functools
 import math
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import CodeType
 from typing import Literal
@@ -61,6 +61,8 @@ class KernelSpec:
     workgroups: tuple[str, str, str]
     reads_weights: bool = False
     subgroups: SubgroupVariant | None = None
+    # The barrier-free variant picked on CPU adapters (SwiftShader, lavapipe), whole in itself.
+    rows: KernelSpec | None = None
 
     def module_files(self, weight_format: str | None = None, subgroups: bool = False) -> list[str]:
         """The files whose concatenation is the WGSL module for this format and variant."""
@@ -159,7 +161,8 @@ _ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
 
 
 def _matvec(entry_point: str) -> KernelSpec:
-    return KernelSpec(
+    """One workgroup per 4 rows with a reduction; the `rows` variant one invocation per row."""
+    plain = KernelSpec(
         name=entry_point,
         files=("weights_common.wgsl", WEIGHTS, "matvec.wgsl"),
         entry_point=entry_point,
@@ -170,6 +173,15 @@ def _matvec(entry_point: str) -> KernelSpec:
         reads_weights=True,
         subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
     )
+    rows = replace(
+        plain,
+        files=(*plain.files, "matvec_rows.wgsl"),
+        entry_point=f"{entry_point}_rows",
+        workgroup_size=64,
+        workgroups=("ceil(n_out / 64)", "1", "1"),
+        subgroups=None,
+    )
+    return replace(plain, rows=rows)
 
 
 def _matmul(entry_point: str) -> KernelSpec:

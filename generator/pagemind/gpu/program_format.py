@@ -4,7 +4,9 @@
       "format": "pagemind-program/1",
       "buffers": {name: {"bytes": n, "tensor": manifest tensor name (absent: zeroed)}},
       "modules": {"kernel" or "kernel:FORMAT": {"files": [...], "entry_point": ...,
-                  "subgroups": {"files": [...], "entry_point": ...} or null}},
+                  "subgroups": {"files": [...], "entry_point": ...} or null,
+                  "rows": {"files": [...], "entry_point": ...,
+                           "workgroups": [expression, expression, expression]} or null}},
       "phases": {phase: {"variables": [...], "steps": [
         {"kernel": ..., "module": key in modules,
          "bindings": [{"slot": n, "buffer": name} or {"slot": n, "uniforms": true}],
@@ -12,8 +14,9 @@
          "workgroups": [expression, expression, expression]}]}}
     }
 
-A module is its files concatenated in order (shaders/README.md); the subgroup variant is
-used when the device has the `subgroups` feature. Expressions use + - * / and `ceil` over
+A module is its files concatenated in order (shaders/README.md); the `rows` variant (with
+its own workgroup counts, replacing the step's) is used on CPU adapters, else the subgroup
+variant when the device has the `subgroups` feature. Expressions use + - * / and `ceil` over
 the phase variables (uniforms: the phase variables; workgroups: the step's uniform values),
 exactly as pagemind.gpu.kernels.evaluate reads them.
 """
@@ -91,6 +94,13 @@ def _module(step: ProgramStep) -> dict:
             "entry_point": spec.subgroups.entry_point,
         }
         if spec.subgroups
+        else None,
+        "rows": {
+            "files": _files(spec.rows, step.weight_format),
+            "entry_point": spec.rows.entry_point,
+            "workgroups": list(spec.rows.workgroups),
+        }
+        if spec.rows
         else None,
     }
 

@@ -69,9 +69,15 @@ class PreparedDispatch:
 
 class KernelRunner:
     def __init__(
-        self, gpu: GpuDevice, use_subgroups: bool | None = None, shader_dir: Path | None = None
+        self,
+        gpu: GpuDevice,
+        use_subgroups: bool | None = None,
+        shader_dir: Path | None = None,
+        use_rows: bool | None = None,
     ) -> None:
         """use_subgroups: None picks the subgroup variants where the adapter offers them.
+        use_rows: None picks the barrier-free `rows` variants on CPU adapters, as the browser
+        does; where a kernel has both, `rows` wins.
         shader_dir: where the WGSL files are (default: the shaders pagemind ships)."""
         self.gpu = gpu
         self.shader_dir = shader_dir
@@ -79,10 +85,11 @@ class KernelRunner:
         self.use_subgroups = gpu.has_subgroups if use_subgroups is None else use_subgroups
         if self.use_subgroups and not gpu.has_subgroups:
             raise ValueError("the adapter does not offer subgroups")
+        self.use_rows = gpu.is_cpu if use_rows is None else use_rows
         self._pipelines: dict[tuple[str, str | None], wgpu.GPUComputePipeline] = {}
 
     def pipeline(self, spec: KernelSpec, weight_format: str | None) -> wgpu.GPUComputePipeline:
-        key = (spec.name, weight_format)
+        key = (spec.entry_point, weight_format)
         if key not in self._pipelines:
             module = self.device.create_shader_module(
                 label=f"{spec.name}-{weight_format}",
@@ -178,8 +185,13 @@ class KernelRunner:
             for name in written
         }
 
+    def variant(self, kernel: str) -> KernelSpec:
+        """The spec this runner uses for `kernel`: its `rows` variant where chosen."""
+        spec = KERNELS[kernel]
+        return spec.rows if self.use_rows and spec.rows else spec
+
     def _prepare(self, dispatch: Dispatch) -> PreparedDispatch:
-        spec = KERNELS[dispatch.kernel]
+        spec = self.variant(dispatch.kernel)
         pipeline = self.pipeline(spec, dispatch.weight_format)
         uniform_buffer = self.device.create_buffer(
             size=len(spec.pack_uniforms(dispatch.uniforms)),
