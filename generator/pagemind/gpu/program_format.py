@@ -23,7 +23,7 @@ exactly as pagemind.gpu.kernels.evaluate reads them.
 
 from __future__ import annotations
 
-from pagemind.gpu.kernels import KERNELS, WEIGHTS, KernelSpec
+from pagemind.gpu.kernels import KERNELS
 from pagemind.gpu.program import Program, ProgramStep
 
 FORMAT = "pagemind-program/1"
@@ -85,32 +85,21 @@ def _module_key(step: ProgramStep) -> str:
 
 def _module(step: ProgramStep) -> dict:
     spec = KERNELS[step.kernel]
-    files = _files(spec, step.weight_format)
+    files = spec.module_files(step.weight_format)
     return {
         "files": files,
         "entry_point": spec.entry_point,
         "subgroups": {
-            "files": [spec.subgroups.file, *files],
+            "files": spec.module_files(step.weight_format, subgroups=True),
             "entry_point": spec.subgroups.entry_point,
         }
         if spec.subgroups
         else None,
         "rows": {
-            "files": _files(spec.rows, step.weight_format),
+            "files": spec.rows.module_files(step.weight_format),
             "entry_point": spec.rows.entry_point,
             "workgroups": list(spec.rows.workgroups),
         }
         if spec.rows
         else None,
     }
-
-
-def _files(spec: KernelSpec, weight_format: str | None) -> list[str]:
-    """The kernel's files with the weights decoder of `weight_format` in the WEIGHTS slot
-    (the same order as KernelSpec.source)."""
-    if spec.reads_weights != (weight_format is not None):
-        raise ValueError(f"kernel {spec.name}: weight format {weight_format!r} does not fit")
-    return [
-        f"weights_{weight_format.lower()}.wgsl" if name == WEIGHTS and weight_format else name
-        for name in spec.files
-    ]
