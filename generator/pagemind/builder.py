@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pagemind.config import SiteConfig
+from pagemind.entry import ENTRY_PATH, entry_json, runtime_files
 from pagemind.errors import PagemindError
 from pagemind.render import Renderer, Site, ThemeAsset, sitemap, theme_files
 from pagemind.resources import resource_dir
@@ -53,6 +54,7 @@ class SiteBuilder:
         self._markdown = MarkdownRenderer(config.markdown)
         self._templates = Renderer()
         self._theme: list[ThemeAsset] = []
+        self._runtime: dict[str, bytes] = {}
 
     def build(self, changed: set[Path] | None = None) -> BuildReport:
         """Build everything (`changed` None) or only what the changed source files affect."""
@@ -73,6 +75,7 @@ class SiteBuilder:
         warnings = self._check(files)
         if full:
             self._theme = theme_files(self.config)
+            self._runtime = runtime_files(resource_dir("runtime"))
         retitled = any(titles_before.get(s) != self.pages[s].title for s in reparse)
         render_all = full or structural or retitled
         site = Site(
@@ -85,6 +88,7 @@ class SiteBuilder:
         )
         to_render = list(self.pages) if render_all else reparse
         outputs = self._render(site, to_render, with_site_files=render_all)
+        outputs[ENTRY_PATH] = entry_json(self.assistant, index=None)
         assets = files.assets if full else [a for a in files.assets if a in changed_sources]
         self._write(outputs, assets, self._all_outputs(files))
         self._files = files
@@ -151,12 +155,14 @@ class SiteBuilder:
             outputs["404.html"] = self._templates.not_found(site).encode()
             outputs["sitemap.xml"] = sitemap(self.config, list(self.pages.values())).encode()
             outputs.update((asset.path, asset.data) for asset in self._theme)
+            outputs.update(self._runtime)
         return outputs
 
     def _all_outputs(self, files: DocsFiles) -> set[str]:
         pages = {output_path(page.url) for page in self.pages.values()}
         theme = {asset.path for asset in self._theme}
-        return pages | set(files.assets) | theme | {"404.html", "sitemap.xml"}
+        site_files = {"404.html", "sitemap.xml", ENTRY_PATH, *self._runtime}
+        return pages | set(files.assets) | theme | site_files
 
     def _write(
         self, outputs: dict[str, bytes], assets: list[str] | tuple[str, ...], keep: set[str]

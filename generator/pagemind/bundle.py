@@ -1,10 +1,9 @@
 """The assistant's files in a site's output: its two models as packages with their programs,
-the browser runtime and the shaders, and the small file that tells pages where they are.
+the shaders, and the settings file that the site's entry (pagemind.entry) names.
 
     _pagemind/assistant.<hash>.json    URLs of each model's manifest and program, settings
     _pagemind/models/<role>/           manifest.<hash>.json, <role>-<i>.<hash>.bin shards,
                                        program.<hash>.json (role: generator or embedder)
-    _pagemind/runtime/*.js             the browser runtime (ES modules)
     _pagemind/shaders/*.wgsl           the kernels the programs name
 
 Packages are written once per model source into <site root>/.pagemind-cache/models/<role>/,
@@ -47,8 +46,7 @@ CACHE_DIR = ".pagemind-cache"
 SAMPLING_CANDIDATES = 40
 _ROLE_KEYS: dict[Role, str] = {"generator": "model", "embedder": "embedder"}
 _RECORD = "package.json"
-_SHIPPED_FILES = {"runtime": "*.js", "shaders": "*.wgsl"}  # folder -> the files it ships
-_BUNDLE_FOLDERS = ("models", *_SHIPPED_FILES)
+_BUNDLE_FOLDERS = ("models", "shaders")
 # The code a cached package and program come from (all imported by this module).
 _COMPILER_MODULES = (
     "pagemind.models.package",
@@ -100,8 +98,8 @@ def write_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> str:
             {name: package.folder / name for name in package.files},
             bundle / "models" / package.role,
         )
-    for name, pattern in _SHIPPED_FILES.items():
-        _mirror({path.name: path for path in resource_dir(name).glob(pattern)}, bundle / name)
+    shaders = {path.name: path for path in resource_dir("shaders").glob("*.wgsl")}
+    _mirror(shaders, bundle / "shaders")
     text = json.dumps(_assistant_settings(config, packages), indent=1).encode()
     name = f"assistant.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
     _write_if_changed(bundle / name, text)

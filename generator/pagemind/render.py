@@ -14,6 +14,7 @@ from pygments.styles import get_style_by_name
 from pygments.util import ClassNotFound
 
 from pagemind.config import SiteConfig
+from pagemind.entry import ENTRY_PATH, RUNTIME_OUTPUT
 from pagemind.errors import PagemindError
 from pagemind.resources import resource_dir
 from pagemind.structure.files import relative_url
@@ -117,7 +118,9 @@ class Renderer:
             "assets": {name: base + path for name, path in site.assets.items()},
             "logo": base + site.config.theme.logo if site.config.theme.logo else None,
             "favicon": base + site.config.theme.favicon if site.config.theme.favicon else None,
-            "assistant": base + site.assistant if site.assistant else None,
+            "entry": base + ENTRY_PATH,
+            "runtime": f"{base}{RUNTIME_OUTPUT}/",
+            "assistant": site.assistant is not None,
         }
 
 

@@ -1,6 +1,6 @@
-"""`pagemind build` bundles the assistant: packages with their programs, runtime, shaders and
-assistant.<hash>.json that every page points to; a rebuild rewrites nothing and reuses the
-checks; `pagemind serve` bundles once at start."""
+"""`pagemind build` bundles the assistant: packages with their programs, shaders and
+assistant.<hash>.json, named by the site entry every page points to; a rebuild rewrites
+nothing and reuses the checks; `pagemind serve` bundles once at start."""
 
 from __future__ import annotations
 
@@ -18,11 +18,16 @@ from pagemind.resources import resource_dir
 pytestmark = pytest.mark.gpu
 
 
-def assistant_file(output: Path) -> Path:
-    """The file the home page's pagemind-assistant meta tag points to."""
+def site_entry(output: Path) -> dict:
+    """The entry file the home page's pagemind meta tag points to."""
     page = (output / "index.html").read_text()
-    [url] = re.findall(r'<meta name="pagemind-assistant" content="([^"]+)">', page)
-    return output / url
+    [url] = re.findall(r'<meta name="pagemind" content="([^"]+)">', page)
+    return json.loads((output / url).read_text())
+
+
+def assistant_file(output: Path) -> Path:
+    """The assistant settings the site entry names."""
+    return output / "_pagemind" / site_entry(output)["assistant"]
 
 
 def shard_times(output: Path) -> dict[str, int]:
@@ -52,7 +57,7 @@ def test_build_bundles_checks_once_and_rewrites_no_shard(site: Path, capsys):
         len(json.loads((bundle / settings["models"]["embedder"]["manifest"]).read_text())["shards"])
         > 1
     )
-    for folder, pattern in (("runtime", "*.js"), ("shaders", "*.wgsl")):
+    for folder, pattern in (("runtime", "*.js"), ("shaders", "*.wgsl")):  # runtime: always
         shipped = {p.name for p in resource_dir(folder).glob(pattern)}
         assert {p.name for p in (bundle / folder).iterdir()} == shipped
 
@@ -85,11 +90,13 @@ def test_turning_the_assistant_off_removes_its_bundle(site: Path):
     config = site / "pagemind.toml"
     config.write_text(config.read_text() + "enabled = false\n")
     assert run_cli("build", site, "--no-check") == 0
-    assert 'name="pagemind-assistant"' not in (site / "site" / "index.html").read_text()
+    home = (site / "site" / "index.html").read_text()
+    assert site_entry(site / "site")["assistant"] is None and 'id="pagemind-assistant"' not in home
     bundle = site / "site" / "_pagemind"
     assert not list(bundle.glob("assistant.*.json"))
-    assert not any((bundle / part).exists() for part in ("models", "runtime", "shaders"))
-    assert list((bundle / "theme").glob("style.*.css"))  # the page builder's files stay
+    assert not any((bundle / part).exists() for part in ("models", "shaders"))
+    # The page builder's files stay: the theme, and the runtime the search box runs on.
+    assert list((bundle / "theme").glob("style.*.css")) and (bundle / "runtime/page.js").is_file()
 
 
 def test_serve_bundles_the_assistant_once_at_start(site: Path):

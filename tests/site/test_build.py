@@ -236,7 +236,8 @@ def test_front_matter_hides_the_assistant_and_the_toc(tmp_path: Path) -> None:
             "docs/quiet.md": quiet,
         },
     )
-    SiteBuilder(load_config(root, output=tmp_path / "out")).build()
+    bundled = "_pagemind/assistant.0123abcd.json"
+    SiteBuilder(load_config(root, output=tmp_path / "out"), assistant=bundled).build()
     home = (tmp_path / "out" / "index.html").read_text()
     page = (tmp_path / "out" / "quiet" / "index.html").read_text()
     assert 'id="pagemind-assistant"' in home and 'class="toc"' in home
