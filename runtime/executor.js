@@ -5,7 +5,9 @@
 import { compileExpression } from "./expression.js";
 import { checkFits } from "./gpu.js";
 
-const { STORAGE, COPY_SRC, COPY_DST, UNIFORM, MAP_READ } = GPUBufferUsage;
+// GPUBufferUsage is read only once a device exists: a host without WebGPU lacks it, and must
+// still load this module to hear openGpu's explanation.
+const usage = (...flags) => flags.reduce((all, flag) => all | GPUBufferUsage[flag], 0);
 const roundUp = (bytes, multiple) => Math.ceil(bytes / multiple) * multiple;
 
 // The variant of a module this device runs: barrier-free `rows` on CPU adapters, else the
@@ -51,7 +53,7 @@ function uploadShards(gpu, allocate, manifest, shards) {
     const buffer = allocate({
       label: what,
       size: roundUp(bytes.length, 4),
-      usage: STORAGE | COPY_SRC,
+      usage: usage("STORAGE", "COPY_SRC"),
       mappedAtCreation: true,
     });
     new Uint8Array(buffer.getMappedRange()).set(bytes);
@@ -66,7 +68,7 @@ function tensorRange(gpu, allocate, manifest, shardBuffers, name, encoder) {
   checkFits(gpu, `tensor ${name}`, entry.bytes);
   const size = roundUp(entry.bytes, 4);
   if (!entry.parts) return { buffer: shardBuffers[entry.shard], offset: entry.offset, size };
-  const buffer = allocate({ label: name, size, usage: STORAGE | COPY_DST });
+  const buffer = allocate({ label: name, size, usage: usage("STORAGE", "COPY_DST") });
   let target = 0;
   for (const part of entry.parts) {
     const bytes = roundUp(part.bytes, 4); // a part that is not the last ends on a shard's end
@@ -87,8 +89,8 @@ function createBuffers(gpu, allocate, program, manifest, shards) {
     }
     checkFits(gpu, `buffer ${name}`, spec.bytes);
     const size = Math.max(4, roundUp(spec.bytes, 4));
-    const usage = STORAGE | COPY_SRC | COPY_DST;
-    const buffer = allocate({ label: name, size, usage });
+    const flags = usage("STORAGE", "COPY_SRC", "COPY_DST");
+    const buffer = allocate({ label: name, size, usage: flags });
     ranges[name] = { buffer, offset: 0, size };
   }
   gpu.device.queue.submit([encoder.finish()]);
@@ -109,7 +111,7 @@ class PreparedStep {
     this.uniformBuffer = allocate({
       label: `${step.kernel} uniforms`,
       size: this.uniformBytes.byteLength,
-      usage: UNIFORM | COPY_DST,
+      usage: usage("UNIFORM", "COPY_DST"),
     });
     this.bindGroup = gpu.device.createBindGroup({
       label: step.kernel,
@@ -120,6 +122,7 @@ class PreparedStep {
       })),
     });
     this.workgroups = null;
+    this.maxWorkgroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   }
 
   // Writes the uniforms for `variables` (once only when none depends on them).
@@ -135,6 +138,14 @@ class PreparedStep {
     });
     queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes);
     this.workgroups = this.workgroupCounts.map((count) => Math.trunc(count(values)));
+    const most = Math.max(...this.workgroups);
+    if (most > this.maxWorkgroups) {
+      throw new Error(
+        `kernel ${this.step.kernel} needs ${most} workgroups in one dimension, more than ` +
+          `this GPU's maxComputeWorkgroupsPerDimension of ${this.maxWorkgroups}: ` +
+          "compile the program with fewer tokens per run",
+      );
+    }
   }
 }
 
@@ -205,7 +216,7 @@ export class Executor {
     if (!staging || staging.size < size) {
       staging?.destroy();
       const label = `read ${name}`;
-      staging = this.gpu.device.createBuffer({ label, size, usage: MAP_READ | COPY_DST });
+      staging = this.gpu.device.createBuffer({ label, size, usage: usage("MAP_READ", "COPY_DST") });
       this.readBuffers[name] = staging;
     }
     const encoder = this.gpu.device.createCommandEncoder();

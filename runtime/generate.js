@@ -16,14 +16,24 @@ export const DEFAULT_SETTINGS = {
 
 const U32 = 4;
 
-// The prompt through the prefill phase, in chunks of at most the program's `tokens` rows.
-function prefill(executor, promptIds) {
+// promptIds[from:] through the prefill phase, in chunks of at most the program's `tokens`
+// rows; the KV cache already holds the positions before `from`.
+function prefill(executor, promptIds, from) {
   const rows = executor.bytesOf("tokens") / U32;
-  for (let position = 0; position < promptIds.length; position += rows) {
+  for (let position = from; position < promptIds.length; position += rows) {
     const chunk = promptIds.slice(position, position + rows);
     executor.write("tokens", Uint32Array.from(chunk));
     executor.run("prefill", { n_tokens: chunk.length, position });
   }
+}
+
+// How many leading prompt tokens the KV cache holds already (`cached`: its token ids). The
+// last prompt token always runs again: its logits choose the first new token.
+function reusablePrefix(cached, promptIds) {
+  const limit = Math.min(cached.length, promptIds.length - 1);
+  let length = 0;
+  while (length < limit && cached[length] === promptIds[length]) length++;
+  return length;
 }
 
 async function chooseToken(executor, history, settings, random) {
@@ -33,31 +43,47 @@ async function chooseToken(executor, history, settings, random) {
 }
 
 // Generates after `promptIds`; `onToken(id)` hears each new token as it comes. Stops at a
-// stop id, at maxTokens, when `shouldStop()` turns true, or when the text (`textOf(ids)`)
-// contains a stop string: that last token is not passed on. Returns {tokens, reason}.
-export async function generate(executor, promptIds, options, { onToken, shouldStop, textOf }) {
+// stop id, at maxTokens, when `shouldStop()` turns true, when the text (`textOf(ids)`)
+// contains a stop string (that last token is not passed on), or when the KV cache's
+// `contextLength` positions are full. `cached` lists the token ids the KV cache holds and
+// is kept up to date: a prompt that starts with them (a conversation sent again with a new
+// turn) prefills only the rest. Returns {tokens, reason, reused}.
+export async function generate(
+  executor,
+  promptIds,
+  options,
+  { onToken, shouldStop, textOf, cached = [], contextLength = Infinity },
+) {
   const settings = { ...DEFAULT_SETTINGS, ...options };
   if (promptIds.length === 0) throw new Error("the prompt has no tokens");
+  if (promptIds.length > contextLength) {
+    throw new Error(
+      `the prompt has ${promptIds.length} tokens, more than the model's context of ` +
+        `${contextLength}: send fewer (drop older turns or shorter sources)`,
+    );
+  }
   if (settings.stopStrings.length && !textOf) throw new Error("stop strings need a tokenizer");
   const stopIds = new Set(settings.stopIds);
   const random = seededRandom(settings.seed);
-  const history = [...promptIds];
-  const tokens = [];
-  prefill(executor, promptIds);
+  const tokens = []; // also the repetition penalty's history (see sampling.js)
+  const reused = reusablePrefix(cached, promptIds);
+  cached.splice(reused, Infinity, ...promptIds.slice(reused));
+  prefill(executor, promptIds, reused);
   for (let position = promptIds.length; ; position++) {
-    const token = await chooseToken(executor, history, settings, random);
-    if (shouldStop()) return { tokens, reason: "stopped" };
-    if (stopIds.has(token)) return { tokens, reason: "stop-id" };
+    const token = await chooseToken(executor, tokens, settings, random);
+    if (shouldStop()) return { tokens, reason: "stopped", reused };
+    if (stopIds.has(token)) return { tokens, reason: "stop-id", reused };
     const text = settings.stopStrings.length && textOf([...tokens, token]);
     if (text && settings.stopStrings.some((stop) => text.includes(stop))) {
-      return { tokens, reason: "stop-string" };
+      return { tokens, reason: "stop-string", reused };
     }
     tokens.push(token);
-    history.push(token);
     onToken(token);
-    if (tokens.length >= settings.maxTokens) return { tokens, reason: "max-tokens" };
+    if (tokens.length >= settings.maxTokens) return { tokens, reason: "max-tokens", reused };
+    if (position >= contextLength) return { tokens, reason: "context-full", reused };
     executor.write("tokens", Uint32Array.of(token));
     executor.run("decode", { position });
+    cached.push(token);
   }
 }
 

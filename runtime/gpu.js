@@ -7,18 +7,20 @@ export class GpuUnavailable extends Error {
 }
 
 // Limits a model needs above the defaults; requested at the adapter's own values.
-const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize"];
+const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupsPerDimension"];
 
-// Returns {device, subgroups, cpu, limits, adapter: description}. `onLost(message)` is called
-// when the device is lost for any reason but our own destroy(), so the caller can reload.
-export async function openGpu({ onLost } = {}) {
-  if (!globalThis.navigator?.gpu) {
+// Returns {device, subgroups, cpu, limits, adapter: description, close()}. `gpuApi` is the
+// GPU entry point (navigator.gpu in browsers; `create()` of the npm webgpu package in Node).
+// `onLost(message)` is called when the device is lost for any reason but close(), so the
+// caller can reload: a driver reset, or a destroy() that was not ours to make.
+export async function openGpu({ gpuApi = globalThis.navigator?.gpu, onLost } = {}) {
+  if (!gpuApi) {
     throw new GpuUnavailable(
       "this browser has no WebGPU (navigator.gpu is missing): use a recent Chrome, Edge or " +
         "Safari, or enable WebGPU in the browser settings",
     );
   }
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  const adapter = await gpuApi.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new GpuUnavailable(
       "WebGPU is present but offers no GPU adapter (the GPU may be blocklisted or disabled)",
@@ -30,13 +32,18 @@ export async function openGpu({ onLost } = {}) {
     requiredFeatures: subgroups ? ["subgroups"] : [],
     requiredLimits: limits,
   });
+  let closed = false;
   device.lost.then((info) => {
-    if (info.reason !== "destroyed") onLost?.(`the GPU device was lost: ${info.message}`);
+    if (!closed) onLost?.(`the GPU device was lost (${info.reason}: ${info.message})`);
   });
   const { vendor, architecture, description } = adapter.info ?? {};
   const name = [vendor, architecture, description].filter(Boolean).join(" ");
   const cpu = isCpuAdapter(adapter, name);
-  return { device, subgroups, cpu, limits, adapter: name || "unknown adapter" };
+  const close = () => {
+    closed = true;
+    device.destroy();
+  };
+  return { device, subgroups, cpu, limits, adapter: name || "unknown adapter", close };
 }
 
 // A software adapter (SwiftShader), where barriers are costly: the executor then takes the

@@ -1,19 +1,36 @@
 // The page's side of the runtime: starts the worker and turns its messages into promises
-// and callbacks.
+// and callbacks. (Node and other hosts without Web Workers use session.js directly.)
 //
 //   const rt = await createRuntime();      // the runtime folder of this module by default
 //   await rt.load({manifestUrl, programUrl}, ({loaded, total}) => showProgress(loaded, total));
-//   const {tokens, text} = await rt.generate("prompt text or ids", {maxTokens: 64},
-//                                            (token, text) => append(text));
+//   // -> {model, subgroups, cpu, adapter, contextLength (decoders)}
+//   const {tokens, text, reason, reused} = await rt.generate("prompt text or ids",
+//                                       {maxTokens: 64}, (token, text) => append(text));
 //   rt.stop();
 //   const vectors = await rt.embed(["a text"], {model: "embedder"});
+//
+// A generation's KV cache is kept: a prompt that starts with the previous prompt and answer
+// (a follow-up question sent with the conversation) runs only its new tokens; `reused` counts
+// the ones skipped. A prompt longer than `contextLength` is refused with an error; the
+// generation ends with reason "context-full" when the context fills up.
+//
+// The GPU device can be lost (driver reset, GPU switched off): the runtime then opens a new
+// one and reloads every model from Cache Storage, and tells the page through events:
+//   rt.addEventListener("device-lost", ({detail: {message}}) => ...);    // models unusable
+//   rt.addEventListener("device-restored", ({detail: {models}}) => ...); // ready again
+//   rt.addEventListener("device-failed", ({detail: {message}}) => ...);  // reload failed
+// rt.onDeviceLost(message) hears the first as well. Requests made meanwhile wait for the
+// reload. rt.debugLoseDevice() destroys the device, to test this.
 
 export class RuntimeError extends Error {
   name = "RuntimeError";
 }
 
-class Runtime {
+const DEVICE_EVENTS = ["device-lost", "device-restored", "device-failed"];
+
+class Runtime extends EventTarget {
   constructor(worker) {
+    super();
     this.worker = worker;
     this.pending = new Map(); // request id -> {resolve, reject, onEvent}
     this.nextRequest = 1;
@@ -23,7 +40,12 @@ class Runtime {
   }
 
   receive(event) {
-    if (event.type === "device-lost") return this.onDeviceLost(event.message);
+    if (DEVICE_EVENTS.includes(event.type)) {
+      const { type, ...detail } = event;
+      if (type === "device-lost") this.onDeviceLost(event.message);
+      this.dispatchEvent(new CustomEvent(type, { detail }));
+      return;
+    }
     const request = this.pending.get(event.request);
     if (!request) return;
     if (event.type === "error") {
@@ -50,8 +72,10 @@ class Runtime {
     });
   }
 
-  // Resolves with {model, subgroups, cpu, adapter}; onProgress({loaded, total, source}).
-  load({ manifestUrl, programUrl, model = "generator" }, onProgress = () => {}) {
+  // Resolves with {model, subgroups, cpu, adapter, contextLength};
+  // onProgress({loaded, total, source}); onWarning(message) hears trouble the load got past,
+  // e.g. shards that could not be stored for the next visit (storage full).
+  load({ manifestUrl, programUrl, model = "generator" }, onProgress = () => {}, onWarning = () => {}) {
     const absolute = (url) => new URL(url, document.baseURI).href;
     const message = {
       type: "load",
@@ -59,12 +83,13 @@ class Runtime {
       manifestUrl: absolute(manifestUrl),
       programUrl: absolute(programUrl),
     };
-    return this.call(message, ["ready"], ({ type, loaded, total, source }) => {
+    return this.call(message, ["ready"], ({ type, loaded, total, source, message: warning }) => {
       if (type === "progress") onProgress({ loaded, total, source });
+      if (type === "warning") onWarning(warning);
     });
   }
 
-  // `prompt`: text, or token ids. Resolves with {tokens, text, reason}.
+  // `prompt`: text, or token ids. Resolves with {tokens, text, reason, reused}.
   generate(prompt, settings = {}, onToken = () => {}, { model = "generator" } = {}) {
     const message = { type: "generate", model, prompt, settings };
     return this.call(message, ["done"], ({ type, token, text }) => {
@@ -86,6 +111,12 @@ class Runtime {
   async debugRead(buffer, { model = "generator" } = {}) {
     const { data } = await this.call({ type: "read", model, buffer }, ["buffer"]);
     return data;
+  }
+
+  // Destroys the GPU device as a driver reset would; resolves once the runtime has heard of
+  // it (the device-lost event has come), so requests made from then on wait for the reload.
+  async debugLoseDevice() {
+    await this.call({ type: "lose-device" }, ["device-destroyed"]);
   }
 
   terminate() {

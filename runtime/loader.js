@@ -1,8 +1,12 @@
 // Model download: the manifest, then its shards with byte progress, each verified against
 // its sha256 and kept in Cache Storage under its content-hashed URL, so a later visit (or
-// a rebuilt site whose model did not change) reads it from the cache instead.
+// a rebuilt site whose model did not change) reads it from the cache instead. The site's
+// service worker (sw.js) answers shard requests from this same cache and stores none itself,
+// and shards skip the HTTP cache: the model is kept once.
 
-const CACHE = "pagemind-models";
+const CACHE = "pagemind-models"; // shared with the service worker
+// How often a download that breaks off is continued before it is reported.
+const RESUMES = 3;
 
 export class LoadError extends Error {
   name = "LoadError";
@@ -13,20 +17,7 @@ async function sha256(bytes) {
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-// The whole body, reporting each chunk's size to `onBytes` as it streams in.
-async function download(url, onBytes) {
-  const response = await fetch(url);
-  if (!response.ok) throw new LoadError(`${url} could not be downloaded (HTTP ${response.status})`);
-  const reader = response.body.getReader();
-  const chunks = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.length;
-    onBytes(value.length);
-  }
+function concatenate(chunks, length) {
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
@@ -34,6 +25,52 @@ async function download(url, onBytes) {
     offset += chunk.length;
   }
   return bytes;
+}
+
+// The start of the range a 206 answer holds ("bytes 100-199/200" -> 100).
+function rangeStart(response) {
+  return Number(/^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")?.[1] ?? -1);
+}
+
+// The whole body, reporting each chunk's size to `onBytes` as it streams in (negative when
+// bytes already counted are dropped). A download that breaks off continues where it stopped
+// with a Range request, or starts over when the server answers with the whole file.
+async function download(url, onBytes) {
+  const chunks = [];
+  let received = 0;
+  for (let breaks = 0; ; breaks++) {
+    const headers = received ? { Range: `bytes=${received}-` } : {};
+    let response;
+    try {
+      response = await fetch(url, { headers, cache: "no-store" });
+    } catch (error) {
+      if (breaks < RESUMES) continue;
+      throw new LoadError(`${url} could not be downloaded (${error.message}): check the connection`);
+    }
+    if (!response.ok) throw new LoadError(`${url} could not be downloaded (HTTP ${response.status})`);
+    if (received && !(response.status === 206 && rangeStart(response) === received)) {
+      onBytes(-received); // the server sent the whole file again
+      chunks.length = 0;
+      received = 0;
+    }
+    try {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return concatenate(chunks, received);
+        chunks.push(value);
+        received += value.length;
+        onBytes(value.length);
+      }
+    } catch (error) {
+      if (breaks >= RESUMES) {
+        throw new LoadError(
+          `the download of ${url} broke off ${breaks + 1} times (${error.message}): check the ` +
+            "connection and try again",
+        );
+      }
+    }
+  }
 }
 
 async function openCache() {
@@ -61,7 +98,7 @@ async function loadShard(url, shard, cache, progress) {
     });
     if (bytes.length === shard.bytes && (await sha256(bytes)) === shard.sha256) {
       await cache?.put(url, new Response(bytes)).catch((error) => {
-        progress.warn(`the model could not be cached for next time: ${error.message}`);
+        progress.warn(`the model could not be kept for next time (${error.name}: ${error.message})`);
       });
       return bytes;
     }

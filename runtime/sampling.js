@@ -20,7 +20,8 @@ export function seededRandom(seed) {
   };
 }
 
-// Tokens already in the text become less likely: positive logits divided, negative multiplied.
+// Tokens the answer already wrote become less likely: positive logits divided, negative
+// multiplied. The prompt is not penalized: a grounded answer should reuse the docs' words.
 export function penalizeRepetition(logits, history, penalty) {
   if (penalty === 1 || history.length === 0) return logits;
   const result = Float32Array.from(logits);

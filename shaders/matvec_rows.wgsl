@@ -1,13 +1,26 @@
-// Barrier-free variant of matvec.wgsl (placed after it in the kernel source) for CPU
-// adapters such as SwiftShader and lavapipe, where workgroup barriers cost more than the
-// arithmetic: one invocation per output row walks all of the row's groups, so there is no
-// reduction. Dispatch ceil(n_out / 64) workgroups.
+// Barrier-free matrix-vector product for CPU adapters such as SwiftShader and lavapipe, where
+// workgroup barriers cost more than the arithmetic; it replaces matvec.wgsl in the kernel
+// source (same Params and bindings, x read as vec4s: every group's 4-value runs start at a
+// multiple of 4, and one vec4 load costs a CPU adapter far less than four scalar ones).
+// One invocation per output row walks all of the row's groups, so there is no reduction.
+// Dispatch ceil(n_out / 64) workgroups.
+
+struct Params {
+    n_in: u32,
+    n_out: u32,
+}
+
+@group(0) @binding(0) var<storage, read> weights: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
 
 fn row_dot(row: u32) -> f32 {
     let row_byte = row * row_bytes(params.n_in);
     var sum = 0.0;
     for (var group = 0u; group < params.n_in / VALUES_PER_GROUP; group++) {
-        sum += group_dot(row_byte, group);
+        let w = weight_group(row_byte, group);
+        sum += dot(w.lo, x[w.lo_index / 4u]) + dot(w.hi, x[w.hi_index / 4u]);
     }
     return sum;
 }

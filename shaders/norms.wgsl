@@ -1,5 +1,6 @@
-// Row normalisations; one workgroup of 256 threads per row of n values (source: reduce.wgsl
-// then this file). rms_norm: x / sqrt(mean(x^2) + eps) * weight. layer_norm: (x - mean) /
+// Row normalisations; one workgroup of REDUCE_THREADS threads per row of n values (source:
+// reduce.wgsl, 256 threads, or reduce_single.wgsl, one thread, on CPU adapters; then this file).
+// rms_norm: x / sqrt(mean(x^2) + eps) * weight. layer_norm: (x - mean) /
 // sqrt(var + eps) * weight + bias. l2_normalize: x / max(|x|, eps) (torch's normalize uses
 // eps = 1e-12).
 
@@ -24,7 +25,7 @@ fn row_sum_of_squares(base: u32, thread: u32, center: f32) -> f32 {
     return workgroup_sum(thread, sum);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE_THREADS)
 fn rms_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
             @builtin(local_invocation_index) thread: u32) {
     let base = workgroup.x * params.n;
@@ -35,15 +36,18 @@ fn rms_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE_THREADS)
 fn layer_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
               @builtin(local_invocation_index) thread: u32) {
     let base = workgroup.x * params.n;
+    // Summed around the row's first value, so a large common offset loses no precision
+    // (one thread summing a whole row in order would otherwise).
+    let shift = x[base];
     var sum = 0.0;
     for (var i = thread; i < params.n; i += REDUCE_THREADS) {
-        sum += x[base + i];
+        sum += x[base + i] - shift;
     }
-    let mean = workgroup_sum(thread, sum) / f32(params.n);
+    let mean = shift + workgroup_sum(thread, sum) / f32(params.n);
     // Two passes (mean, then squared deviations) avoid E[x^2] - E[x]^2 cancellation.
     let variance = row_sum_of_squares(base, thread, mean) / f32(params.n);
     let scale = inverseSqrt(variance + params.eps);
@@ -52,7 +56,7 @@ fn layer_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE_THREADS)
 fn l2_normalize(@builtin(workgroup_id) workgroup: vec3<u32>,
                 @builtin(local_invocation_index) thread: u32) {
     let base = workgroup.x * params.n;

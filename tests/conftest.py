@@ -57,6 +57,19 @@ def serve_directory(root: Path, prefix: str = "/") -> tuple[http.server.Threadin
                 return str(root / "__outside_prefix__")
             return super().translate_path("/" + path[len(prefix) :])
 
+        def send_error(self, code: int, message: str | None = None, explain=None) -> None:
+            """Like GitHub Pages: any missing URL gets the site's 404.html, at any depth."""
+            not_found = root / "404.html"
+            if code != 404 or not not_found.is_file():
+                return super().send_error(code, message, explain)
+            body = not_found.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
     handler = functools.partial(Handler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

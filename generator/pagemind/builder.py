@@ -17,6 +17,7 @@ from pagemind.entry import ENTRY_PATH, entry_json, runtime_files
 from pagemind.errors import PagemindError
 from pagemind.render import Renderer, Site, ThemeAsset, sitemap, theme_files
 from pagemind.resources import resource_dir
+from pagemind.service_worker import SERVICE_WORKER_NAME, ServiceWorkerWriter
 from pagemind.structure.files import DocsFiles, discover, output_path, page_url
 from pagemind.structure.links import LinkResolver, missing_anchors
 from pagemind.structure.markdown import MarkdownRenderer
@@ -55,6 +56,12 @@ class SiteBuilder:
         self._templates = Renderer()
         self._theme: list[ThemeAsset] = []
         self._runtime: dict[str, bytes] = {}
+        self._service_worker = ServiceWorkerWriter(config.offline)
+        # Imported here: `pagemind --help` does not load numpy and the tokenizers.
+        from pagemind.search_index.site_index import SiteIndexer, bundled_embedder
+
+        self._indexer = SiteIndexer(config, bundled_embedder(config.site_dir, assistant))
+        self._index_files: set[str] = set()
 
     def build(self, changed: set[Path] | None = None) -> BuildReport:
         """Build everything (`changed` None) or only what the changed source files affect."""
@@ -88,9 +95,15 @@ class SiteBuilder:
         )
         to_render = list(self.pages) if render_all else reparse
         outputs = self._render(site, to_render, with_site_files=render_all)
-        outputs[ENTRY_PATH] = entry_json(self.assistant, index=None)
+        index = self._indexer.update(self.pages, reparse)
+        self._index_files = set(index.files)
+        outputs.update(index.files)
+        outputs[ENTRY_PATH] = entry_json(self.assistant, index=index.description)
         assets = files.assets if full else [a for a in files.assets if a in changed_sources]
-        self._write(outputs, assets, self._all_outputs(files))
+        owned = self._all_outputs(files)
+        self._write(outputs, assets, owned)
+        # Written last: its precache manifest names the files as they now are.
+        self._service_worker.write(self.config.site_dir, owned)
         self._files = files
         report = BuildReport(
             pages=len(self.pages),
@@ -154,6 +167,8 @@ class SiteBuilder:
         if with_site_files:
             outputs["404.html"] = self._templates.not_found(site).encode()
             outputs["sitemap.xml"] = sitemap(self.config, list(self.pages.values())).encode()
+            # Without it GitHub Pages runs Jekyll, which drops folders named _*, such as _pagemind/.
+            outputs[".nojekyll"] = b""
             outputs.update((asset.path, asset.data) for asset in self._theme)
             outputs.update(self._runtime)
         return outputs
@@ -161,7 +176,8 @@ class SiteBuilder:
     def _all_outputs(self, files: DocsFiles) -> set[str]:
         pages = {output_path(page.url) for page in self.pages.values()}
         theme = {asset.path for asset in self._theme}
-        site_files = {"404.html", "sitemap.xml", ENTRY_PATH, *self._runtime}
+        site_files = {"404.html", "sitemap.xml", ".nojekyll", SERVICE_WORKER_NAME, ENTRY_PATH}
+        site_files |= set(self._runtime) | self._index_files
         return pages | set(files.assets) | theme | site_files
 
     def _write(

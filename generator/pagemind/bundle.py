@@ -99,7 +99,8 @@ def write_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> str:
             bundle / "models" / package.role,
         )
     shaders = {path.name: path for path in resource_dir("shaders").glob("*.wgsl")}
-    _mirror(shaders, bundle / "shaders")
+    # Copied, not linked: a later edit of pagemind's own shaders must not change a built site.
+    _mirror(shaders, bundle / "shaders", link=False)
     text = json.dumps(_assistant_settings(config, packages), indent=1).encode()
     name = f"assistant.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
     _write_if_changed(bundle / name, text)
@@ -208,24 +209,33 @@ def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> 
     }
 
 
-def _mirror(files: dict[str, Path], folder: Path) -> None:
-    """Make `folder` hold exactly `files` (name -> source). A file already there with the
-    source's bytes is left alone, so its mtime and the readers' caches stay."""
+def _mirror(files: dict[str, Path], folder: Path, link: bool = True) -> None:
+    """Make `folder` hold exactly `files` (name -> source), hard-linked when `link`. A file
+    already there with the source's bytes is left alone, so its mtime and the readers'
+    caches stay."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
         target = folder / name
-        if target.is_file() and _same_content(source, target):
+        linked = target.is_file() and source.samefile(target)
+        if target.is_file() and _same_content(source, target) and (link or not linked):
             continue
         partial = target.with_name(name + ".partial")
         partial.unlink(missing_ok=True)
-        try:
-            os.link(source, partial)
-        except OSError:  # another file system
-            shutil.copyfile(source, partial)
+        _place(source, partial, link)
         os.replace(partial, target)
     for path in folder.iterdir():
         if path.name not in files:
             path.unlink()
+
+
+def _place(source: Path, target: Path, link: bool) -> None:
+    if link:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system
+            pass
+    shutil.copyfile(source, target)
 
 
 def _same_content(source: Path, target: Path) -> bool:

@@ -11,7 +11,7 @@ from pagemind import __version__
 from pagemind.errors import PagemindError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `run(args) -> int`.
-COMMAND_MODULES = ("new", "build", "check", "serve", "gh_deploy", "models")
+COMMAND_MODULES = ("new", "build", "check", "serve", "gh_deploy", "models", "search", "ask")
 
 log = logging.getLogger("pagemind")
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pagemind.errors import PagemindError
+from pagemind.service_worker import OFFLINE_MODES
 
 CONFIG_NAME = "pagemind.toml"
 MKDOCS_NAME = "mkdocs.yml"
@@ -53,6 +54,12 @@ class AssistantConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    # Chunk size in the embedder's WordPiece tokens, breadcrumb included; MiniLM reads 254.
+    chunk_tokens: int = 200
+
+
+@dataclass(frozen=True)
 class NavEntry:
     """One nav item as the author wrote it; `key` locates it for error messages."""
 
@@ -79,6 +86,7 @@ class _AuthorKeys:
     strict: bool = False
     exclude: list[str] = field(default_factory=list)
     nav: list | None = None
+    offline: str = "visited"
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,11 @@ class SiteConfig:
     strict: bool
     exclude: tuple[str, ...]
     nav: tuple[NavEntry, ...] | None
+    offline: str  # "visited" or "all": which pages the service worker keeps for offline
     theme: ThemeConfig
     markdown: MarkdownConfig
     assistant: AssistantConfig
+    search: SearchConfig = SearchConfig()
 
     def edit_url(self, source: str) -> str | None:
         """The "Edit this page" URL for a docs-relative source path, when the repo is known."""
@@ -110,7 +120,12 @@ class SiteConfig:
 
 
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
-_TABLES = {"theme": ThemeConfig, "markdown": MarkdownConfig, "assistant": AssistantConfig}
+_TABLES = {
+    "theme": ThemeConfig,
+    "markdown": MarkdownConfig,
+    "assistant": AssistantConfig,
+    "search": SearchConfig,
+}
 
 
 def load_config(
@@ -145,6 +160,9 @@ def load_config(
     keys = checker.table(raw, _AuthorKeys, "")
     sub = {name: checker.table(tables[name], cls, name) for name, cls in _TABLES.items()}
     _check_theme(sub["theme"], checker)
+    _check_assistant(sub["assistant"], checker)
+    _check_search(sub["search"], checker)
+    _check_offline(keys.offline, checker)
     docs_dir = (root / keys.docs_dir).resolve()
     if not docs_dir.is_dir():
         raise PagemindError(
@@ -179,9 +197,11 @@ def load_config(
         strict=keys.strict if strict is None else strict,
         exclude=tuple(keys.exclude),
         nav=None if keys.nav is None else tuple(checker.nav(keys.nav)),
+        offline=keys.offline,
         theme=sub["theme"],
         markdown=sub["markdown"],
         assistant=sub["assistant"],
+        search=sub["search"],
     )
 
 
@@ -224,6 +244,68 @@ def _check_theme(theme: ThemeConfig, checker: _Checker) -> None:
         raise checker.error(
             "palette", "theme", f"'palette' must be auto, light or dark, got {theme.palette!r}"
         )
+
+
+def _check_offline(offline: str, checker: _Checker) -> None:
+    if offline not in OFFLINE_MODES:
+        raise checker.error(
+            "offline",
+            "",
+            f"'offline' must be {' or '.join(map(repr, OFFLINE_MODES))}, got {offline!r}",
+            fix='offline = "visited" keeps the pages a reader opened; "all" keeps every page',
+        )
+
+
+def _check_search(search: SearchConfig, checker: _Checker) -> None:
+    if not 32 <= search.chunk_tokens <= 1024:
+        raise checker.error(
+            "chunk_tokens",
+            "search",
+            f"'chunk_tokens' must be between 32 and 1024, got {search.chunk_tokens}",
+            fix="200 suits the default embedder, which reads 254 tokens of text",
+        )
+
+
+# [assistant] numbers: key -> (lowest, highest, what the setting does).
+_ASSISTANT_RANGES = {
+    "top_k": (1, 20, "how many sections the prompt may quote"),
+    "context_tokens": (64, 8192, "the tokens the quoted sections may take"),
+    "max_new_tokens": (1, 2048, "the longest answer, in tokens"),
+    "temperature": (0.0, 2.0, "0 always picks the likeliest word; 0.2 is a good start"),
+    "top_p": (0.01, 1.0, "the share of probability kept when sampling; 0.9 is usual"),
+    "repetition_penalty": (1.0, 2.0, "1 is none; 1.1 discourages repeating"),
+}
+
+
+def _check_assistant(assistant: AssistantConfig, checker: _Checker) -> None:
+    for key, (low, high, meaning) in _ASSISTANT_RANGES.items():
+        value = getattr(assistant, key)
+        if not low <= value <= high:
+            raise checker.error(
+                key,
+                "assistant",
+                f"'{key}' must be between {low} and {high}, got {value}",
+                fix=f"set {key} within that range ({meaning})",
+            )
+    if not assistant.system_prompt.strip():
+        raise checker.error(
+            "system_prompt",
+            "assistant",
+            "'system_prompt' is empty",
+            fix="tell the model what it answers about, or remove the key for the default",
+        )
+    for index, example in enumerate(assistant.examples):
+        if not (
+            isinstance(example, dict)
+            and set(example) == {"question", "answer"}
+            and all(isinstance(text, str) and text.strip() for text in example.values())
+        ):
+            raise checker.error(
+                "examples",
+                "assistant",
+                f"'examples[{index}]' must hold exactly a question and an answer, both text",
+                fix='write it as { question = "How do I ...?", answer = "Run ..." }',
+            )
 
 
 class _Checker:

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from pagemind.errors import PagemindError
 from pagemind.livereload import CLIENT_SCRIPT, EVENTS_URL, SCRIPT_URL, LiveReload, inject_client
+from pagemind.service_worker import SERVICE_WORKER_NAME
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -38,7 +39,6 @@ PREVIEW_SERVICE_WORKER = b"""\
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", () => self.registration.unregister());
 """
-SERVICE_WORKER_NAME = "sw.js"
 
 KEEPALIVE_SECONDS = 15.0
 

@@ -60,6 +60,8 @@ def test_build_bundles_checks_once_and_rewrites_no_shard(site: Path, capsys):
     for folder, pattern in (("runtime", "*.js"), ("shaders", "*.wgsl")):  # runtime: always
         shipped = {p.name for p in resource_dir(folder).glob(pattern)}
         assert {p.name for p in (bundle / folder).iterdir()} == shipped
+    # Copies: editing pagemind's own shaders later must not change this built site.
+    assert not any(p.samefile(resource_dir("shaders") / p.name) for p in bundle.glob("shaders/*"))
 
     times = shard_times(output)
     assert run_cli("build", site) == 0

@@ -12,7 +12,14 @@ import pytest
 from pagemind import cli
 from pagemind.builder import SiteBuilder
 from pagemind.commands.new import WORKFLOW
-from pagemind.config import AssistantConfig, MarkdownConfig, SiteConfig, ThemeConfig, load_config
+from pagemind.config import (
+    AssistantConfig,
+    MarkdownConfig,
+    SearchConfig,
+    SiteConfig,
+    ThemeConfig,
+    load_config,
+)
 from pagemind.models.registry import DEFAULT_MODELS
 from paths import REPO
 
@@ -20,7 +27,12 @@ SITE = REPO / "example_site"
 DOCS = SITE / "docs"
 CLI_REFERENCE = DOCS / "reference" / "cli.md"
 CONFIG_REFERENCE = DOCS / "reference" / "configuration.md"
-TABLES = {"theme": ThemeConfig, "markdown": MarkdownConfig, "assistant": AssistantConfig}
+TABLES = {
+    "theme": ThemeConfig,
+    "markdown": MarkdownConfig,
+    "assistant": AssistantConfig,
+    "search": SearchConfig,
+}
 
 
 class _Elements(HTMLParser):

@@ -25,16 +25,16 @@ def zeros_like(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("n_rows", "n"), [(1, 576), (37, 576), (3, 1000)])
-def test_rms_norm(runner, rng, n_rows, n):
+def test_rms_norm(variant_runner, rng, n_rows, n):
     case = KernelCase("rms_norm", None, (("n_rows", n_rows), ("n", n), ("eps", 1e-5)))
-    assert check_kernel(runner, case, rng) < TOLERANCE
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize(("n_rows", "n"), [(1, 384), (64, 384), (5, 300)])
-def test_layer_norm_with_an_offset_mean(runner, rng, n_rows, n):
+def test_layer_norm_with_an_offset_mean(variant_runner, rng, n_rows, n):
     x = rng.standard_normal((n_rows, n), dtype=np.float32) + 50  # cancellation trap
     weight, bias = rng.standard_normal((2, n), dtype=np.float32)
-    result = runner.run_one(
+    result = variant_runner.run_one(
         "layer_norm",
         {"x": x, "weight": weight, "bias": bias, "out": zeros_like(x)},
         {"n_rows": n_rows, "n": n, "eps": 1e-12},
@@ -42,10 +42,10 @@ def test_layer_norm_with_an_offset_mean(runner, rng, n_rows, n):
     assert relative_error(result["out"], layers.layer_norm(x, weight, bias, 1e-12)) < TOLERANCE
 
 
-def test_l2_normalize_rows(runner, rng):
+def test_l2_normalize_rows(variant_runner, rng):
     x = rng.standard_normal((4, 384), dtype=np.float32)
     uniforms = {"n_rows": 4, "n": 384, "eps": 1e-12}
-    result = runner.run_one("l2_normalize", {"x": x, "out": zeros_like(x)}, uniforms)
+    result = variant_runner.run_one("l2_normalize", {"x": x, "out": zeros_like(x)}, uniforms)
     assert relative_error(result["out"], layers.l2_normalize(x)) < TOLERANCE
 
 
@@ -60,9 +60,10 @@ def test_softmax_is_stable_for_large_inputs(runner, rng, n_rows, n):
     ("interleaved", "n_heads", "theta", "position"),
     [(True, 9, 100000.0, 0), (True, 3, 100000.0, 2000), (False, 9, 10000.0, 5)],
 )
-def test_rope(runner, rng, interleaved, n_heads, theta, position):
-    kernel = "rope_interleaved" if interleaved else "rope_neox"
-    uniforms = (("n_tokens", 37), ("n_heads", n_heads), ("head_dim", 64))
+def test_rope_to_cache(runner, rng, interleaved, n_heads, theta, position):
+    """q rotated in place; k rotated and v copied into their cache rows from `position`."""
+    kernel = "rope_to_cache_interleaved" if interleaved else "rope_to_cache_neox"
+    uniforms = (("n_tokens", 37), ("n_heads", n_heads), ("n_kv_heads", 3), ("head_dim", 64))
     uniforms += (("position", position), ("theta", theta))
     assert check_kernel(runner, KernelCase(kernel, None, uniforms), rng) < ROPE_TOLERANCE
 
@@ -76,20 +77,21 @@ def attention_error(runner, rng, n_tokens, heads, kv_heads, head_dim, kv_len, ca
 
 
 @pytest.mark.parametrize(("n_tokens", "kv_len"), [(1, 1), (1, 300), (37, 37), (5, 42)])
-def test_grouped_query_causal_attention(runner, rng, n_tokens, kv_len):
+def test_grouped_query_causal_attention(variant_runner, rng, n_tokens, kv_len):
     """SmolLM2 heads (9 query heads over 3 KV heads of 64): decode over a cache, and prefill
     (kv_len > n_tokens continues after cached positions)."""
     offset = kv_len - n_tokens
-    assert attention_error(runner, rng, n_tokens, 9, 3, 64, kv_len, offset) < TOLERANCE
+    assert attention_error(variant_runner, rng, n_tokens, 9, 3, 64, kv_len, offset) < TOLERANCE
 
 
-def test_bidirectional_attention_of_the_embedder(runner, rng):
+def test_bidirectional_attention_of_the_embedder(variant_runner, rng):
     # MiniLM: 12 heads of 32
-    assert attention_error(runner, rng, 19, 12, 12, 32, 19, causal_offset=None) < TOLERANCE
+    error = attention_error(variant_runner, rng, 19, 12, 12, 32, 19, causal_offset=None)
+    assert error < TOLERANCE
 
 
-def test_attention_with_a_head_dim_that_does_not_divide_the_workgroup(runner, rng):
-    assert attention_error(runner, rng, 3, 4, 2, 80, 10, causal_offset=7) < TOLERANCE
+def test_attention_with_a_head_dim_that_does_not_divide_the_workgroup(variant_runner, rng):
+    assert attention_error(variant_runner, rng, 3, 4, 2, 80, 10, causal_offset=7) < TOLERANCE
 
 
 @pytest.mark.parametrize("n", [1536, 1000, 37 * 1536])
@@ -169,7 +171,7 @@ def test_top_k_breaks_ties_by_the_lower_index(runner):
     np.testing.assert_array_equal(indices, [7, 300, 2500, 4000, 0, 2])
 
 
-def test_packed_attention_keeps_each_sequence_to_itself(runner, rng):
+def test_packed_attention_keeps_each_sequence_to_itself(variant_runner, rng):
     """Three texts packed end to end: each query attends over its own text's keys only."""
     lengths = [5, 1, 13]
     q, k, v = rng.standard_normal((3, sum(lengths), 12, 32), dtype=np.float32)
@@ -177,7 +179,7 @@ def test_packed_attention_keeps_each_sequence_to_itself(runner, rng):
     spans = np.repeat(np.stack([starts, lengths], axis=1), lengths, axis=0).astype(np.uint32)
     uniforms = {"n_tokens": sum(lengths), "n_heads": 12, "n_kv_heads": 12, "head_dim": 32}
     uniforms |= {"kv_len": 0, "causal": 0, "causal_offset": 0}
-    result = runner.run_one(
+    result = variant_runner.run_one(
         "attention_packed",
         {"q": q, "k": k, "v": v, "spans": spans.reshape(-1), "out": zeros_like(q)},
         uniforms,

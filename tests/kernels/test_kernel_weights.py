@@ -68,9 +68,10 @@ def test_weights_bound_as_a_256_aligned_range_inside_a_shard(runner, rng):
 
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
 @pytest.mark.parametrize("n_tokens", [1, 37])
-def test_matmul_matches_numpy_for_a_prefill_batch(runner, rng, weight_format, n_tokens):
+def test_matmul_matches_numpy_for_a_prefill_batch(variant_runner, rng, weight_format, n_tokens):
     uniforms = (("n_in", 576), ("n_out", 1536), ("n_tokens", n_tokens))
-    assert check_kernel(runner, KernelCase("matmul", weight_format, uniforms), rng) < TOLERANCE
+    case = KernelCase("matmul", weight_format, uniforms)
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize(
@@ -83,11 +84,13 @@ def test_matmul_matches_numpy_for_a_prefill_batch(runner, rng, weight_format, n_
     ],
     ids=str,
 )
-def test_matmul_accumulate_on_odd_and_embedder_shapes(runner, rng, weight_format, shape, n_tokens):
+def test_matmul_accumulate_on_odd_and_embedder_shapes(
+    variant_runner, rng, weight_format, shape, n_tokens
+):
     n_out, n_in = shape
     uniforms = (("n_in", n_in), ("n_out", n_out), ("n_tokens", n_tokens))
     case = KernelCase("matmul_accumulate", weight_format, uniforms)
-    assert check_kernel(runner, case, rng) < TOLERANCE
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.program import ProgramRunner, compile_decoder
+from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.tiny_model import tiny_llama_gguf
@@ -52,6 +53,21 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
         program.write("tokens", np.array([token], np.uint32))
         program.run("decode", {"position": position})
         token = check_step(program, reference.forward([token], cache)[0])
+
+
+def test_a_prompt_longer_than_the_prefill_limit_is_prefilled_in_chunks(variant_runner, tmp_path):
+    """Chunks of at most max_prefill_tokens, each at the position after the last, as the
+    browser runs them; the program tells the browser its context length."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(3).integers(0, model.config.vocab_size, 23)
+    compiled = compile_decoder(model, context_length=48, max_prefill_tokens=8)
+    assert program_to_dict(compiled)["context_length"] == 48
+    program = ProgramRunner(variant_runner, compiled, model.tensors)
+    for position in range(0, prompt.size, 8):
+        chunk = prompt[position : position + 8]
+        program.write("tokens", chunk.astype(np.uint32))
+        program.run("prefill", {"n_tokens": chunk.size, "position": position})
+    check_step(program, Llama(model).forward(prompt.tolist(), KVCache())[-1])
 
 
 def test_profile_times_every_kernel_of_the_phase(runner, tmp_path):

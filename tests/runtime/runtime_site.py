@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pagemind.gpu.program import Program
 from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.package import PackagedModel, write_package
 from pagemind.resources import resource_dir
+
+# `check`: the source of an async JavaScript function (data) => result, run where
+# window.createRuntime() gives the runtime (the harness page, or Node's tests/node/harness.mjs);
+# data and result cross as JSON.
+RunCheck = Callable[[str, Any], Any]
 
 HARNESS_PAGE = """<!doctype html>
 <meta charset="utf-8">

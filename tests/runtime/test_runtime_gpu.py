@@ -1,5 +1,6 @@
-"""What the runtime says when the GPU cannot run the model: no adapter, or a buffer larger
-than the device's limits. Each error reaches the page as a message naming the cause."""
+"""What the runtime says when the GPU cannot run the model: no WebGPU, no adapter, or a
+buffer larger than the device's limits. Each error reaches the page as a message naming the
+cause."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import json
 
 import pytest
 from paths import CHROMIUM, CHROMIUM_ARGS
-
-pytestmark = pytest.mark.browser
 
 LOAD_ERROR = """
 async (urls) => {
@@ -18,31 +17,57 @@ async (urls) => {
 """
 
 
+def load_error(browser, arguments: list[str], url: str, urls) -> str | None:
+    """The load's error message in a Chromium started with `arguments`."""
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, args=arguments)
+    try:
+        page = chromium.new_page()
+        page.goto(url)
+        page.wait_for_function("document.title === 'ready'")
+        return page.evaluate(LOAD_ERROR, urls.__dict__)
+    finally:
+        chromium.close()
+
+
+@pytest.mark.browser
 def test_without_an_adapter_the_load_says_why(browser, static_server, tiny_site):
     root, urls = tiny_site
     # Debian's Chromium offers WebGPU on Linux only behind these switches: no adapter without.
     arguments = [a for a in CHROMIUM_ARGS if "webgpu" not in a and "Vulkan" not in a]
-    plain = browser.browser_type.launch(executable_path=CHROMIUM, args=arguments)
-    try:
-        page = plain.new_page()
-        page.goto(static_server(root))
-        page.wait_for_function("document.title === 'ready'")
-        error = page.evaluate(LOAD_ERROR, urls.__dict__)
-    finally:
-        plain.close()
+    error = load_error(browser, arguments, static_server(root), urls)
     assert error is not None and "no GPU adapter" in error
 
 
-def test_a_buffer_beyond_the_device_limits_is_refused(page, static_server, tiny_site):
+@pytest.mark.browser
+def test_without_webgpu_the_load_says_why(browser, static_server, tiny_site):
     root, urls = tiny_site
-    program_path = root / urls.programUrl
-    program = json.loads(program_path.read_text(encoding="utf-8"))
-    program["buffers"]["logits"]["bytes"] = 2**40
-    program_path.write_text(json.dumps(program), encoding="utf-8")
-    page.goto(static_server(root))
-    page.wait_for_function("document.title === 'ready'")
+    # A page over plain HTTP from a host other than localhost is no secure context: browsers
+    # give it no navigator.gpu (nor Cache Storage).
+    url = static_server(root).replace("127.0.0.1", "docs.example")
+    arguments = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP docs.example 127.0.0.1"]
+    error = load_error(browser, arguments, url, urls)
+    assert error is not None and "no WebGPU" in error
 
-    error = page.evaluate(LOAD_ERROR, urls.__dict__)
+
+@pytest.mark.parametrize(
+    ("url", "group", "name", "named"),
+    [
+        ("programUrl", "buffers", "logits", "buffer logits"),
+        # A model package made for a larger GPU.
+        ("manifestUrl", "tensors", "output.weight", "tensor output.weight"),
+    ],
+)
+def test_what_exceeds_the_device_limits_is_refused(
+    runtime_host, tiny_site, url, group, name, named
+):
+    """A program buffer or a model tensor larger than one binding of this GPU may hold."""
+    root, urls = tiny_site
+    path = root / getattr(urls, url)
+    content = json.loads(path.read_text(encoding="utf-8"))
+    content[group][name]["bytes"] = 2**40
+    path.write_text(json.dumps(content), encoding="utf-8")
+
+    error = runtime_host(root)(LOAD_ERROR, urls.__dict__)
 
     assert error is not None
-    assert "buffer logits" in error and "maxStorageBufferBindingSize" in error
+    assert named in error and "maxStorageBufferBindingSize" in error

@@ -1,18 +1,16 @@
 """The default embedder, all-MiniLM-L6-v2, embedding texts in the browser runtime (WordPiece
-in the worker, the embed program on SwiftShader) as the numpy BERT reference does."""
+in the worker, the embed program on SwiftShader), and under Node on Dawn, as the numpy BERT
+reference does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 from pagemind.gpu.embedder_program import compile_embedder
 from pagemind.models.bert import Bert
 from pagemind.models.registry import load_model, resolve_model
 from runtime_site import add_model, build_runtime_site
-
-pytestmark = pytest.mark.browser
 
 TEXTS = [
     "pagemind builds a static documentation site from Markdown.",
@@ -29,19 +27,17 @@ async ({urls, texts}) => {
 """
 
 
-def test_embeddings_match_the_reference(page, static_server, tmp_path):
+def test_embeddings_match_the_reference(runtime_host, tmp_path):
     model = load_model(resolve_model("all-minilm-l6-v2", "embedder", Path.cwd()))
     expected = Bert(model).embed(TEXTS)
     root = build_runtime_site(tmp_path)
     urls = add_model(root, model, compile_embedder(model, max_tokens=32), "minilm")
-    page.goto(static_server(root))
-    page.wait_for_function("document.title === 'ready'")
+    run = runtime_host(root)
 
     # 32 rows per run: the texts (13, 16 and 16 tokens) go in two batches.
-    vectors = np.array(page.evaluate(EMBED, {"urls": urls.__dict__, "texts": TEXTS}))
+    vectors = np.array(run(EMBED, {"urls": urls.__dict__, "texts": TEXTS}))
 
     assert vectors.shape == expected.shape
     norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(expected, axis=1)
     cosines = (vectors * expected).sum(axis=1) / norms
     assert cosines.min() > 0.999
-    assert page.console_errors == []

@@ -1,6 +1,6 @@
 """The browser runtime on a tiny random decoder: the program executed by runtime/ in a Web
-Worker on Chromium's WebGPU (SwiftShader) against the numpy reference, plus the loader's
-progress, Cache Storage and sha256 checks."""
+Worker on Chromium's WebGPU (SwiftShader), and under Node on Dawn, against the numpy
+reference, plus the loader's progress, Cache Storage and sha256 checks (Chromium only)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from pagemind.models.bpe import bpe_tokenizer
 from pagemind.models.generate import generate
 from pagemind.models.llama import KVCache, Llama
 from runtime_site import GENERATE, LOAD
-
-pytestmark = pytest.mark.browser
 
 TOLERANCE = 1e-4  # logits relative to their scale, as the wgpu-py program check
 PROMPT_LENGTH = 21  # more than the 16 rows of tiny_site: the prompt is prefilled in two chunks
@@ -26,18 +24,15 @@ def shard_requests(page) -> list[str]:
     return requests
 
 
-def test_greedy_tokens_and_logits_follow_the_reference(page, static_server, tiny_site, tiny_model):
+def test_greedy_tokens_and_logits_follow_the_reference(runtime_host, tiny_site, tiny_model):
     root, urls = tiny_site
-    page.goto(static_server(root))
-    page.wait_for_function("document.title === 'ready'")
+    run = runtime_host(root)
     prompt = np.random.default_rng(3).integers(0, tiny_model.config.vocab_size, PROMPT_LENGTH)
     reference = Llama(tiny_model)
     expected = generate(reference, prompt.tolist(), NEW_TOKENS)
 
-    loaded = page.evaluate(LOAD, urls.__dict__)
-    result = page.evaluate(
-        GENERATE, {"prompt": prompt.tolist(), "settings": {"maxTokens": NEW_TOKENS}}
-    )
+    loaded = run(LOAD, urls.__dict__)
+    result = run(GENERATE, {"prompt": prompt.tolist(), "settings": {"maxTokens": NEW_TOKENS}})
 
     assert loaded["info"]["cpu"], "SwiftShader is a CPU adapter: the rows variant must run"
     assert result["tokens"] == expected
@@ -46,23 +41,19 @@ def test_greedy_tokens_and_logits_follow_the_reference(page, static_server, tiny
     # The logits buffer holds the step that chose the last token.
     last_logits = reference.forward(prompt.tolist() + expected[:-1], KVCache())[-1]
     assert relative_error(np.array(result["logits"], np.float32), last_logits) < TOLERANCE
-    assert page.console_errors == []
 
 
-def test_sampling_settings_and_stop_ids(page, static_server, tiny_site, tiny_model):
+def test_sampling_settings_and_stop_ids(runtime_host, tiny_site):
     root, urls = tiny_site
-    page.goto(static_server(root))
-    page.wait_for_function("document.title === 'ready'")
-    page.evaluate(LOAD, urls.__dict__)
+    run = runtime_host(root)
+    run(LOAD, urls.__dict__)
     prompt = list(range(5, 5 + PROMPT_LENGTH))
-    greedy = page.evaluate(GENERATE, {"prompt": prompt, "settings": {"maxTokens": NEW_TOKENS}})
+    greedy = run(GENERATE, {"prompt": prompt, "settings": {"maxTokens": NEW_TOKENS}})
     sampled = {"maxTokens": NEW_TOKENS, "temperature": 1.5, "topK": 40, "topP": 0.95, "seed": 1}
-    first = page.evaluate(GENERATE, {"prompt": prompt, "settings": sampled})
-    again = page.evaluate(GENERATE, {"prompt": prompt, "settings": sampled})
+    first = run(GENERATE, {"prompt": prompt, "settings": sampled})
+    again = run(GENERATE, {"prompt": prompt, "settings": sampled})
     stop_at = greedy["tokens"][3]
-    stopped = page.evaluate(
-        GENERATE, {"prompt": prompt, "settings": {"maxTokens": 50, "stopIds": [stop_at]}}
-    )
+    stopped = run(GENERATE, {"prompt": prompt, "settings": {"maxTokens": 50, "stopIds": [stop_at]}})
 
     assert first["tokens"] == again["tokens"], "a seed replays the same tokens"
     assert first["tokens"] != greedy["tokens"]
@@ -79,20 +70,19 @@ async (prompt) => {
 """
 
 
-def test_stop_and_stop_strings_end_the_answer(page, static_server, tiny_site, tiny_model):
+def test_stop_and_stop_strings_end_the_answer(runtime_host, tiny_site, tiny_model):
     root, urls = tiny_site
-    page.goto(static_server(root))
-    page.wait_for_function("document.title === 'ready'")
-    page.evaluate(LOAD, urls.__dict__)
+    run = runtime_host(root)
+    run(LOAD, urls.__dict__)
     tokenizer = bpe_tokenizer(tiny_model.tokenizer_spec)
     prompt = "the sea and the sand"
-    greedy = page.evaluate(GENERATE, {"prompt": prompt, "settings": {"maxTokens": 12}})
+    greedy = run(GENERATE, {"prompt": prompt, "settings": {"maxTokens": 12}})
     stop = tokenizer.decode(greedy["tokens"][5:7])
     # The first token that makes the text contain the stop string ends the answer, unsent.
     cut = next(i for i in range(12) if stop in tokenizer.decode(greedy["tokens"][: i + 1]))
 
-    stopped = page.evaluate(STOP_EARLY, prompt)
-    at_string = page.evaluate(
+    stopped = run(STOP_EARLY, prompt)
+    at_string = run(
         GENERATE, {"prompt": prompt, "settings": {"maxTokens": 12, "stopStrings": [stop]}}
     )
 
@@ -106,6 +96,7 @@ def test_stop_and_stop_strings_end_the_answer(page, static_server, tiny_site, ti
     assert at_string["tokens"] == greedy["tokens"][:cut]
 
 
+@pytest.mark.browser
 def test_progress_then_the_second_load_reads_the_cache(page, static_server, tiny_site):
     root, urls = tiny_site
     shard_files = sorted(path.name for path in (root / "models" / "tiny").glob("*.bin"))
@@ -128,6 +119,7 @@ def test_progress_then_the_second_load_reads_the_cache(page, static_server, tiny
     assert second["progress"][-1]["loaded"] == total
 
 
+@pytest.mark.browser
 def test_a_corrupted_shard_is_fetched_again_then_reported(page, static_server, tiny_site):
     root, urls = tiny_site
     shard = next((root / "models" / "tiny").glob("*.bin"))

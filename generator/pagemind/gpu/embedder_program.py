@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from pagemind.gpu.kernels import (
-    ATTENTION_MAX_HEAD_DIM,
     ATTENTION_MAX_KEYS,
     MAX_WORKGROUPS_PER_DIMENSION,
+    check_head_dim,
 )
 from pagemind.gpu.program import BufferSpec, Program, ProgramBuilder, ProgramRunner
 from pagemind.models.safetensors_source import BertModel
@@ -173,8 +173,7 @@ def compile_embedder(model: BertModel, max_tokens: int = 512) -> Program:
     c = model.config
     if c.max_length > ATTENTION_MAX_KEYS:
         raise ValueError(f"the attention kernel holds at most {ATTENTION_MAX_KEYS} keys")
-    if c.head_dim > ATTENTION_MAX_HEAD_DIM:
-        raise ValueError(f"the attention kernel takes heads of at most {ATTENTION_MAX_HEAD_DIM}")
+    check_head_dim(c.head_dim)
     if not 1 <= max_tokens <= MAX_WORKGROUPS_PER_DIMENSION:
         raise ValueError(f"max_tokens must be between 1 and {MAX_WORKGROUPS_PER_DIMENSION}")
     return _EmbedderCompiler(model, max_tokens).compile()

@@ -118,13 +118,19 @@ def _softmax(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays
     return {"x": x, "out": np.zeros_like(x)}, {"out": layers.softmax(x)}
 
 
-def _rope(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
-    n_tokens, position = case.value("n_tokens"), case.value("position")
-    x = _normal(rng, n_tokens, case.value("n_heads"), case.value("head_dim"))
+def _rope_to_cache(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_tokens, position, head_dim = (case.value(n) for n in ("n_tokens", "position", "head_dim"))
+    q = _normal(rng, n_tokens, case.value("n_heads"), head_dim)
+    k, v = (_normal(rng, n_tokens, case.value("n_kv_heads"), head_dim) for _ in "kv")
+    caches = {name: _normal(rng, position + n_tokens + 1, *k.shape[1:]) for name in ("k", "v")}
     positions = np.arange(n_tokens) + position
-    theta = dict(case.uniforms)["theta"]
-    rotated = layers.rope(x, positions, theta, interleaved=case.kernel == "rope_interleaved")
-    return {"x": x}, {"x": rotated}
+    theta, interleaved = dict(case.uniforms)["theta"], case.kernel.endswith("interleaved")
+    k_cache, v_cache = caches["k"].copy(), caches["v"].copy()
+    k_cache[position : position + n_tokens] = layers.rope(k, positions, theta, interleaved)
+    v_cache[position : position + n_tokens] = v
+    arrays = {"q": q, "k": k, "v": v, "k_cache": caches["k"], "v_cache": caches["v"]}
+    expected = {"q": layers.rope(q, positions, theta, interleaved), "k_cache": k_cache}
+    return arrays, expected | {"v_cache": v_cache}
 
 
 def _attention(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
@@ -223,8 +229,8 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "layer_norm": _norm,
     "l2_normalize": _norm,
     "softmax": _softmax,
-    "rope_interleaved": _rope,
-    "rope_neox": _rope,
+    "rope_to_cache_interleaved": _rope_to_cache,
+    "rope_to_cache_neox": _rope_to_cache,
     "attention": _attention,
     "attention_packed": _attention_packed,
     "swiglu": _elementwise,

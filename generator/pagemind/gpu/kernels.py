@@ -113,6 +113,15 @@ class KernelSpec:
         return packed + bytes(-len(packed) % 16)
 
 
+def check_head_dim(head_dim: int) -> None:
+    """Attention takes one thread per query dimension (plain) and vec4s of it (`rows`)."""
+    if head_dim > ATTENTION_MAX_HEAD_DIM or head_dim % 4:
+        raise ValueError(
+            f"the attention kernels take heads of at most {ATTENTION_MAX_HEAD_DIM} "
+            f"dimensions, a multiple of 4, not {head_dim}"
+        )
+
+
 def evaluate(expression: str, variables: Mapping[str, float]) -> float:
     """Value of an expression over `variables` with + - * / and ceil (valid JavaScript too).
 
@@ -173,19 +182,33 @@ def _matvec(entry_point: str) -> KernelSpec:
         reads_weights=True,
         subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
     )
+    files = ("weights_common.wgsl", WEIGHTS, "matvec_rows.wgsl")
+    return _with_rows(plain, files, 64, ("ceil(n_out / 64)", "1", "1"))
+
+
+def _with_rows(
+    plain: KernelSpec,
+    files: tuple[str, ...],
+    workgroup_size: int,
+    workgroups: tuple[str, str, str],
+    entry_point: str | None = None,
+) -> KernelSpec:
+    """`plain` with its barrier-free `rows` variant: entry point `<plain>_rows` (or
+    `entry_point`) in `files`."""
     rows = replace(
         plain,
-        files=(*plain.files, "matvec_rows.wgsl"),
-        entry_point=f"{entry_point}_rows",
-        workgroup_size=64,
-        workgroups=("ceil(n_out / 64)", "1", "1"),
+        files=files,
+        entry_point=entry_point or f"{plain.entry_point}_rows",
+        workgroup_size=workgroup_size,
+        workgroups=workgroups,
         subgroups=None,
     )
     return replace(plain, rows=rows)
 
 
 def _matmul(entry_point: str) -> KernelSpec:
-    return KernelSpec(
+    """A tiled product; the `rows` variant one invocation per tile of 4 rows x 8 tokens."""
+    plain = KernelSpec(
         name=entry_point,
         files=("weights_common.wgsl", WEIGHTS, "matmul.wgsl"),
         entry_point=entry_point,
@@ -195,10 +218,14 @@ def _matmul(entry_point: str) -> KernelSpec:
         workgroups=("ceil(n_out / 32)", "ceil(n_tokens / 16)", "1"),
         reads_weights=True,
     )
+    files = ("weights_common.wgsl", WEIGHTS, "matmul_rows.wgsl")
+    return _with_rows(plain, files, 64, ("ceil(n_out / 256)", "ceil(n_tokens / 8)", "1"))
 
 
 def _norm(entry_point: str, *inputs: str) -> KernelSpec:
-    return KernelSpec(
+    """256 threads per row; the `rows` variant the same entry point with reduce_single.wgsl,
+    one thread per row."""
+    plain = KernelSpec(
         name=entry_point,
         files=("reduce.wgsl", "norms.wgsl"),
         entry_point=entry_point,
@@ -207,17 +234,28 @@ def _norm(entry_point: str, *inputs: str) -> KernelSpec:
         workgroup_size=256,
         workgroups=_ROW_WORKGROUPS,
     )
+    files = ("reduce_single.wgsl", "norms.wgsl")
+    return _with_rows(plain, files, 1, _ROW_WORKGROUPS, entry_point=entry_point)
 
 
-def _rope(entry_point: str) -> KernelSpec:
+def _rope_to_cache(entry_point: str) -> KernelSpec:
+    """RoPE on q in place and on k into its KV-cache rows, with v copied beside it."""
     return KernelSpec(
         name=entry_point,
         files=("rope.wgsl",),
         entry_point=entry_point,
-        bindings=_bindings(("x", "read_write"), ("params", "uniform")),
+        bindings=_bindings(
+            ("q", "read_write"),
+            ("k", "read"),
+            ("v", "read"),
+            ("k_cache", "read_write"),
+            ("v_cache", "read_write"),
+            ("params", "uniform"),
+        ),
         uniforms=(
             ("n_tokens", "u32"),
             ("n_heads", "u32"),
+            ("n_kv_heads", "u32"),
             ("head_dim", "u32"),
             ("position", "u32"),
             ("theta", "f32"),
@@ -242,11 +280,12 @@ def _elementwise(entry_point: str, binary: bool) -> KernelSpec:
 
 def _attention(entry_point: str) -> KernelSpec:
     """`attention` over one sequence of keys; `attention_packed` over packed sequences, each
-    query seeing its own sequence's keys (the `spans` binding)."""
+    query seeing its own sequence's keys (the `spans` binding). The `rows` variant runs one
+    invocation per (head, query) with an online softmax."""
     names = ("q", "k", "v", "out", "params") + (
         ("spans",) if entry_point.endswith("packed") else ()
     )
-    return KernelSpec(
+    plain = KernelSpec(
         name=entry_point,
         files=("reduce.wgsl", "attention.wgsl"),
         entry_point=entry_point,
@@ -263,6 +302,8 @@ def _attention(entry_point: str) -> KernelSpec:
         workgroup_size=256,
         workgroups=("n_heads", "n_tokens", "1"),
     )
+    files = (*plain.files, "attention_rows.wgsl")
+    return _with_rows(plain, files, 16, ("n_heads", "ceil(n_tokens / 16)", "1"))
 
 
 _SPECS = (
@@ -282,8 +323,8 @@ _SPECS = (
         workgroup_size=256,
         workgroups=_ROW_WORKGROUPS,
     ),
-    _rope("rope_interleaved"),
-    _rope("rope_neox"),
+    _rope_to_cache("rope_to_cache_interleaved"),
+    _rope_to_cache("rope_to_cache_neox"),
     _attention("attention"),
     _attention("attention_packed"),
     _elementwise("swiglu", binary=True),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pagemind.gpu.kernels import ATTENTION_MAX_HEAD_DIM, ATTENTION_MAX_KEYS, MAX_TOP_K, evaluate
+from pagemind.gpu.kernels import ATTENTION_MAX_KEYS, MAX_TOP_K, check_head_dim, evaluate
 from pagemind.gpu.runner import Dispatch, KernelRunner, PreparedDispatch
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
@@ -44,6 +44,7 @@ class ProgramStep:
 class Program:
     buffers: dict[str, BufferSpec] = field(default_factory=dict)
     phases: dict[str, list[ProgramStep]] = field(default_factory=dict)
+    context_length: int | None = None  # positions a decoder's KV cache holds
 
 
 class ProgramBuilder:
@@ -132,6 +133,7 @@ class _DecoderCompiler(ProgramBuilder):
         self.top_k = top_k
 
     def compile(self) -> Program:
+        self.program.context_length = self.context_length
         self.program.buffers["tokens"] = BufferSpec("tokens", self.max_tokens * 4)
         self.program.buffers["top_indices"] = BufferSpec("top_indices", self.top_k * 4)
         self.program.phases["prefill"] = self.phase(n_tokens="n_tokens")
@@ -183,24 +185,21 @@ class _DecoderCompiler(ProgramBuilder):
         self.rms_norm("x", prefix + "attn_norm.weight", "h", n_rows=self.n_tokens)
         for name, heads in (("q", c.num_heads), ("k", c.num_kv_heads), ("v", c.num_kv_heads)):
             self.linear(prefix + f"attn_{name}.weight", "h", self.rows(name, heads * c.head_dim))
-        rope = "rope_interleaved" if c.rope_interleaved else "rope_neox"
-        for name, heads in (("q", c.num_heads), ("k", c.num_kv_heads)):
-            self.emit(
-                rope,
-                None,
-                {"x": name},
-                {
-                    "n_tokens": self.n_tokens,
-                    "n_heads": heads,
-                    "head_dim": c.head_dim,
-                    "position": "position",
-                    "theta": c.rope_theta,
-                },
-            )
         cache_floats = self.context_length * kv_size
         caches = {name: self.floats(f"{prefix}{name}_cache", cache_floats) for name in "kv"}
-        for name, cache in caches.items():
-            self.copy_rows(name, cache, kv_size, n_rows=self.n_tokens, target_row="position")
+        self.emit(
+            "rope_to_cache_interleaved" if c.rope_interleaved else "rope_to_cache_neox",
+            None,
+            {"q": "q", "k": "k", "v": "v", "k_cache": caches["k"], "v_cache": caches["v"]},
+            {
+                "n_tokens": self.n_tokens,
+                "n_heads": c.num_heads,
+                "n_kv_heads": c.num_kv_heads,
+                "head_dim": c.head_dim,
+                "position": "position",
+                "theta": c.rope_theta,
+            },
+        )
         context = self.rows("context", c.num_heads * c.head_dim)
         self.emit(
             "attention",
@@ -276,8 +275,7 @@ def compile_decoder(
     context_length = min(context_length, model.config.context_length)
     if context_length > ATTENTION_MAX_KEYS:
         raise ValueError(f"the attention kernel holds at most {ATTENTION_MAX_KEYS} positions")
-    if model.config.head_dim > ATTENTION_MAX_HEAD_DIM:
-        raise ValueError(f"the attention kernel takes heads of at most {ATTENTION_MAX_HEAD_DIM}")
+    check_head_dim(model.config.head_dim)
     max_tokens = min(max_prefill_tokens, context_length)
     return _DecoderCompiler(model, context_length, max_tokens, top_k).compile()
 

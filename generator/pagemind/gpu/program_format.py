@@ -2,6 +2,7 @@
 
     {
       "format": "pagemind-program/1",
+      "context_length": positions the KV cache holds (decoders only),
       "buffers": {name: {"bytes": n, "tensor": manifest tensor name (absent: zeroed)}},
       "modules": {"kernel" or "kernel:FORMAT": {"files": [...], "entry_point": ...,
                   "subgroups": {"files": [...], "entry_point": ...} or null,
@@ -14,6 +15,8 @@
          "workgroups": [expression, expression, expression]}]}}
     }
 
+A prompt longer than the `tokens` buffer (the prefill phase's most tokens) is prefilled in
+chunks, each run at `position` after the last; prompt plus answer fit in `context_length`.
 A module is its files concatenated in order (shaders/README.md); the `rows` variant (with
 its own workgroup counts, replacing the step's) is used on CPU adapters, else the subgroup
 variant when the device has the `subgroups` feature. Expressions use + - * / and `ceil` over
@@ -32,8 +35,10 @@ FORMAT = "pagemind-program/1"
 def program_to_dict(program: Program) -> dict:
     """The JSON-able form of `program` described in the module docstring."""
     steps = [step for phase in program.phases.values() for step in phase]
+    context = {"context_length": program.context_length} if program.context_length else {}
     return {
         "format": FORMAT,
+        **context,
         "buffers": {
             name: {"bytes": spec.nbytes, **({"tensor": spec.tensor} if spec.tensor else {})}
             for name, spec in program.buffers.items()

@@ -86,10 +86,10 @@ class KernelRunner:
         if self.use_subgroups and not gpu.has_subgroups:
             raise ValueError("the adapter does not offer subgroups")
         self.use_rows = gpu.is_cpu if use_rows is None else use_rows
-        self._pipelines: dict[tuple[str, str | None], wgpu.GPUComputePipeline] = {}
+        self._pipelines: dict[tuple, wgpu.GPUComputePipeline] = {}
 
     def pipeline(self, spec: KernelSpec, weight_format: str | None) -> wgpu.GPUComputePipeline:
-        key = (spec.entry_point, weight_format)
+        key = (spec.entry_point, spec.files, weight_format)  # a variant may keep the entry point
         if key not in self._pipelines:
             module = self.device.create_shader_module(
                 label=f"{spec.name}-{weight_format}",

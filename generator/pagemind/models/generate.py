@@ -20,7 +20,7 @@ class Sampler:
     temperature: float = 0.0  # 0 picks the most likely token (greedy)
     top_k: int = 0  # 0 keeps every token
     top_p: float = 1.0
-    repetition_penalty: float = 1.0  # > 1 discourages tokens already in the text
+    repetition_penalty: float = 1.0  # > 1 discourages tokens the answer already wrote
     seed: int = 0
 
 
@@ -38,15 +38,14 @@ def generate(
     stops = set(stop_ids)
     rng = np.random.default_rng(sampler.seed)
     cache = KVCache()
-    history = list(prompt_ids)
-    logits = model.forward(history, cache)[-1]  # batched prefill
+    logits = model.forward(list(prompt_ids), cache)[-1]  # batched prefill
     generated: list[int] = []
     for _ in range(max_new_tokens):
-        token = next_token(logits, history, sampler, rng)
+        # Only the answer's own tokens are penalized: a grounded answer reuses the docs' words.
+        token = next_token(logits, generated, sampler, rng)
         if token in stops:
             break
         generated.append(token)
-        history.append(token)
         logits = model.forward([token], cache)[-1]
     return generated
 
@@ -69,7 +68,7 @@ def next_token(
 
 
 def penalize_repetition(logits: np.ndarray, history: list[int], penalty: float) -> np.ndarray:
-    """Make tokens already seen less likely: positive logits divided, negative multiplied."""
+    """Make the tokens in `history` less likely: positive logits divided, negative multiplied."""
     if penalty == 1.0 or not history:
         return logits
     logits = logits.copy()

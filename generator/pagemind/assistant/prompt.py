@@ -1,0 +1,175 @@
+"""The assistant's prompt: system prompt, few-shot examples, the retrieved sections numbered
+[1], [2]..., the conversation so far and the question, rendered with the model's chat pieces
+(pagemind.models.chat_template). runtime/prompt.js assembles the very same text in the
+browser (tests/assistant/test_prompt_parity.py holds them together).
+
+Budgets, in the generator's tokens:
+- the whole prompt leaves `max_new_tokens` of the model's context window for the answer;
+- the sections take at most `context_tokens`, best first; the one that does not fit whole
+  is cut (when a useful part of it fits), the rest left out;
+- earlier turns fill what is left, newest first; older ones are dropped;
+- the examples are left out when even they do not fit, and a question too long for the
+  window is cut; in a window too small for even the system prompt and the question, the
+  answer gets fewer tokens: prompt and answer never overflow the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+NOT_COVERED = "The docs do not cover this. Try other words, or look through the search results."
+# Measured on the MkDocs questions (bench/eval_retrieval.py --answers): asked to cite "[1]",
+# SmolLM2-135M writes citations instead of answers; asked only to answer, it answers. The
+# sections keep their [n] headers, so citations it writes still link to them.
+ANSWER_RULE = "Answer this question using the documentation above."
+# A cut section keeps at least this many tokens, or it is left out.
+MIN_SECTION_TOKENS = 24
+# Rounds of re-fitting when joined parts tokenize longer than their parts counted alone.
+_FIT_ROUNDS = 8
+
+
+class PromptTokenizer(Protocol):
+    bos_id: int | None  # the token the model reads before the text, when it wants one
+
+    def count(self, text: str) -> int: ...
+
+    def truncate(self, text: str, tokens: int) -> str: ...
+
+    def plain(self, text: str) -> str:
+        """`text` without the model's special tokens: a document or a reader's question
+        must not be able to open a turn of its own."""
+        ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    sources: list[Mapping]  # the hits behind [1], [2]... in order
+    turns_kept: int  # earlier question/answer pairs that fitted
+    answer_tokens: int  # what the window leaves for the answer, at most max_new_tokens
+
+
+def context_window(program: Mapping, config: Mapping) -> int:
+    """Positions the decoder program's KV cache holds (program JSON, manifest config)."""
+    if "context_length" in program:
+        return program["context_length"]
+    row = 4 * config["num_kv_heads"] * config["head_dim"]
+    caches = [
+        spec["bytes"] for name, spec in program["buffers"].items() if name.endswith("k_cache")
+    ]
+    return min(caches) // row
+
+
+def retrieval_query(history: Sequence[Mapping], question: str) -> str:
+    """A follow-up is searched together with the question before it ("and on Windows?")."""
+    earlier = [turn["content"] for turn in history if turn["role"] == "user"]
+    return f"{earlier[-1]} {question}" if earlier else question
+
+
+def build_prompt(
+    *,
+    settings: Mapping,
+    chat: Mapping,
+    tokenizer: PromptTokenizer,
+    window: int,
+    hits: Sequence[Mapping],
+    history: Sequence[Mapping],
+    question: str,
+) -> Prompt:
+    """The prompt for `question` (history: {"role", "content"} turns, oldest first)."""
+    question = tokenizer.plain(question)
+    history = [{**turn, "content": tokenizer.plain(turn["content"])} for turn in history]
+    available = window - settings["max_new_tokens"]
+    target = available
+    for _ in range(_FIT_ROUNDS):
+        text, sources, turns_kept = _fit(settings, chat, tokenizer, target, hits, history, question)
+        used = tokenizer.count(text) + (tokenizer.bos_id is not None)
+        if used <= available:
+            break
+        target -= used - available
+    answer_tokens = min(settings["max_new_tokens"], window - used)
+    return Prompt(text, sources, turns_kept, answer_tokens)
+
+
+def _fit(settings, chat, tokenizer, available, hits, history, question):
+    def cost(role: str, content: str) -> int:
+        return tokenizer.count(_message(chat, role, content))
+
+    system = settings["system_prompt"]
+    fixed = cost("system", system) + tokenizer.count(chat["generation_prompt"])
+    fixed += cost("user", _with_excerpts("", question))
+    if fixed > available:  # a question longer than the window: keep its start
+        keep = max(1, tokenizer.count(question) - (fixed - available))
+        question = tokenizer.truncate(question, keep)
+        fixed = available
+    examples = [turn for e in settings["examples"] for turn in _example_turns(e)]
+    examples_cost = sum(cost(turn["role"], turn["content"]) for turn in examples)
+    if fixed + examples_cost > available:
+        examples, examples_cost = [], 0
+    room = available - fixed - examples_cost
+    sections, sources = _fit_sections(tokenizer, hits, min(settings["context_tokens"], room))
+    room -= tokenizer.count(sections)
+    kept = _fit_history(history, room, cost)
+    messages = [
+        {"role": "system", "content": system},
+        *examples,
+        *kept,
+        {"role": "user", "content": _question_message(sections, question)},
+    ]
+    text = "".join(_message(chat, m["role"], m["content"]) for m in messages)
+    return text + chat["generation_prompt"], sources, len(kept) // 2
+
+
+def _fit_sections(
+    tokenizer: PromptTokenizer, hits: Sequence[Mapping], budget: int
+) -> tuple[str, list[Mapping]]:
+    blocks: list[str] = []
+    for hit in hits:
+        title = tokenizer.plain(hit.get("breadcrumb") or hit["heading"])
+        header = f"[{len(blocks) + 1}] {title}\n"
+        text = tokenizer.plain(hit["text"]).strip(" \t\n\r")
+        block = f"{header}{text}\n\n"
+        spent = tokenizer.count(block)
+        if spent > budget:
+            room = budget - tokenizer.count(header) - 2
+            if room >= MIN_SECTION_TOKENS:
+                cut = tokenizer.truncate(text, room)
+                blocks.append(f"{header}{cut} …\n\n")
+            break
+        blocks.append(block)
+        budget -= spent
+    return "".join(blocks), list(hits[: len(blocks)])
+
+
+def _fit_history(history: Sequence[Mapping], room: int, cost) -> list[dict]:
+    """The latest whole question/answer pairs that fit in `room` tokens."""
+    pairs = [list(history[i : i + 2]) for i in range(len(history) % 2, len(history), 2)]
+    kept: list[dict] = []
+    for pair in reversed(pairs):
+        spent = sum(cost(turn["role"], turn["content"]) for turn in pair)
+        if spent > room:
+            break
+        kept = pair + kept
+        room -= spent
+    return kept
+
+
+def _example_turns(example: Mapping) -> list[dict]:
+    return [
+        {"role": "user", "content": example["question"]},
+        {"role": "assistant", "content": example["answer"]},
+    ]
+
+
+def _question_message(sections: str, question: str) -> str:
+    return _with_excerpts(sections, question) if sections else question
+
+
+def _with_excerpts(sections: str, question: str) -> str:
+    return f"Documentation:\n\n{sections}{ANSWER_RULE}\nQuestion: {question}"
+
+
+def _message(chat: Mapping, role: str, content: str) -> str:
+    return chat[f"{role}_prefix"] + content + chat[f"{role}_suffix"]

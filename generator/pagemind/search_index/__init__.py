@@ -1,0 +1,25 @@
+"""The site's search index: chunks -> embeddings -> keyword statistics -> index files, and
+the ranking that answers queries from them (the same in runtime/retrieval.js).
+
+    chunks.py        heading-aware chunks of each parsed page
+    embeddings.py    the embedder package's model and the content-hash embedding cache
+    keywords.py      the keyword tokenizer and BM25 statistics
+    index_files.py   the content-hashed files under _pagemind/index/ and site.json's "index"
+    ranking.py       BM25, cosine, rank fusion, Hit and is_relevant
+    site_index.py    SiteIndexer (kept by the builder between builds) and SiteIndex (queries)
+
+Python API (`pagemind search`, `pagemind ask`, bench/eval_retrieval.py):
+
+    index = SiteIndex.build(config)      # or SiteIndex.load(site_dir) after a build
+    hits = index.search(query, k=5)      # hybrid; keyword-only when the site has no embedder
+    is_relevant(hits)                    # False: the docs do not cover the query
+
+A Hit has url ("<page url>#<anchor>", site-relative), page (source .md relative to
+docs_dir), heading, breadcrumb (page title, section, subsection), text, score, and the figures
+is_relevant reads (cosine, coverage).
+"""
+
+from pagemind.search_index.ranking import Hit, is_relevant
+from pagemind.search_index.site_index import SiteIndex
+
+__all__ = ["Hit", "SiteIndex", "is_relevant"]

@@ -1,0 +1,183 @@
+"""The index of a whole site: SiteIndexer keeps it up to date build after build; SiteIndex
+answers queries from it, in memory or from a built site."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pagemind.config import SiteConfig
+from pagemind.errors import PagemindError
+from pagemind.search_index.chunks import Chunk, chunk_page
+from pagemind.search_index.embeddings import Embedder, EmbeddingCache
+from pagemind.search_index.index_files import (
+    IndexFiles,
+    LoadedIndex,
+    index_files,
+    parse_index,
+    read_index,
+)
+from pagemind.search_index.keywords import keyword_stats
+from pagemind.search_index.ranking import Hit, Ranker
+from pagemind.structure.files import discover, page_url
+from pagemind.structure.links import LinkResolver
+from pagemind.structure.markdown import MarkdownRenderer
+from pagemind.structure.pages import Page, parse_page
+
+log = logging.getLogger("pagemind")
+
+# Under the site root, beside the model packages (pagemind.bundle.CACHE_DIR, not imported:
+# it loads wgpu).
+CACHE_FOLDER = ".pagemind-cache/embeddings"
+_PRE_TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
+
+
+def estimate_tokens(texts: Sequence[str]) -> list[int]:
+    """Without an embedder: words and punctuation marks, as BERT's pre-tokenizer splits
+    them (WordPiece splits rare words further, so this is a lower bound)."""
+    return [len(_PRE_TOKEN.findall(text)) for text in texts]
+
+
+class SiteIndexer:
+    """Chunks per page and the embedding cache, kept between builds: `update` re-chunks only
+    the pages it is told changed and embeds only chunks the cache has not seen."""
+
+    def __init__(self, config: SiteConfig, embedder_manifest: Path | None = None) -> None:
+        """embedder_manifest: the embedder package in the site's output; None: keyword-only."""
+        self.config = config
+        self.embedder = Embedder(embedder_manifest) if embedder_manifest else None
+        self.cache = (
+            EmbeddingCache(self.embedder, config.root / CACHE_FOLDER) if self.embedder else None
+        )
+        self.count_tokens = self.embedder.count_tokens if self.embedder else estimate_tokens
+        self._check_target()
+        self._chunks: dict[str, list[Chunk]] = {}  # by page source
+        self.pages_chunked = 0  # over the indexer's life: incremental builds add few
+
+    def update(self, pages: dict[str, Page], changed: Iterable[str]) -> IndexFiles:
+        """The index of `pages` (in their order); `changed`: sources parsed anew."""
+        started = time.perf_counter()
+        target = self.config.search.chunk_tokens
+        for source in set(self._chunks) - set(pages):
+            del self._chunks[source]
+        for source in set(changed) | (set(pages) - set(self._chunks)):
+            self._chunks[source] = chunk_page(pages[source], self.count_tokens, target)
+            self.pages_chunked += 1
+        chunks = [chunk for source in pages for chunk in self._chunks[source]]
+        vectors = None
+        if self.cache:
+            vectors = self.cache.embed([chunk.embedded_text for chunk in chunks])
+        embedder = f"models/embedder/{self.embedder.manifest_path.name}" if self.embedder else None
+        files = index_files(chunks, keyword_stats(chunks), vectors, embedder)
+        log.info(
+            "Search index: %d chunks, %.0f bytes per chunk%s, in %.2f s",
+            len(chunks),
+            files.bytes_per_chunk,
+            "" if vectors is not None else " (keyword-only: the assistant is off)",
+            time.perf_counter() - started,
+        )
+        return files
+
+    def _check_target(self) -> None:
+        target = self.config.search.chunk_tokens
+        if self.embedder and target > self.embedder.max_tokens - 2:
+            raise PagemindError(
+                f"chunk_tokens = {target} is more than the embedder reads "
+                f"({self.embedder.max_tokens - 2} tokens of text); the rest of each chunk "
+                "would be left out of its vector",
+                file=self.config.config_file,
+                key="search.chunk_tokens",
+                fix=f"set chunk_tokens to {self.embedder.max_tokens - 2} or less",
+            )
+
+
+class SiteIndex:
+    """Search over a site's index (the Python API of `pagemind search`, `pagemind ask` and
+    the retrieval evaluation):
+
+        index = SiteIndex.build(config)       # or SiteIndex.load(site_dir) after a build
+        hits = index.search("query", k=5)     # hybrid; keyword-only without an embedder
+        is_relevant(hits)                     # pagemind.search_index.ranking
+    """
+
+    def __init__(self, loaded: LoadedIndex) -> None:
+        self.chunks = loaded.chunks
+        self.ranker = Ranker(loaded.chunks, loaded.stats, loaded.vectors)
+        self.embedder = Embedder(loaded.embedder_manifest) if loaded.embedder_manifest else None
+
+    @classmethod
+    def build(cls, config: SiteConfig) -> SiteIndex:
+        """Index the site's sources in memory (embeddings from the site's cache); writes
+        nothing but caches."""
+        manifest = _embedder_package(config)
+        return cls.load_files(
+            SiteIndexer(config, manifest).update(parse_pages(config), ()), manifest
+        )
+
+    @classmethod
+    def load_files(cls, files: IndexFiles, embedder_manifest: Path | None) -> SiteIndex:
+        """The index from files an indexer made, read back as the browser reads them."""
+
+        def read(path: str) -> bytes:
+            return files.files[f"_pagemind/{path}"]
+
+        loaded = parse_index(files.description, read, Path())
+        return cls(LoadedIndex(loaded.chunks, loaded.stats, loaded.vectors, embedder_manifest))
+
+    @classmethod
+    def load(cls, site_dir: Path) -> SiteIndex:
+        """The index a build wrote into `site_dir`."""
+        return cls(read_index(site_dir))
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.embedder is not None and self.ranker.vectors is not None
+
+    def embed_query(self, query: str) -> np.ndarray | None:
+        return self.embedder.embed([query])[0] if self.has_vectors else None
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """mode: "hybrid", "keyword" or "vector" (the last two for evaluation)."""
+        if mode == "keyword" or not self.has_vectors:
+            return self.ranker.keyword(query, k)
+        if mode == "vector":
+            return self.ranker.vector(self.embed_query(query), k, query)
+        return self.ranker.hybrid(query, self.embed_query(query), k)
+
+
+def bundled_embedder(site_dir: Path, assistant: str | None) -> Path | None:
+    """The embedder manifest that the assistant bundle in `site_dir` names (what the
+    browser loads); None without a bundle (keyword-only). assistant: the bundle file's
+    site-relative path."""
+    bundle = site_dir / assistant if assistant else None
+    if bundle is None or not bundle.is_file():
+        return None
+    settings = json.loads(bundle.read_text(encoding="utf-8"))
+    return bundle.parent / settings["models"]["embedder"]["manifest"]
+
+
+def parse_pages(config: SiteConfig) -> dict[str, Page]:
+    """Every page of the site, parsed as a build parses it."""
+    files = discover(config.docs_dir, config.exclude)
+    renderer = MarkdownRenderer(config.markdown)
+    resolver = LinkResolver({source: page_url(source) for source in files.pages}, set(files.assets))
+    return {
+        source: parse_page(source, config.docs_dir, renderer, resolver) for source in files.pages
+    }
+
+
+def _embedder_package(config: SiteConfig) -> Path | None:
+    """The embedder package the site ships (from the site's model cache), None when the
+    assistant is off."""
+    if not config.assistant.enabled:
+        return None
+    from pagemind.bundle import prepare_packages  # numpy and the model readers, only here
+
+    packages = prepare_packages(config)
+    return next(package.manifest_path for package in packages if package.role == "embedder")

@@ -1,0 +1,158 @@
+// The assistant's prompt, assembled exactly as pagemind.assistant.prompt does in Python
+// (its docstring explains the budgets): system prompt, few-shot examples, the retrieved
+// sections numbered [1], [2]..., the conversation so far and the question, rendered with the
+// model's chat pieces (the manifest's `chat`).
+//
+//   const tokenizer = new PromptTokenizer(manifest.tokenizer);
+//   const {text, sources, turnsKept, answerTokens} = buildPrompt({settings, chat: manifest.chat, tokenizer,
+//                                                   window, hits, history, question});
+
+import { BpeTokenizer } from "./tokenizer_bpe.js";
+
+export const NOT_COVERED =
+  "The docs do not cover this. Try other words, or look through the search results.";
+// Asked to cite "[1]", SmolLM2-135M writes citations instead of answers (see prompt.py).
+export const ANSWER_RULE = "Answer this question using the documentation above.";
+const MIN_SECTION_TOKENS = 24;
+const FIT_ROUNDS = 8;
+
+// Counting, cutting and cleaning text with the generator's tokenizer (the manifest's spec).
+export class PromptTokenizer {
+  constructor(spec) {
+    this.bpe = new BpeTokenizer(spec);
+    this.specials = spec.added_tokens.filter((token) => token.special).map((t) => t.content);
+    this.bosId = spec.add_bos ? spec.bos_id : null; // read before the text, when wanted
+  }
+
+  count(text) {
+    return this.bpe.encode(text, { addBos: false }).length;
+  }
+
+  // The first `tokens` tokens of `text`, without a character cut in half.
+  truncate(text, tokens) {
+    const ids = this.bpe.encode(text, { addBos: false }).slice(0, tokens);
+    return this.bpe.decode(ids).replace(/\uFFFD+$/u, "");
+  }
+
+  // `text` without the model's special tokens: a document or a reader's question must not
+  // be able to open a turn of its own.
+  plain(text) {
+    while (this.specials.some((special) => text.includes(special))) {
+      for (const special of this.specials) text = text.replaceAll(special, "");
+    }
+    return text;
+  }
+}
+
+// A follow-up is searched together with the question before it ("and on Windows?").
+export function retrievalQuery(history, question) {
+  const earlier = history.filter((turn) => turn.role === "user").map((turn) => turn.content);
+  return earlier.length ? `${earlier.at(-1)} ${question}` : question;
+}
+
+export function buildPrompt({ settings, chat, tokenizer, window, hits, history, question }) {
+  question = tokenizer.plain(question);
+  history = history.map((turn) => ({ ...turn, content: tokenizer.plain(turn.content) }));
+  const available = window - settings.max_new_tokens;
+  let target = available;
+  let prompt;
+  let used;
+  for (let round = 0; round < FIT_ROUNDS; round++) {
+    prompt = fit(settings, chat, tokenizer, target, hits, history, question);
+    used = tokenizer.count(prompt.text) + (tokenizer.bosId != null ? 1 : 0);
+    if (used <= available) break;
+    target -= used - available;
+  }
+  return { ...prompt, answerTokens: Math.min(settings.max_new_tokens, window - used) };
+}
+
+function fit(settings, chat, tokenizer, available, hits, history, question) {
+  const cost = (role, content) => tokenizer.count(message(chat, role, content));
+  const system = settings.system_prompt;
+  let fixed = cost("system", system) + tokenizer.count(chat.generation_prompt);
+  fixed += cost("user", withExcerpts("", question));
+  if (fixed > available) {
+    // a question longer than the window: keep its start
+    const keep = Math.max(1, tokenizer.count(question) - (fixed - available));
+    question = tokenizer.truncate(question, keep);
+    fixed = available;
+  }
+  let examples = settings.examples.flatMap(exampleTurns);
+  let examplesCost = examples.reduce((sum, turn) => sum + cost(turn.role, turn.content), 0);
+  if (fixed + examplesCost > available) [examples, examplesCost] = [[], 0];
+  let room = available - fixed - examplesCost;
+  const { sections, sources } = fitSections(
+    tokenizer,
+    hits,
+    Math.min(settings.context_tokens, room),
+  );
+  room -= tokenizer.count(sections);
+  const kept = fitHistory(history, room, cost);
+  const messages = [
+    { role: "system", content: system },
+    ...examples,
+    ...kept,
+    { role: "user", content: questionMessage(sections, question) },
+  ];
+  const text = messages.map((m) => message(chat, m.role, m.content)).join("");
+  return { text: text + chat.generation_prompt, sources, turnsKept: kept.length / 2 };
+}
+
+function fitSections(tokenizer, hits, budget) {
+  const blocks = [];
+  for (const hit of hits) {
+    const title = tokenizer.plain(hit.breadcrumb || hit.heading);
+    const header = `[${blocks.length + 1}] ${title}\n`;
+    const text = stripBlank(tokenizer.plain(hit.text));
+    const block = `${header}${text}\n\n`;
+    const spent = tokenizer.count(block);
+    if (spent > budget) {
+      const room = budget - tokenizer.count(header) - 2;
+      if (room >= MIN_SECTION_TOKENS) {
+        blocks.push(`${header}${tokenizer.truncate(text, room)} …\n\n`);
+      }
+      break;
+    }
+    blocks.push(block);
+    budget -= spent;
+  }
+  return { sections: blocks.join(""), sources: hits.slice(0, blocks.length) };
+}
+
+// The latest whole question/answer pairs that fit in `room` tokens.
+function fitHistory(history, room, cost) {
+  const pairs = [];
+  for (let i = history.length % 2; i < history.length; i += 2) pairs.push(history.slice(i, i + 2));
+  let kept = [];
+  for (const pair of pairs.reverse()) {
+    const spent = pair.reduce((sum, turn) => sum + cost(turn.role, turn.content), 0);
+    if (spent > room) break;
+    kept = [...pair, ...kept];
+    room -= spent;
+  }
+  return kept;
+}
+
+// Python's str.strip(" \t\n\r"): trim() would also take other Unicode spaces.
+function stripBlank(text) {
+  return text.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, "");
+}
+
+function exampleTurns(example) {
+  return [
+    { role: "user", content: example.question },
+    { role: "assistant", content: example.answer },
+  ];
+}
+
+function questionMessage(sections, question) {
+  return sections ? withExcerpts(sections, question) : question;
+}
+
+function withExcerpts(sections, question) {
+  return `Documentation:\n\n${sections}${ANSWER_RULE}\nQuestion: ${question}`;
+}
+
+function message(chat, role, content) {
+  return chat[`${role}_prefix`] + content + chat[`${role}_suffix`];
+}

@@ -1,0 +1,83 @@
+"""Chunk embeddings from the real MiniLM package: cache by content hash, int8 vectors,
+hybrid and vector ranking, the relevance test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pagemind.config import load_config
+from pagemind.errors import PagemindError
+from pagemind.models.package import write_package
+from pagemind.models.registry import load_model, resolve_model
+from pagemind.search_index import SiteIndex, is_relevant
+from pagemind.search_index.index_files import dequantize, quantize
+from pagemind.search_index.site_index import SiteIndexer, parse_pages
+from search_site import write_site
+
+
+@pytest.fixture(scope="module")
+def embedder_manifest(tmp_path_factory) -> Path:
+    """The default embedder packaged as a build packages it for the browser."""
+    model = load_model(resolve_model("all-minilm-l6-v2", "embedder", Path.cwd()))
+    folder = tmp_path_factory.mktemp("embedder")
+    return write_package(model, folder, name="embedder").manifest_path
+
+
+def test_an_edit_re_embeds_only_the_chunk_it_changed(tmp_path, embedder_manifest) -> None:
+    config = load_config(write_site(tmp_path))
+    pages = parse_pages(config)
+    indexer = SiteIndexer(config, embedder_manifest)
+    first = indexer.update(pages, pages)
+    assert indexer.cache.embedded == first.description["count"] == 6
+
+    page = tmp_path / "docs" / "install.md"
+    page.write_text(page.read_text().replace("Reboot afterwards.", "Restart afterwards."))
+    pages = parse_pages(config)
+    indexer.update(pages, ["install.md"])
+    assert indexer.cache.embedded == 7  # the one changed section
+
+    fresh = SiteIndexer(config, embedder_manifest)  # as a new process: the cache on disk
+    again = fresh.update(pages, pages)
+    assert fresh.cache.embedded == 0
+    assert again.description["vectors"]["embedder"] == "models/embedder/" + embedder_manifest.name
+
+
+def test_int8_vectors_keep_the_embeddings_direction() -> None:
+    vectors = np.random.default_rng(0).standard_normal((50, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    restored = dequantize(*quantize(vectors))
+    assert np.min(np.sum(restored * vectors, axis=1)) > 0.999
+
+
+def test_semantic_search_finds_sections_without_shared_words(tmp_path, embedder_manifest):
+    config = load_config(write_site(tmp_path))
+    files = SiteIndexer(config, embedder_manifest).update(parse_pages(config), ())
+    assert files.description["vectors"]["dimensions"] == 384
+    index = SiteIndex.load_files(files, embedder_manifest)
+
+    query = "my computer must be restarted once the setup program finishes"
+    assert index.search(query, k=5, mode="keyword") == []  # no word in common
+    vector = index.search(query, k=1, mode="vector")
+    hybrid = index.search(query, k=1)
+    assert vector[0].url == hybrid[0].url == "install/#on-windows"
+    assert is_relevant(hybrid)
+    assert not is_relevant(index.search("a recipe for sourdough bread", k=5))
+
+
+def test_chunks_larger_than_the_embedder_reads_are_refused(tmp_path, embedder_manifest):
+    root = write_site(tmp_path, config='site_name = "x"\n\n[search]\nchunk_tokens = 300\n')
+    with pytest.raises(PagemindError) as error:
+        SiteIndexer(load_config(root), embedder_manifest)
+    assert error.value.key == "search.chunk_tokens"
+    assert "254" in str(error.value)
+
+
+def test_a_site_without_text_has_an_empty_index(tmp_path, embedder_manifest) -> None:
+    config = load_config(write_site(tmp_path, {"index.md": "---\ntitle: Soon\n---\n"}))
+    files = SiteIndexer(config, embedder_manifest).update(parse_pages(config), ())
+    index = SiteIndex.load_files(files, embedder_manifest)
+    assert files.description["count"] == 0
+    assert index.search("anything", k=5) == []
+    assert not is_relevant([])

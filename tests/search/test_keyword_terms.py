@@ -1,0 +1,43 @@
+"""The keyword tokenizer is the same in Python and in runtime/retrieval.js (run by Node)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from pagemind.search_index.keywords import STOPWORDS, keyword_terms
+from paths import REPO, docs_paragraphs
+
+TRICKY = [
+    "Héllo, WÖRLD! Ünïcode café naïve",
+    "東京 and 中文 text, Ελληνικά, русский текст",
+    "snake_case_name camelCase 3.14 v2 x86_64 ½ ² ①",
+    "libraries pages boxes glasses status analysis does goes ties",
+    "emoji 🚀 joins 👩‍💻 nothing",
+    "İstanbul ǅ ß ﬁ",
+]
+
+
+def test_python_and_javascript_split_every_docs_paragraph_alike(tmp_path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    texts = docs_paragraphs() + TRICKY
+    inputs = tmp_path / "texts.json"
+    inputs.write_text(json.dumps({"texts": texts, "stopwords": sorted(STOPWORDS)}))
+    script = f"""
+import {{ readFileSync }} from "node:fs";
+import {{ keywordTerms }} from "{(REPO / "runtime" / "retrieval.js").as_uri()}";
+const {{ texts, stopwords }} = JSON.parse(readFileSync({json.dumps(str(inputs))}, "utf8"));
+const words = new Set(stopwords);
+process.stdout.write(JSON.stringify(texts.map((text) => keywordTerms(text, words))));
+"""
+    result = subprocess.run(
+        [node, "--input-type=module"], input=script, capture_output=True, text=True, check=True
+    )
+    javascript = json.loads(result.stdout)
+    assert len(texts) > 1000
+    for text, theirs in zip(texts, javascript, strict=True):
+        assert theirs == keyword_terms(text), text
