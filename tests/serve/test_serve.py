@@ -245,7 +245,14 @@ def test_the_command_stops_cleanly(site: Path, tmp_path: Path, stop: signal.Sign
     scratch.mkdir()
     command = [sys.executable, "-m", "pagemind", "serve", str(site), "--dev-addr", "127.0.0.1:0"]
     environment = {**os.environ, "TMPDIR": str(scratch)}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
+    # As from a terminal: a runner started in the background would pass on an ignored SIGINT.
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         lines = []
         while not (match := re.search(r"serving (http://\S+)", "".join(lines))):
