@@ -20,13 +20,13 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "runtime")]
 
-from conftest import serve_directory  # noqa: E402
 from node_runtime import NodeRuntime  # noqa: E402
 from pagemind.gpu.program import compile_decoder  # noqa: E402
 from pagemind.models.registry import load_model, resolve_model  # noqa: E402
 from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from runtime_site import add_model, build_runtime_site  # noqa: E402
+from static_host import StaticHost  # noqa: E402
 
 # Milliseconds, measured in the host itself; the same text runs in Chromium and in Node.
 MEASURE = """
@@ -96,7 +96,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = build_runtime_site(Path(folder))
         urls = add_model(root, model, program, "smollm2")
-        server, url = serve_directory(root)
+        server = StaticHost(root)
+        url = server.url
         arguments = {
             "urls": urls.__dict__,
             "prompt": ids[: args.prompt],
@@ -107,7 +108,7 @@ def main() -> None:
             results = {"chromium": measure_chromium(url, arguments)}
             results["node"] = measure_node(url, arguments)
         finally:
-            server.shutdown()
+            server.close()
     report(results, args)
 
 

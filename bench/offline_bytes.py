@@ -28,7 +28,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "offline")]
 # The offline tests' site copy, counting static host and Chromium setup.
 from offline_site import BASE, build, copy_site  # noqa: E402
 from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from static_host import StaticHost  # noqa: E402
+from static_host import StaticHost  # noqa: E402  (tests/static_host.py)
 
 EDITED_PAGE = "guides/deploying.md"
 

@@ -22,7 +22,6 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "runtime")]
 
-from conftest import serve_directory  # noqa: E402
 from pagemind.gpu.program import compile_decoder  # noqa: E402
 from pagemind.models.gguf_source import GGUFModel  # noqa: E402
 from pagemind.models.llama import KVCache, Llama  # noqa: E402
@@ -30,6 +29,7 @@ from pagemind.models.registry import load_model, resolve_model  # noqa: E402
 from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from runtime_site import add_model, build_runtime_site  # noqa: E402
+from static_host import StaticHost  # noqa: E402
 
 # Milliseconds: two loads (network, then cache) and one timed greedy generation.
 MEASURE = """
@@ -93,7 +93,8 @@ def measure_browser(model: GGUFModel, prompt: list[int], steps: int, profile: bo
     with tempfile.TemporaryDirectory() as folder:
         root = build_runtime_site(Path(folder))
         urls = add_model(root, model, program, "smollm2")
-        server, url = serve_directory(root)
+        server = StaticHost(root)
+        url = server.url
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -110,7 +111,7 @@ def measure_browser(model: GGUFModel, prompt: list[int], steps: int, profile: bo
                     result["profile"] = page.evaluate(PROFILE, profile_arguments)
                 browser.close()
         finally:
-            server.shutdown()
+            server.close()
     return result
 
 

@@ -20,8 +20,8 @@ from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import serve_directory  # noqa: E402 - the tests' static server
 from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the tests' Chromium setup
+from static_host import StaticHost  # noqa: E402 - the tests' static server
 
 QUERIES = [
     "deploy to github pages",
@@ -71,7 +71,8 @@ def main() -> None:
         out = Path(folder) / "site"
         assert cli.main(["build", str(args.site), "-o", str(out), "--no-check", "-q"]) == 0
         index_bytes = sum(path.stat().st_size for path in (out / "_pagemind" / "index").iterdir())
-        server, base = serve_directory(out, "/")
+        server = StaticHost(out)
+        base = server.url
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_context(service_workers="block").new_page()
         page.goto(base)
@@ -90,7 +91,7 @@ def main() -> None:
         numbered = [f"{query} {number}" for number, query in enumerate(queries)]
         hybrid = time_queries(page, numbered, renders=2)
         browser.close()
-        server.shutdown()
+        server.close()
 
     print(f"index files: {index_bytes / 1e3:.1f} kB; first query (fetches them): {first:.2f} s")
     print(f"embedder load (opt-in click to ready): {model_load:.2f} s")
