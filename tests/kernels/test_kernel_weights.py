@@ -93,6 +93,31 @@ def test_matmul_accumulate_on_odd_and_embedder_shapes(
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+def test_matmul_on_sizes_that_cut_the_tiles(variant_runner, rng, weight_format, kernel):
+    """Tokens and rows past a 64-wide tile, rows not a multiple of 4 and (F32, F16) a last
+    slice of n_in shorter than 32 values."""
+    n_in = 96 if weight_format.startswith("Q") else 72
+    uniforms = (("n_in", n_in), ("n_out", 101), ("n_tokens", 70))
+    assert (
+        check_kernel(variant_runner, KernelCase(kernel, weight_format, uniforms), rng) < TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
+def test_matmul_leaves_rows_past_the_batch_untouched(variant_runner, rng, kernel):
+    """Programs size activations for their longest batch: a shorter one writes only its rows."""
+    n_in, n_out, n_tokens, capacity = 64, 101, 70, 128
+    weights = random_weights(rng, (n_out, n_in), "Q8_0")
+    x = rng.standard_normal((capacity, n_in), dtype=np.float32)
+    out = rng.standard_normal((capacity, n_out), dtype=np.float32)
+    uniforms = {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens}
+    arrays = {"weights": weights.data, "x": x, "out": out}
+    written = variant_runner.run_one(kernel, arrays, uniforms, "Q8_0")["out"]
+    np.testing.assert_array_equal(written[n_tokens:], out[n_tokens:])
+
+
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
 def test_embedding_lookup_returns_the_dequantized_rows(runner, rng, weight_format):
     table = random_weights(rng, (1000, 576), weight_format)

@@ -207,7 +207,8 @@ def _with_rows(
 
 
 def _matmul(entry_point: str) -> KernelSpec:
-    """A tiled product; the `rows` variant one invocation per tile of 4 rows x 8 tokens."""
+    """A register-blocked tiled product, 64 tokens x 64 rows per workgroup; the `rows` variant
+    one invocation per tile of 4 rows x 8 tokens."""
     plain = KernelSpec(
         name=entry_point,
         files=("weights_common.wgsl", WEIGHTS, "matmul.wgsl"),
@@ -215,7 +216,7 @@ def _matmul(entry_point: str) -> KernelSpec:
         bindings=_MATRIX_BINDINGS,
         uniforms=(("n_in", "u32"), ("n_out", "u32"), ("n_tokens", "u32")),
         workgroup_size=256,
-        workgroups=("ceil(n_out / 32)", "ceil(n_tokens / 16)", "1"),
+        workgroups=("ceil(n_out / 64)", "ceil(n_tokens / 64)", "1"),
         reads_weights=True,
     )
     files = ("weights_common.wgsl", WEIGHTS, "matmul_rows.wgsl")
