@@ -7,11 +7,12 @@ batch of --tokens tokens through the FFN projections (1536 x 576 and 576 x 1536)
 is per dispatch, from a prepared batch of dispatches recorded into one compute pass and
 submitted once (as a decode step is), synchronised by reading back the output. numpy runs in
 the same process on the same values; each figure is the best of several repetitions.
---variant picks the kernel variant (default: what a browser on this adapter picks; `plain`
-forces the tiled matmul on CPU adapters, which otherwise take `rows`).
+--variant picks the kernel variants (default: what a browser on this adapter picks; `plain`
+and `f16` force the tiled matmul with f32 or f16 tiles on CPU adapters, which otherwise take
+`rows`).
 
     .venv/bin/python bench/kernels_speed.py [--dispatches 100] [--repeats 5] [--no-subgroups]
-        [--tokens 128] [--variant auto|plain|rows] [--only matvec|matmul]
+        [--tokens 128] [--variant auto|plain|f16|rows] [--only matvec|matmul]
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from pagemind.models.tensors import QuantTensor
 
 MATVEC_SHAPES = {"ffn gate/up (1536 x 576)": (1536, 576), "output (49152 x 576)": (49152, 576)}
 MATMUL_SHAPES = {"ffn gate/up (1536 x 576)": (1536, 576), "ffn down (576 x 1536)": (576, 1536)}
-VARIANTS = {"auto": None, "plain": False, "rows": True}
+# --variant: (use_rows, use_f16) of the runner.
+VARIANTS = {
+    "auto": (None, None),
+    "plain": (False, False),
+    "f16": (False, True),
+    "rows": (True, False),
+}
 
 
 def best_seconds(action, repeats: int) -> float:
@@ -93,7 +100,8 @@ def main() -> None:
     runner = KernelRunner(
         gpu,
         use_subgroups=False if args.no_subgroups else None,
-        use_rows=VARIANTS[args.variant],
+        use_rows=VARIANTS[args.variant][0],
+        use_f16=VARIANTS[args.variant][1],
     )
     print(f"adapter: {gpu.describe()}")
     for kernel, shapes, n_tokens in (

@@ -3,8 +3,10 @@
 // `matmul_accumulate`, the fused residual add). A workgroup of 256 threads owns a TILE x TILE
 // (tokens x rows) output tile. For each TILE_K slice of n_in it stages x and the dequantized
 // W slice in workgroup memory (each thread decodes one weight group: W is dequantized once per
-// tile); then each thread accumulates a 4 x 4 block, tokens and rows 16 apart, from 8 vec4
-// loads per 64 multiply-adds. Dispatch (ceil(n_out / 64), ceil(n_tokens / 64), 1).
+// tile); then each thread sums a 4 x 4 block, tokens and rows 16 apart, from 8 vec4 loads per
+// 64 multiply-adds, and adds the slice's sums to its f32 totals. The tiles and the slice's
+// sums are of type TileScalar, which the file placed first declares: matmul_f32.wgsl, or
+// matmul_f16.wgsl (the `f16` variant). Dispatch (ceil(n_out / 64), ceil(n_tokens / 64), 1).
 
 struct Params {
     n_in: u32,
@@ -24,10 +26,10 @@ const THREADS_PER_SIDE: u32 = 16u;  // a thread's 4 tokens (and rows) are 16 apa
 
 // Row-major, k along each row as vec4s: x_tile[token * K4 + k4]. A quarter-warp reads one
 // token's vec4 (a broadcast), so x needs no padding.
-var<workgroup> x_tile: array<vec4<f32>, TILE * K4>;
+var<workgroup> x_tile: array<vec4<TileScalar>, TILE * K4>;
 // w_tile holds row r's k4-th vec4 at w_slot(r, k4): the XOR spreads the 8 consecutive rows a
 // quarter-warp reads over all banks, where padding would exceed WebGPU's default 16 KiB.
-var<workgroup> w_tile: array<vec4<f32>, TILE * K4>;
+var<workgroup> w_tile: array<vec4<TileScalar>, TILE * K4>;
 
 fn w_slot(row: u32, k4: u32) -> u32 {
     return row * K4 + (k4 ^ (row % K4));
@@ -43,7 +45,7 @@ fn stage_x(thread: u32, first_token: u32, k0: u32) {
         if (k4 < n_in4) {
             value = x[token * n_in4 + k4];
         }
-        x_tile[i] = value;
+        x_tile[i] = vec4<TileScalar>(value);
     }
 }
 
@@ -56,8 +58,10 @@ fn stage_w(thread: u32, first_row: u32, k0: u32) {
     let row = min(first_row + local_row, params.n_out - 1u);
     let w = weight_group(row * row_bytes(params.n_in), group);
     let valid = group < params.n_in / VALUES_PER_GROUP;
-    w_tile[w_slot(local_row, (w.lo_index - k0) / 4u)] = select(vec4<f32>(0.0), w.lo, valid);
-    w_tile[w_slot(local_row, (w.hi_index - k0) / 4u)] = select(vec4<f32>(0.0), w.hi, valid);
+    let lo = select(vec4<f32>(0.0), w.lo, valid);
+    let hi = select(vec4<f32>(0.0), w.hi, valid);
+    w_tile[w_slot(local_row, (w.lo_index - k0) / 4u)] = vec4<TileScalar>(lo);
+    w_tile[w_slot(local_row, (w.hi_index - k0) / 4u)] = vec4<TileScalar>(hi);
 }
 
 // Column t, row r: the product of token thread_token + 16 t with row thread_row + 16 r.
@@ -69,18 +73,20 @@ fn tile_products(first_token: u32, first_row: u32, thread: u32) -> mat4x4<f32> {
         stage_x(thread, first_token, k0);
         stage_w(thread, first_row, k0);
         workgroupBarrier();
+        var slice_sums = mat4x4<TileScalar>();
         for (var k4 = 0u; k4 < K4; k4++) {
             // Columns: the k4-th vec4 of the thread's 4 rows, and of its 4 tokens.
-            let w = mat4x4<f32>(w_tile[w_slot(thread_row, k4)],
-                                w_tile[w_slot(thread_row + 16u, k4)],
-                                w_tile[w_slot(thread_row + 32u, k4)],
-                                w_tile[w_slot(thread_row + 48u, k4)]);
-            let xs = mat4x4<f32>(x_tile[thread_token * K4 + k4],
-                                 x_tile[(thread_token + 16u) * K4 + k4],
-                                 x_tile[(thread_token + 32u) * K4 + k4],
-                                 x_tile[(thread_token + 48u) * K4 + k4]);
-            sums += transpose(w) * xs;
+            let w = mat4x4<TileScalar>(w_tile[w_slot(thread_row, k4)],
+                                       w_tile[w_slot(thread_row + 16u, k4)],
+                                       w_tile[w_slot(thread_row + 32u, k4)],
+                                       w_tile[w_slot(thread_row + 48u, k4)]);
+            let xs = mat4x4<TileScalar>(x_tile[thread_token * K4 + k4],
+                                        x_tile[(thread_token + 16u) * K4 + k4],
+                                        x_tile[(thread_token + 32u) * K4 + k4],
+                                        x_tile[(thread_token + 48u) * K4 + k4]);
+            slice_sums += transpose(w) * xs;
         }
+        sums += mat4x4<f32>(slice_sums);
         workgroupBarrier();
     }
     return sums;
