@@ -11,9 +11,13 @@ const usage = (...flags) => flags.reduce((all, flag) => all | GPUBufferUsage[fla
 const roundUp = (bytes, multiple) => Math.ceil(bytes / multiple) * multiple;
 
 // The variant of a module this device runs: barrier-free `rows` on CPU adapters, else the
-// subgroup one where offered, else the plain one.
+// f16 one where the device has shader-f16, else the subgroup one where offered, else the
+// plain one.
 const variantOf = (gpu, module) =>
-  (gpu.cpu && module.rows) || (gpu.subgroups && module.subgroups) || module;
+  (gpu.cpu && module.rows) ||
+  (gpu.f16 && module.f16) ||
+  (gpu.subgroups && module.subgroups) ||
+  module;
 
 // Each distinct WGSL file fetched once; a module is its files joined as KernelSpec.source does.
 async function fetchSources(gpu, program, shaderUrl) {

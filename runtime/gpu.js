@@ -1,6 +1,6 @@
 // WebGPU setup: the adapter's real limits (a model's tensors are bound whole, far above
-// WebGPU's defaults), the subgroups feature when offered, whether the adapter runs on the
-// CPU, and device loss reported.
+// WebGPU's defaults), the subgroups and shader-f16 features when offered, whether the adapter
+// runs on the CPU, and device loss reported.
 
 export class GpuUnavailable extends Error {
   name = "GpuUnavailable";
@@ -9,7 +9,7 @@ export class GpuUnavailable extends Error {
 // Limits a model needs above the defaults; requested at the adapter's own values.
 const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupsPerDimension"];
 
-// Returns {device, subgroups, cpu, limits, adapter: description, close()}. `gpuApi` is the
+// Returns {device, subgroups, f16, cpu, limits, adapter: description, close()}. `gpuApi` is the
 // GPU entry point (navigator.gpu in browsers; `create()` of the npm webgpu package in Node).
 // `onLost(message)` is called when the device is lost for any reason but close(), so the
 // caller can reload: a driver reset, or a destroy() that was not ours to make.
@@ -27,9 +27,10 @@ export async function openGpu({ gpuApi = globalThis.navigator?.gpu, onLost } = {
     );
   }
   const subgroups = adapter.features.has("subgroups");
+  const f16 = adapter.features.has("shader-f16");
   const limits = Object.fromEntries(LIMITS.map((name) => [name, adapter.limits[name]]));
   const device = await adapter.requestDevice({
-    requiredFeatures: subgroups ? ["subgroups"] : [],
+    requiredFeatures: [...(subgroups ? ["subgroups"] : []), ...(f16 ? ["shader-f16"] : [])],
     requiredLimits: limits,
   });
   let closed = false;
@@ -43,7 +44,7 @@ export async function openGpu({ gpuApi = globalThis.navigator?.gpu, onLost } = {
     closed = true;
     device.destroy();
   };
-  return { device, subgroups, cpu, limits, adapter: name || "unknown adapter", close };
+  return { device, subgroups, f16, cpu, limits, adapter: name || "unknown adapter", close };
 }
 
 // A software adapter (SwiftShader), where barriers are costly: the executor then takes the

@@ -120,30 +120,45 @@ def run_checks(
     runners = variant_runners(gpu, shader_dir)
     check_shaders(runners, report)
     check_kernels(runners, [checked.program for checked in models], report)
+    program_runner = [runner for runner in runners if not runner.use_f16][-1]
     for checked in models:
         if isinstance(checked.model, GGUFModel):
-            check_generator(runners[-1], checked, generated_tokens, report)
+            check_generator(program_runner, checked, generated_tokens, report)
         else:
-            check_embedder(runners[-1], checked, report)
+            check_embedder(program_runner, checked, report)
 
 
 def variant_runners(gpu: GpuDevice, shader_dir: Path | None) -> list[KernelRunner]:
-    """A runner per variant the adapter offers; the last is the one a browser would pick."""
+    """A runner per variant the adapter offers. The f32 ones first, the last of them the one a
+    browser would pick but for `f16` variants; the programs are checked on it (their logits
+    limit is for f32). Then, where a browser would take them (shader-f16, not a CPU adapter),
+    one for the f16 variants, whose kernels are checked with their own tolerance."""
     variants = (False, True) if gpu.has_subgroups else (False,)
-    return [KernelRunner(gpu, subgroups, shader_dir) for subgroups in variants]
+    runners = [KernelRunner(gpu, subgroups, shader_dir, use_f16=False) for subgroups in variants]
+    if gpu.has_f16 and not gpu.is_cpu:
+        runners.append(KernelRunner(gpu, False, shader_dir, use_f16=True))
+    return runners
+
+
+def _skipped(runner: KernelRunner, spec: KernelSpec) -> bool:
+    """A variant's runner checks only the kernels that have that variant."""
+    return (runner.use_subgroups and spec.subgroups is None) or (
+        runner.use_f16 and spec.f16 is None
+    )
 
 
 def check_shaders(runners: Sequence[KernelRunner], report: Report) -> None:
     modules = 0
     for runner in runners:
         for spec in KERNELS.values():
-            if runner.use_subgroups and spec.subgroups is None:
+            if _skipped(runner, spec):
                 continue
-            for weight_format in WEIGHT_FORMATS if spec.reads_weights else (None,):
+            variant = spec.f16 if runner.use_f16 else spec
+            for weight_format in WEIGHT_FORMATS if variant.reads_weights else (None,):
                 try:
-                    runner.pipeline(spec, weight_format)
+                    runner.pipeline(variant, weight_format)
                 except Exception as error:  # wgpu-py reports shader errors as several types
-                    raise _shader_error(runner, spec, weight_format, error) from None
+                    raise _shader_error(runner, variant, weight_format, error) from None
                 modules += 1
     variants = ", ".join(_variant(runner) for runner in runners)
     report(f"ok  compile: {modules} shader modules ({variants})")
@@ -156,10 +171,10 @@ def check_kernels(
     rng = np.random.default_rng(0)
     for runner in runners:
         for case in dict.fromkeys(cases):
-            if runner.use_subgroups and KERNELS[case.kernel].subgroups is None:
+            if _skipped(runner, KERNELS[case.kernel]):
                 continue
             error = check_kernel(runner, case, rng)
-            limit = tolerance(case.kernel)
+            limit = tolerance(runner, case.kernel)
             line = f"kernel {case.label} [{_variant(runner)}]: error {error:.1e} (limit {limit:g})"
             if not error <= limit:
                 raise PagemindError(
@@ -366,4 +381,4 @@ def _kernel_file(runner: KernelRunner, spec: KernelSpec) -> Path:
 
 
 def _variant(runner: KernelRunner) -> str:
-    return "subgroups" if runner.use_subgroups else "f32"
+    return "f16" if runner.use_f16 else "subgroups" if runner.use_subgroups else "f32"

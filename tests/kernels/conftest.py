@@ -23,11 +23,21 @@ def runner(gpu: GpuDevice) -> KernelRunner:
 
 @pytest.fixture(scope="session", params=["f32", "subgroups", "rows"])
 def variant_runner(request, gpu: GpuDevice) -> KernelRunner:
-    """Each variant in turn, for kernels that have subgroup or barrier-free `rows` variants."""
+    """Each variant with f32 numerics in turn, for kernels that have subgroup or barrier-free
+    `rows` variants (`f32`: the plain kernels, also on CPU adapters)."""
     subgroups = request.param == "subgroups"
     if subgroups and not gpu.has_subgroups:
         pytest.skip("the adapter does not offer subgroups")
-    return KernelRunner(gpu, use_subgroups=subgroups, use_rows=request.param == "rows")
+    rows = request.param == "rows"
+    return KernelRunner(gpu, use_subgroups=subgroups, use_rows=rows, use_f16=False)
+
+
+@pytest.fixture(scope="session")
+def f16_runner(gpu: GpuDevice) -> KernelRunner:
+    """The `f16` variants (also on CPU adapters, which would take `rows`)."""
+    if not gpu.has_f16:
+        pytest.skip("the adapter does not offer shader-f16")
+    return KernelRunner(gpu, use_subgroups=False, use_rows=False, use_f16=True)
 
 
 @pytest.fixture

@@ -23,6 +23,11 @@ def _builds(spec: KernelSpec) -> list[str | None]:
     return list(WEIGHT_FORMATS) if spec.reads_weights else [None]
 
 
+def _variants(spec: KernelSpec) -> list[KernelSpec]:
+    """The spec and its whole variants (`rows`, `f16`)."""
+    return [spec, *(variant for variant in (spec.rows, spec.f16) if variant)]
+
+
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_kernel_compiles_in_every_format_and_variant(name, variant_runner):
     spec = variant_runner.variant(name)
@@ -30,12 +35,20 @@ def test_kernel_compiles_in_every_format_and_variant(name, variant_runner):
         variant_runner.pipeline(spec, weight_format)
 
 
-@pytest.mark.parametrize("rows", [False, True], ids=["plain", "rows"])
+@pytest.mark.parametrize("name", sorted(name for name, spec in KERNELS.items() if spec.f16))
+def test_f16_variant_compiles_in_every_format(name, f16_runner):
+    spec = f16_runner.variant(name)
+    assert spec is KERNELS[name].f16
+    for weight_format in _builds(spec):
+        f16_runner.pipeline(spec, weight_format)
+
+
+@pytest.mark.parametrize("variant", ["plain", "rows", "f16"])
 @pytest.mark.parametrize("name", sorted(KERNELS))
-def test_spec_matches_the_wgsl_declarations(name, rows):
-    spec = KERNELS[name].rows if rows else KERNELS[name]
+def test_spec_matches_the_wgsl_declarations(name, variant):
+    spec = KERNELS[name] if variant == "plain" else getattr(KERNELS[name], variant)
     if spec is None:
-        pytest.skip(f"{name} has no rows variant")
+        pytest.skip(f"{name} has no {variant} variant")
     source = spec.source("F32" if spec.reads_weights else None)
     struct_body = re.search(r"struct Params \{(.*?)\}", source, re.S).group(1)
     declared = re.findall(r"(\w+): (u32|f32)", struct_body)
@@ -55,7 +68,7 @@ def test_spec_matches_the_wgsl_declarations(name, rows):
 
 
 def test_every_shader_file_belongs_to_a_kernel():
-    specs = [*KERNELS.values(), *(spec.rows for spec in KERNELS.values() if spec.rows)]
+    specs = [variant for spec in KERNELS.values() for variant in _variants(spec)]
     used = {f for spec in specs for f in spec.files if f != WEIGHTS}
     used |= {spec.subgroups.file for spec in specs if spec.subgroups}
     used |= {f"weights_{weight_format.lower()}.wgsl" for weight_format in WEIGHT_FORMATS}

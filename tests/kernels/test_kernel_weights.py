@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pagemind.checks import check_kernels
 from pagemind.gpu.compare import relative_error
-from pagemind.gpu.kernel_checks import KernelCase, check_kernel
+from pagemind.gpu.kernel_checks import F16_TOLERANCE, KernelCase, check_kernel, tolerance
 from pagemind.gpu.kernels import WEIGHT_FORMATS
+from pagemind.gpu.program import compile_decoder
 from pagemind.gpu.runner import BufferRange, Dispatch
+from pagemind.models.gguf_source import read_gguf
 from pagemind.models.tensors import QuantTensor
+from pagemind.models.tiny_model import tiny_llama_gguf
 
 pytestmark = pytest.mark.gpu
 
@@ -91,6 +95,61 @@ def test_matmul_accumulate_on_odd_and_embedder_shapes(
     uniforms = (("n_in", n_in), ("n_out", n_out), ("n_tokens", n_tokens))
     case = KernelCase("matmul_accumulate", weight_format, uniforms)
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+def test_matmul_on_sizes_that_cut_the_tiles(variant_runner, rng, weight_format, kernel):
+    """Tokens and rows past a 64-wide tile, rows not a multiple of 4 and (F32, F16) a last
+    slice of n_in shorter than 32 values."""
+    n_in = 96 if weight_format.startswith("Q") else 72
+    uniforms = (("n_in", n_in), ("n_out", 101), ("n_tokens", 70))
+    assert (
+        check_kernel(variant_runner, KernelCase(kernel, weight_format, uniforms), rng) < TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize(
+    ("kernel", "shape", "n_tokens"),
+    [("matmul", (1536, 576), 128), ("matmul_accumulate", (576, 1536), 37)]
+    + [(kernel, (101, 96), 70) for kernel in ("matmul", "matmul_accumulate")],
+    ids=str,
+)
+def test_matmul_f16_variant_stays_within_its_tolerance(
+    f16_runner, rng, weight_format, kernel, shape, n_tokens
+):
+    """f16 tiles: the error exceeds f32's (the variant really runs) but stays within its own
+    bound, for SmolLM2 shapes and tiles cut at every edge."""
+    n_out, n_in = shape
+    uniforms = (("n_in", n_in), ("n_out", n_out), ("n_tokens", n_tokens))
+    case = KernelCase(kernel, weight_format, uniforms)
+    assert tolerance(f16_runner, kernel) == F16_TOLERANCE
+    assert TOLERANCE < check_kernel(f16_runner, case, rng) < F16_TOLERANCE
+
+
+def test_check_kernels_holds_f16_variants_to_their_own_tolerance(f16_runner, tmp_path):
+    """`pagemind check` on an adapter with shader-f16: only the kernels with an f16 variant,
+    labelled and limited as such."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    lines: list[str] = []
+    check_kernels([f16_runner], [compile_decoder(model, 64, max_prefill_tokens=40)], lines.append)
+    assert lines
+    assert all(line.startswith("ok  kernel matmul") and "[f16]" in line for line in lines)
+    assert all(f"(limit {F16_TOLERANCE:g})" in line for line in lines)
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
+def test_matmul_leaves_rows_past_the_batch_untouched(variant_runner, rng, kernel):
+    """Programs size activations for their longest batch: a shorter one writes only its rows."""
+    n_in, n_out, n_tokens, capacity = 64, 101, 70, 128
+    weights = random_weights(rng, (n_out, n_in), "Q8_0")
+    x = rng.standard_normal((capacity, n_in), dtype=np.float32)
+    out = rng.standard_normal((capacity, n_out), dtype=np.float32)
+    uniforms = {"n_in": n_in, "n_out": n_out, "n_tokens": n_tokens}
+    arrays = {"weights": weights.data, "x": x, "out": out}
+    written = variant_runner.run_one(kernel, arrays, uniforms, "Q8_0")["out"]
+    np.testing.assert_array_equal(written[n_tokens:], out[n_tokens:])
 
 
 @pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)

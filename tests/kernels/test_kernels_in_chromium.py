@@ -12,12 +12,13 @@ COMPILE_ALL = """
 async (modules) => {
   const adapter = await navigator.gpu.requestAdapter();
   const subgroups = adapter.features.has("subgroups");
+  const f16 = adapter.features.has("shader-f16");
   const device = await adapter.requestDevice({
-    requiredFeatures: subgroups ? ["subgroups"] : [],
+    requiredFeatures: [...(subgroups ? ["subgroups"] : []), ...(f16 ? ["shader-f16"] : [])],
   });
   const failures = [];
-  for (const {label, code, entryPoint, needsSubgroups} of modules) {
-    if (needsSubgroups && !subgroups) continue;
+  for (const {label, code, entryPoint, needsSubgroups, needsF16} of modules) {
+    if ((needsSubgroups && !subgroups) || (needsF16 && !f16)) continue;
     device.pushErrorScope("validation");
     const module = device.createShaderModule({label, code});
     const info = await module.getCompilationInfo();
@@ -31,25 +32,32 @@ async (modules) => {
     if (scoped) errors.push(scoped.message);
     if (errors.length) failures.push(`${label}: ${errors.join("; ")}`);
   }
-  return {subgroups, failures};
+  return {subgroups, f16, failures};
 }
 """
 
 
 def every_module() -> list[dict[str, object]]:
+    """Every kernel and whole variant (`rows`, `f16`) in every format and subgroup variant."""
     modules = []
-    rows_variants = [spec.rows for spec in KERNELS.values() if spec.rows]
-    for spec in [*KERNELS.values(), *rows_variants]:
+    specs = [
+        (variant, variant is spec.f16)
+        for spec in KERNELS.values()
+        for variant in (spec, spec.rows, spec.f16)
+        if variant
+    ]
+    for spec, f16 in specs:
         formats = WEIGHT_FORMATS if spec.reads_weights else (None,)
         variants = (False, True) if spec.subgroups else (False,)
         for weight_format in formats:
             for subgroups in variants:
                 modules.append(
                     {
-                        "label": f"{spec.entry(subgroups)}-{weight_format}",
+                        "label": f"{spec.entry(subgroups)}{'-f16' if f16 else ''}-{weight_format}",
                         "code": spec.source(weight_format, subgroups),
                         "entryPoint": spec.entry(subgroups),
                         "needsSubgroups": subgroups,
+                        "needsF16": f16,
                     }
                 )
     return modules

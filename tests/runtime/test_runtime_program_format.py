@@ -38,12 +38,16 @@ def test_modules_are_the_sources_the_python_runner_compiles(program):
                 weight_format or None, subgroups=True
             )
             assert module["subgroups"]["entry_point"] == spec.entry(True)
-        if spec.rows:
-            rows = module["rows"]
-            assert concatenated(rows["files"]) == spec.rows.source(weight_format or None)
-            assert rows["entry_point"] == spec.rows.entry_point
-            assert rows["workgroups"] == list(spec.rows.workgroups)
+        for name, variant in (("rows", spec.rows), ("f16", spec.f16)):
+            if variant:
+                whole = module[name]
+                assert concatenated(whole["files"]) == variant.source(weight_format or None)
+                assert whole["entry_point"] == variant.entry_point
+                assert whole["workgroups"] == list(variant.workgroups)
+            else:
+                assert module[name] is None
     assert {"matvec:Q4_1", "matvec:F16", "embedding:Q8_0", "top_k"} <= set(program["modules"])
+    assert program["modules"]["matmul:Q4_1"]["f16"]["files"][0] == "matmul_f16.wgsl"
 
 
 def test_steps_bind_every_slot_to_a_declared_buffer(program):

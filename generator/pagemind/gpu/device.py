@@ -32,6 +32,10 @@ class GpuDevice:
         return "subgroups" in self.features
 
     @property
+    def has_f16(self) -> bool:
+        return "shader-f16" in self.features
+
+    @property
     def is_cpu(self) -> bool:
         """A software adapter (lavapipe/llvmpipe), which takes the barrier-free kernel variants."""
         info = self.adapter_info

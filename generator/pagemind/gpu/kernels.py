@@ -63,6 +63,8 @@ class KernelSpec:
     subgroups: SubgroupVariant | None = None
     # The barrier-free variant picked on CPU adapters (SwiftShader, lavapipe), whole in itself.
     rows: KernelSpec | None = None
+    # The variant picked on other adapters with the `shader-f16` feature, whole in itself.
+    f16: KernelSpec | None = None
 
     def module_files(self, weight_format: str | None = None, subgroups: bool = False) -> list[str]:
         """The files whose concatenation is the WGSL module for this format and variant."""
@@ -202,24 +204,29 @@ def _with_rows(
         workgroup_size=workgroup_size,
         workgroups=workgroups,
         subgroups=None,
+        f16=None,
     )
     return replace(plain, rows=rows)
 
 
 def _matmul(entry_point: str) -> KernelSpec:
-    """A tiled product; the `rows` variant one invocation per tile of 4 rows x 8 tokens."""
+    """A register-blocked tiled product, 64 tokens x 64 rows per workgroup, its tiles in f32 or
+    (the `f16` variant) f16; the `rows` variant one invocation per tile of 4 rows x 8 tokens."""
     plain = KernelSpec(
         name=entry_point,
-        files=("weights_common.wgsl", WEIGHTS, "matmul.wgsl"),
+        files=("matmul_f32.wgsl", "weights_common.wgsl", WEIGHTS, "matmul.wgsl"),
         entry_point=entry_point,
         bindings=_MATRIX_BINDINGS,
         uniforms=(("n_in", "u32"), ("n_out", "u32"), ("n_tokens", "u32")),
         workgroup_size=256,
-        workgroups=("ceil(n_out / 32)", "ceil(n_tokens / 16)", "1"),
+        workgroups=("ceil(n_out / 64)", "ceil(n_tokens / 64)", "1"),
         reads_weights=True,
     )
+    f16 = replace(plain, files=("matmul_f16.wgsl", *plain.files[1:]))
     files = ("weights_common.wgsl", WEIGHTS, "matmul_rows.wgsl")
-    return _with_rows(plain, files, 64, ("ceil(n_out / 256)", "ceil(n_tokens / 8)", "1"))
+    return _with_rows(
+        replace(plain, f16=f16), files, 64, ("ceil(n_out / 256)", "ceil(n_tokens / 8)", "1")
+    )
 
 
 def _norm(entry_point: str, *inputs: str) -> KernelSpec:

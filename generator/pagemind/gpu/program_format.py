@@ -7,7 +7,9 @@
       "modules": {"kernel" or "kernel:FORMAT": {"files": [...], "entry_point": ...,
                   "subgroups": {"files": [...], "entry_point": ...} or null,
                   "rows": {"files": [...], "entry_point": ...,
-                           "workgroups": [expression, expression, expression]} or null}},
+                           "workgroups": [expression, expression, expression]} or null,
+                  "f16": {"files": [...], "entry_point": ...,
+                          "workgroups": [expression, expression, expression]} or null}},
       "phases": {phase: {"variables": [...], "steps": [
         {"kernel": ..., "module": key in modules,
          "bindings": [{"slot": n, "buffer": name} or {"slot": n, "uniforms": true}],
@@ -18,15 +20,17 @@
 A prompt longer than the `tokens` buffer (the prefill phase's most tokens) is prefilled in
 chunks, each run at `position` after the last; prompt plus answer fit in `context_length`.
 A module is its files concatenated in order (shaders/README.md); the `rows` variant (with
-its own workgroup counts, replacing the step's) is used on CPU adapters, else the subgroup
-variant when the device has the `subgroups` feature. Expressions use + - * / and `ceil` over
+its own workgroup counts, replacing the step's) is used on CPU adapters, else the `f16`
+variant (likewise) when the device has the `shader-f16` feature (its first file opens with
+`enable f16;`), else the subgroup variant when the device has the `subgroups` feature.
+Expressions use + - * / and `ceil` over
 the phase variables (uniforms: the phase variables; workgroups: the step's uniform values),
 exactly as pagemind.gpu.kernels.evaluate reads them.
 """
 
 from __future__ import annotations
 
-from pagemind.gpu.kernels import KERNELS
+from pagemind.gpu.kernels import KERNELS, KernelSpec
 from pagemind.gpu.program import Program, ProgramStep
 
 FORMAT = "pagemind-program/1"
@@ -100,11 +104,17 @@ def _module(step: ProgramStep) -> dict:
         }
         if spec.subgroups
         else None,
-        "rows": {
-            "files": spec.rows.module_files(step.weight_format),
-            "entry_point": spec.rows.entry_point,
-            "workgroups": list(spec.rows.workgroups),
-        }
-        if spec.rows
-        else None,
+        "rows": _whole_variant(spec.rows, step.weight_format),
+        "f16": _whole_variant(spec.f16, step.weight_format),
+    }
+
+
+def _whole_variant(variant: KernelSpec | None, weight_format: str | None) -> dict | None:
+    """A variant with its own files, entry point and workgroup counts (`rows`, `f16`)."""
+    if variant is None:
+        return None
+    return {
+        "files": variant.module_files(weight_format),
+        "entry_point": variant.entry_point,
+        "workgroups": list(variant.workgroups),
     }

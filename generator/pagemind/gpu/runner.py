@@ -74,10 +74,13 @@ class KernelRunner:
         use_subgroups: bool | None = None,
         shader_dir: Path | None = None,
         use_rows: bool | None = None,
+        use_f16: bool | None = None,
     ) -> None:
         """use_subgroups: None picks the subgroup variants where the adapter offers them.
         use_rows: None picks the barrier-free `rows` variants on CPU adapters, as the browser
         does; where a kernel has both, `rows` wins.
+        use_f16: None picks the `f16` variants where the adapter offers `shader-f16`, as the
+        browser does; they come after `rows` and before the subgroup variants.
         shader_dir: where the WGSL files are (default: the shaders pagemind ships)."""
         self.gpu = gpu
         self.shader_dir = shader_dir
@@ -86,6 +89,9 @@ class KernelRunner:
         if self.use_subgroups and not gpu.has_subgroups:
             raise ValueError("the adapter does not offer subgroups")
         self.use_rows = gpu.is_cpu if use_rows is None else use_rows
+        self.use_f16 = gpu.has_f16 if use_f16 is None else use_f16
+        if self.use_f16 and not gpu.has_f16:
+            raise ValueError("the adapter does not offer shader-f16")
         self._pipelines: dict[tuple, wgpu.GPUComputePipeline] = {}
 
     def pipeline(self, spec: KernelSpec, weight_format: str | None) -> wgpu.GPUComputePipeline:
@@ -186,9 +192,12 @@ class KernelRunner:
         }
 
     def variant(self, kernel: str) -> KernelSpec:
-        """The spec this runner uses for `kernel`: its `rows` variant where chosen."""
+        """The spec this runner uses for `kernel`: its `rows` or else `f16` variant where
+        chosen."""
         spec = KERNELS[kernel]
-        return spec.rows if self.use_rows and spec.rows else spec
+        if self.use_rows and spec.rows:
+            return spec.rows
+        return spec.f16 if self.use_f16 and spec.f16 else spec
 
     def _prepare(self, dispatch: Dispatch) -> PreparedDispatch:
         spec = self.variant(dispatch.kernel)
