@@ -60,6 +60,7 @@ def gpu_speeds(
 ) -> tuple[float, float]:
     program = compile_decoder(model, len(prompt) + steps + 1, max_prefill_tokens=len(prompt))
     executor = ProgramRunner(runner, program, model.tensors)
+    print(f"decode step: {len(program.phases['decode'])} dispatches")
 
     def run(phase: str, tokens: list[int], position: int) -> int:
         executor.write("tokens", np.array(tokens, np.uint32))

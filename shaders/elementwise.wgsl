@@ -1,5 +1,7 @@
-// Element-wise kernels over n values (at most 65535 * 256), one thread each. swiglu: silu(a) * b. gelu: the erf form of BERT. add: a + b.
-// add_bias: a + b[i % row_len] (b is a bias of row_len values).
+// Element-wise kernels over n values (at most 65535 * 256), one thread each; silu is in
+// activations.wgsl. swiglu: a holds rows of 2 * row_len values, gate then up (the fused
+// ffn_gate_up product); out, rows of row_len values, is silu(gate) * up. gelu: the erf form
+// of BERT. add: a + b. add_bias: a + b[i % row_len] (b is a bias of row_len values).
 
 struct Params {
     n: u32,
@@ -10,10 +12,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-
-fn silu(value: f32) -> f32 {
-    return value / (1.0 + exp(-value));
-}
 
 // erf by Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7 for every x.
 fn erf(value: f32) -> f32 {
@@ -27,7 +25,8 @@ fn erf(value: f32) -> f32 {
 @compute @workgroup_size(256)
 fn swiglu(@builtin(global_invocation_id) id: vec3<u32>) {
     if (id.x < params.n) {
-        out[id.x] = silu(a[id.x]) * b[id.x];
+        let gate = id.x / params.row_len * 2u * params.row_len + id.x % params.row_len;
+        out[id.x] = silu(a[gate]) * a[gate + params.row_len];
     }
 }
 

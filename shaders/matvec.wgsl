@@ -1,8 +1,10 @@
-// Matrix-vector product for decoding one token: out = W x (entry `matvec`) or
-// out += W x (entry `matvec_accumulate`: the residual add fused into the output).
+// Matrix-vector product for decoding one token: out = W x (entry `matvec`),
+// out += W x (entry `matvec_accumulate`: the residual add fused into the output), or
+// out = silu(W_gate x) * (W_up x) (entry `matvec_swiglu`: W is the fused ffn_gate_up, its
+// n_out gate rows then its n_out up rows; the SwiGLU fused into the product).
 // W is (n_out, n_in) in any weights_<format>.wgsl layout. Each workgroup computes
-// ROWS_PER_WORKGROUP rows; the THREADS_PER_ROW threads of a row split n_in between them,
-// reading neighbouring groups so their loads coalesce, then reduce in workgroup memory.
+// ROWS_PER_WORKGROUP output rows; the THREADS_PER_ROW threads of a row split n_in between
+// them, reading neighbouring groups so their loads coalesce, then reduce in workgroup memory.
 
 struct Params {
     n_in: u32,
@@ -25,11 +27,12 @@ fn group_dot(row_byte: u32, group: u32) -> f32 {
     return dot(w.lo, x_lo) + dot(w.hi, x_hi);
 }
 
-// This thread's share of the dot product of `row` with x.
-fn row_partial(row: u32, lane: u32) -> f32 {
+// This thread's share of the dot product of W's `weight_row` with x, for output `row` (0 past
+// the last output row: those threads still take part in the reduction).
+fn row_partial(row: u32, weight_row: u32, lane: u32) -> f32 {
     var sum = 0.0;
     if (row < params.n_out) {
-        let row_byte = row * row_bytes(params.n_in);
+        let row_byte = weight_row * row_bytes(params.n_in);
         for (var group = lane; group < params.n_in / VALUES_PER_GROUP; group += THREADS_PER_ROW) {
             sum += group_dot(row_byte, group);
         }
@@ -51,24 +54,41 @@ fn reduce_row_shared(thread: u32, partial: f32) -> f32 {
     return row_partials[thread];
 }
 
-fn store_row(row: u32, lane: u32, value: f32, accumulate: bool) {
-    if (lane == 0u && row < params.n_out) {
+// The dot product of W's `weight_row` with x for output `row`, valid in lane 0.
+fn row_dot(row: u32, weight_row: u32, thread: u32) -> f32 {
+    return reduce_row_shared(thread, row_partial(row, weight_row, thread % THREADS_PER_ROW));
+}
+
+fn store_row(row: u32, thread: u32, value: f32, accumulate: bool) {
+    if (thread % THREADS_PER_ROW == 0u && row < params.n_out) {
         out[row] = select(value, out[row] + value, accumulate);
     }
+}
+
+fn output_row(workgroup: vec3<u32>, thread: u32) -> u32 {
+    return workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
 }
 
 @compute @workgroup_size(256)
 fn matvec(@builtin(workgroup_id) workgroup: vec3<u32>,
           @builtin(local_invocation_index) thread: u32) {
-    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
-    let lane = thread % THREADS_PER_ROW;
-    store_row(row, lane, reduce_row_shared(thread, row_partial(row, lane)), false);
+    let row = output_row(workgroup, thread);
+    store_row(row, thread, row_dot(row, row, thread), false);
 }
 
 @compute @workgroup_size(256)
 fn matvec_accumulate(@builtin(workgroup_id) workgroup: vec3<u32>,
                      @builtin(local_invocation_index) thread: u32) {
-    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
-    let lane = thread % THREADS_PER_ROW;
-    store_row(row, lane, reduce_row_shared(thread, row_partial(row, lane)), true);
+    let row = output_row(workgroup, thread);
+    store_row(row, thread, row_dot(row, row, thread), true);
+}
+
+@compute @workgroup_size(256)
+fn matvec_swiglu(@builtin(workgroup_id) workgroup: vec3<u32>,
+                 @builtin(local_invocation_index) thread: u32) {
+    let row = output_row(workgroup, thread);
+    let gate = row_dot(row, row, thread);
+    workgroupBarrier();  // row_partials is reused
+    let up = row_dot(row, row + params.n_out, thread);
+    store_row(row, thread, silu(gate) * up, false);
 }

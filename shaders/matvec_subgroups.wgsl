@@ -24,15 +24,21 @@ fn reduce_row_subgroups(thread: u32, partial: f32, subgroup_size: u32,
     return total;
 }
 
+// The dot product of W's `weight_row` with x for output `row`, valid in lane 0.
+fn row_dot_subgroups(row: u32, weight_row: u32, thread: u32, subgroup_size: u32,
+                     subgroup_lane: u32) -> f32 {
+    let partial = row_partial(row, weight_row, thread % THREADS_PER_ROW);
+    return reduce_row_subgroups(thread, partial, subgroup_size, subgroup_lane);
+}
+
 @compute @workgroup_size(256)
 fn matvec_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
                     @builtin(local_invocation_index) thread: u32,
                     @builtin(subgroup_size) subgroup_size: u32,
                     @builtin(subgroup_invocation_id) subgroup_lane: u32) {
-    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
-    let lane = thread % THREADS_PER_ROW;
-    let total = reduce_row_subgroups(thread, row_partial(row, lane), subgroup_size, subgroup_lane);
-    store_row(row, lane, total, false);
+    let row = output_row(workgroup, thread);
+    let total = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
+    store_row(row, thread, total, false);
 }
 
 @compute @workgroup_size(256)
@@ -40,8 +46,19 @@ fn matvec_accumulate_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
                                @builtin(local_invocation_index) thread: u32,
                                @builtin(subgroup_size) subgroup_size: u32,
                                @builtin(subgroup_invocation_id) subgroup_lane: u32) {
-    let row = workgroup.x * ROWS_PER_WORKGROUP + thread / THREADS_PER_ROW;
-    let lane = thread % THREADS_PER_ROW;
-    let total = reduce_row_subgroups(thread, row_partial(row, lane), subgroup_size, subgroup_lane);
-    store_row(row, lane, total, true);
+    let row = output_row(workgroup, thread);
+    let total = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
+    store_row(row, thread, total, true);
+}
+
+@compute @workgroup_size(256)
+fn matvec_swiglu_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
+                           @builtin(local_invocation_index) thread: u32,
+                           @builtin(subgroup_size) subgroup_size: u32,
+                           @builtin(subgroup_invocation_id) subgroup_lane: u32) {
+    let row = output_row(workgroup, thread);
+    let gate = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
+    workgroupBarrier();  // row_partials is reused
+    let up = row_dot_subgroups(row, row + params.n_out, thread, subgroup_size, subgroup_lane);
+    store_row(row, thread, silu(gate) * up, false);
 }

@@ -49,6 +49,7 @@ _RECORD = "package.json"
 _BUNDLE_FOLDERS = ("models", "shaders")
 # The code a cached package and program come from (all imported by this module).
 _COMPILER_MODULES = (
+    "pagemind.models.gguf_source",  # fuses the decoder's projections
     "pagemind.models.package",
     "pagemind.gpu.kernels",
     "pagemind.gpu.program",

@@ -61,7 +61,8 @@ def test_softmax_is_stable_for_large_inputs(runner, rng, n_rows, n):
     [(True, 9, 100000.0, 0), (True, 3, 100000.0, 2000), (False, 9, 10000.0, 5)],
 )
 def test_rope_to_cache(runner, rng, interleaved, n_heads, theta, position):
-    """q rotated in place; k rotated and v copied into their cache rows from `position`."""
+    """From the fused qkv rows: q rotated into `q`; k rotated and v copied into their cache
+    rows from `position`."""
     kernel = "rope_to_cache_interleaved" if interleaved else "rope_to_cache_neox"
     uniforms = (("n_tokens", 37), ("n_heads", n_heads), ("n_kv_heads", 3), ("head_dim", 64))
     uniforms += (("position", position), ("theta", theta))
@@ -94,9 +95,9 @@ def test_attention_with_a_head_dim_that_does_not_divide_the_workgroup(variant_ru
     assert attention_error(variant_runner, rng, 3, 4, 2, 80, 10, causal_offset=7) < TOLERANCE
 
 
-@pytest.mark.parametrize("n", [1536, 1000, 37 * 1536])
-def test_swiglu(runner, rng, n):
-    case = KernelCase("swiglu", None, (("n", n), ("row_len", n)))
+@pytest.mark.parametrize(("n_tokens", "row_len"), [(1, 1536), (1, 1000), (37, 1536)])
+def test_swiglu_of_fused_gate_and_up_rows(runner, rng, n_tokens, row_len):
+    case = KernelCase("swiglu", None, (("n", n_tokens * row_len), ("row_len", row_len)))
     assert check_kernel(runner, case, rng) < TOLERANCE
 
 

@@ -1,4 +1,5 @@
-"""Kernels that read GGUF weight blocks: matvec, matmul and embedding lookup.
+"""Kernels that read GGUF weight blocks: matvec (plain, accumulating, SwiGLU), matmul and
+embedding lookup.
 
 The reference is numpy on the matrix as gguf-py (llama.cpp's own code) dequantizes it, so
 these checks cover the in-kernel block decoding as well as the arithmetic. The comparisons
@@ -51,6 +52,16 @@ def test_output_projection_over_the_whole_vocabulary(runner, rng, weight_format)
 
 def test_matvec_accumulate_adds_into_the_residual_stream(variant_runner, rng):
     case = KernelCase("matvec_accumulate", "Q4_1", (("n_in", 1536), ("n_out", 576)))
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("n_out", [1536, 37], ids=str)
+def test_matvec_swiglu_gates_the_up_rows_by_the_gate_rows(
+    variant_runner, rng, weight_format, n_out
+):
+    """SmolLM2's fused ffn_gate_up (2 x 1536 rows), and an odd count of output rows."""
+    case = KernelCase("matvec_swiglu", weight_format, (("n_in", 576), ("n_out", n_out)))
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 

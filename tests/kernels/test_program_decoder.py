@@ -34,8 +34,10 @@ def check_step(program: ProgramRunner, expected_logits: np.ndarray) -> int:
         ({"architecture": "llama", "matrix_format": "Q4_1"}, 37),
         ({"architecture": "qwen2", "matrix_format": "Q8_0", "tied_embeddings": False}, 5),
         ({"architecture": "llama", "matrix_format": "Q4_0", "num_kv_heads": 4}, 1),
+        ({"architecture": "llama", "matrix_format": "F32"}, 3),
+        ({"architecture": "qwen2", "matrix_format": "F16"}, 12),
     ],
-    ids=["llama-Q4_1", "qwen2-Q8_0-untied", "llama-Q4_0-mha"],
+    ids=["llama-Q4_1", "qwen2-Q8_0-untied", "llama-Q4_0-mha", "llama-F32", "qwen2-F16"],
 )
 def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, prompt_length):
     model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", **options))
@@ -53,6 +55,15 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
         program.write("tokens", np.array([token], np.uint32))
         program.run("decode", {"position": position})
         token = check_step(program, reference.forward([token], cache)[0])
+
+
+def test_decode_runs_eight_dispatches_per_layer(tmp_path):
+    """Q/K/V in one product, whose rows rope_to_cache reads; gate, up and SwiGLU in one."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", num_layers=2))
+    decode = compile_decoder(model, context_length=16, max_prefill_tokens=4).phases["decode"]
+    layer = ["rms_norm", "matvec", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
+    layer += ["rms_norm", "matvec_swiglu", "matvec_accumulate"]
+    assert [step.kernel for step in decode[1 : 1 + 2 * len(layer)]] == layer * 2
 
 
 def test_a_prompt_longer_than_the_prefill_limit_is_prefilled_in_chunks(variant_runner, tmp_path):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gguf import GGMLQuantizationType, GGUFWriter
+from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
 from pagemind.errors import PagemindError
-from pagemind.models.gguf_source import read_gguf
+from pagemind.models.gguf_source import FUSED_WEIGHTS, fuse_decoder_tensors, read_gguf
 from pagemind.models.registry import resolve_model
+from pagemind.models.tensors import QuantTensor
 from pagemind.models.tiny_model import tiny_llama_gguf
 from paths import REPO
 
@@ -20,10 +21,12 @@ def test_default_model_is_llama_q4_1_with_a_q8_0_embedding() -> None:
     model = read_gguf(path)
     assert model.architecture == "llama"
     formats = Counter(tensor.format for tensor in model.tensors.values())
-    assert formats == {"Q4_1": 210, "F32": 61, "Q8_0": 1}
+    assert formats == {"Q4_1": 120, "F32": 61, "Q8_0": 1}  # per block: qkv, o, gate_up, down
     embedding = model.tensors["token_embd.weight"]
     assert (embedding.format, embedding.shape) == ("Q8_0", (49152, 576))
     assert model.tensors["blk.0.ffn_down.weight"].shape == (576, 1536)  # (n_out, n_in)
+    assert model.tensors["blk.0.attn_qkv.weight"].shape == (576 + 2 * 192, 576)
+    assert model.tensors["blk.0.ffn_gate_up.weight"].shape == (2 * 1536, 576)
     config = model.config
     assert (config.num_layers, config.hidden_size, config.intermediate_size) == (30, 576, 1536)
     assert (config.num_heads, config.num_kv_heads, config.head_dim) == (9, 3, 64)
@@ -56,20 +59,39 @@ def test_written_model_reads_back(
     assert config.rope_interleaved == (architecture == "llama")
     assert config.attention_bias == (architecture == "qwen2")
     assert config.tied_embeddings == tied
-    assert model.tensors["blk.1.attn_k.weight"].format == matrix_format
-    assert model.tensors["blk.1.attn_k.weight"].shape == (32, 64)
+    qkv = model.tensors["blk.1.attn_qkv.weight"]
+    assert (qkv.format, qkv.shape) == (matrix_format, (64 + 2 * 32, 64))
+    assert ("blk.1.attn_qkv.bias" in model.tensors) == (architecture == "qwen2")
+    assert not any(name.endswith(("attn_q.weight", "ffn_up.weight")) for name in model.tensors)
     assert ("output.weight" in model.tensors) == (not tied)
     assert model.chat is not None and model.chat["stop_ids"] == [2]
 
 
-def test_tensor_bytes_are_the_stored_blocks(tmp_path: Path) -> None:
-    """Each tensor's data is its bytes in the file, untouched, whatever the format."""
-    path = tiny_llama_gguf(tmp_path / "tiny.gguf", tied_embeddings=False)
-    stored = path.read_bytes()
-    tensors = read_gguf(path).tensors.values()
-    assert {tensor.format for tensor in tensors} == {"F32", "F16", "Q8_0", "Q4_1"}
-    for tensor in tensors:
-        assert bytes(tensor.data) in stored, tensor.name
+@pytest.mark.parametrize("architecture", ["llama", "qwen2"])
+def test_tensor_bytes_are_the_stored_blocks(tmp_path: Path, architecture: str) -> None:
+    """Each tensor's data is its bytes in the file, untouched, whatever the format; a fused
+    tensor's, the bytes of its parts one after the other (Qwen2's Q/K/V biases too)."""
+    path = tiny_llama_gguf(tmp_path / "tiny.gguf", architecture=architecture, tied_embeddings=False)
+    stored = {tensor.name: bytes(tensor.data) for tensor in GGUFReader(path).tensors}
+    tensors = read_gguf(path).tensors
+    assert {tensor.format for tensor in tensors.values()} == {"F32", "F16", "Q8_0", "Q4_1"}
+    for name, tensor in tensors.items():
+        block, _, kind = name.rpartition(".")
+        prefix, _, fused = block.rpartition(".")
+        parts = [f"{prefix}.{part}.{kind}" for part in FUSED_WEIGHTS.get(fused, ())] or [name]
+        assert bytes(tensor.data) == b"".join(stored[part] for part in parts), name
+
+
+def test_refuses_to_fuse_matrices_of_different_formats(tmp_path: Path) -> None:
+    """Q/K/V rows share one matrix, so they must share one block format."""
+    rows = np.ones((32, 64), np.float32)
+    tensors = {
+        f"blk.0.attn_{name}.weight": QuantTensor.from_array(name, rows, tensor_format)
+        for name, tensor_format in (("q", "Q8_0"), ("k", "Q8_0"), ("v", "Q4_0"))
+    }
+    with pytest.raises(PagemindError) as caught:
+        fuse_decoder_tensors(tensors, num_layers=1, path=tmp_path / "mixed.gguf")
+    assert caught.value.key == "blk.0.attn_v.weight" and "--pure" in caught.value.fix
 
 
 def write(writer: GGUFWriter) -> None:

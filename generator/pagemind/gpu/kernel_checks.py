@@ -89,12 +89,21 @@ def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
 
 def _matrix(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n_in, n_out = case.value("n_in"), case.value("n_out")
-    weights = QuantTensor.from_array("w", _normal(rng, n_out, n_in), case.weight_format)
+    swiglu = case.kernel.endswith("swiglu")  # gate rows, then up rows
+    weight_rows = 2 * n_out if swiglu else n_out
+    weights = QuantTensor.from_array("w", _normal(rng, weight_rows, n_in), case.weight_format)
     batch = (case.value("n_tokens"),) if case.kernel.startswith("matmul") else ()
     x = _normal(rng, *batch, n_in)
+    if swiglu:  # gate values of order 1, where silu bends (and exp does not overflow)
+        x /= np.sqrt(n_in)
     out = _normal(rng, *batch, n_out)
     product = x @ weights.dequantize().T
-    expected = out + product if case.kernel.endswith("accumulate") else product
+    if case.kernel.endswith("accumulate"):
+        expected = out + product
+    elif swiglu:
+        expected = layers.swiglu(*np.split(product, 2, axis=-1))
+    else:
+        expected = product
     return {"weights": weights.data, "x": x, "out": out}, {"out": expected}
 
 
@@ -127,15 +136,16 @@ def _softmax(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays
 
 def _rope_to_cache(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n_tokens, position, head_dim = (case.value(n) for n in ("n_tokens", "position", "head_dim"))
-    q = _normal(rng, n_tokens, case.value("n_heads"), head_dim)
-    k, v = (_normal(rng, n_tokens, case.value("n_kv_heads"), head_dim) for _ in "kv")
-    caches = {name: _normal(rng, position + n_tokens + 1, *k.shape[1:]) for name in ("k", "v")}
+    heads, kv_heads = case.value("n_heads"), case.value("n_kv_heads")
+    qkv = _normal(rng, n_tokens, (heads + 2 * kv_heads) * head_dim)
+    q, k, v = np.split(qkv.reshape(n_tokens, -1, head_dim), [heads, heads + kv_heads], axis=1)
+    caches = {name: _normal(rng, position + n_tokens + 1, kv_heads, head_dim) for name in "kv"}
     positions = np.arange(n_tokens) + position
     theta, interleaved = dict(case.uniforms)["theta"], case.kernel.endswith("interleaved")
     k_cache, v_cache = caches["k"].copy(), caches["v"].copy()
     k_cache[position : position + n_tokens] = layers.rope(k, positions, theta, interleaved)
     v_cache[position : position + n_tokens] = v
-    arrays = {"q": q, "k": k, "v": v, "k_cache": caches["k"], "v_cache": caches["v"]}
+    arrays = {"qkv": qkv, "q": np.zeros_like(q), "k_cache": caches["k"], "v_cache": caches["v"]}
     expected = {"q": layers.rope(q, positions, theta, interleaved), "k_cache": k_cache}
     return arrays, expected | {"v_cache": v_cache}
 
@@ -172,9 +182,12 @@ def _attention_packed(case: KernelCase, rng: np.random.Generator) -> tuple[Array
 
 def _elementwise(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n, row_len = case.value("n"), case.value("row_len")
+    if case.kernel == "swiglu":  # rows of gate then up values, row_len each
+        gate_up = _normal(rng, n // row_len, 2 * row_len) * 4
+        expected = layers.swiglu(*np.split(gate_up, 2, axis=-1)).reshape(-1)
+        return {"a": gate_up, "out": np.zeros(n, np.float32)}, {"out": expected}
     a, b = _normal(rng, n) * 4, _normal(rng, n)
     expected = {
-        "swiglu": lambda: layers.swiglu(a, b),
         "gelu": lambda: layers.gelu(a),
         "add": lambda: a + b,
         "add_bias": lambda: a + np.resize(b[:row_len], n),
@@ -229,6 +242,7 @@ def _top_k(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
 _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arrays]]] = {
     "matvec": _matrix,
     "matvec_accumulate": _matrix,
+    "matvec_swiglu": _matrix,
     "matmul": _matrix,
     "matmul_accumulate": _matrix,
     "embedding": _embedding,

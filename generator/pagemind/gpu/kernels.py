@@ -172,10 +172,11 @@ _ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
 
 
 def _matvec(entry_point: str) -> KernelSpec:
-    """One workgroup per 4 rows with a reduction; the `rows` variant one invocation per row."""
+    """One workgroup per 4 output rows with a reduction; the `rows` variant one invocation
+    per output row. `matvec_swiglu` reads 2 * n_out weight rows (gate, then up)."""
     plain = KernelSpec(
         name=entry_point,
-        files=("weights_common.wgsl", WEIGHTS, "matvec.wgsl"),
+        files=("weights_common.wgsl", WEIGHTS, "activations.wgsl", "matvec.wgsl"),
         entry_point=entry_point,
         bindings=_MATRIX_BINDINGS,
         uniforms=(("n_in", "u32"), ("n_out", "u32")),
@@ -184,7 +185,7 @@ def _matvec(entry_point: str) -> KernelSpec:
         reads_weights=True,
         subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
     )
-    files = ("weights_common.wgsl", WEIGHTS, "matvec_rows.wgsl")
+    files = ("weights_common.wgsl", WEIGHTS, "activations.wgsl", "matvec_rows.wgsl")
     return _with_rows(plain, files, 64, ("ceil(n_out / 64)", "1", "1"))
 
 
@@ -246,15 +247,15 @@ def _norm(entry_point: str, *inputs: str) -> KernelSpec:
 
 
 def _rope_to_cache(entry_point: str) -> KernelSpec:
-    """RoPE on q in place and on k into its KV-cache rows, with v copied beside it."""
+    """RoPE from the fused qkv rows: q into `q`, k into its KV-cache rows, with v copied
+    beside it."""
     return KernelSpec(
         name=entry_point,
         files=("rope.wgsl",),
         entry_point=entry_point,
         bindings=_bindings(
+            ("qkv", "read"),
             ("q", "read_write"),
-            ("k", "read"),
-            ("v", "read"),
             ("k_cache", "read_write"),
             ("v_cache", "read_write"),
             ("params", "uniform"),
@@ -276,7 +277,7 @@ def _elementwise(entry_point: str, binary: bool) -> KernelSpec:
     names = ("a", "out", "params", "b") if binary else ("a", "out", "params")
     return KernelSpec(
         name=entry_point,
-        files=("elementwise.wgsl",),
+        files=("activations.wgsl", "elementwise.wgsl"),
         entry_point=entry_point,
         bindings=_only(_ELEMENTWISE_BINDINGS, *names),
         uniforms=(("n", "u32"), ("row_len", "u32")),
@@ -316,6 +317,7 @@ def _attention(entry_point: str) -> KernelSpec:
 _SPECS = (
     _matvec("matvec"),
     _matvec("matvec_accumulate"),
+    _matvec("matvec_swiglu"),
     _matmul("matmul"),
     _matmul("matmul_accumulate"),
     _norm("rms_norm", "weight"),
@@ -334,7 +336,7 @@ _SPECS = (
     _rope_to_cache("rope_to_cache_neox"),
     _attention("attention"),
     _attention("attention_packed"),
-    _elementwise("swiglu", binary=True),
+    _elementwise("swiglu", binary=False),
     _elementwise("gelu", binary=False),
     _elementwise("add", binary=True),
     _elementwise("add_bias", binary=True),

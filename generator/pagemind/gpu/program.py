@@ -182,15 +182,21 @@ class _DecoderCompiler(ProgramBuilder):
         c = self.config
         prefix = f"blk.{block}."
         kv_size = c.num_kv_heads * c.head_dim
+        q_size = c.num_heads * c.head_dim
         self.rms_norm("x", prefix + "attn_norm.weight", "h", n_rows=self.n_tokens)
-        for name, heads in (("q", c.num_heads), ("k", c.num_kv_heads), ("v", c.num_kv_heads)):
-            self.linear(prefix + f"attn_{name}.weight", "h", self.rows(name, heads * c.head_dim))
+        qkv = self.rows("qkv", q_size + 2 * kv_size)
+        self.linear(prefix + "attn_qkv.weight", "h", qkv)
         cache_floats = self.context_length * kv_size
         caches = {name: self.floats(f"{prefix}{name}_cache", cache_floats) for name in "kv"}
         self.emit(
             "rope_to_cache_interleaved" if c.rope_interleaved else "rope_to_cache_neox",
             None,
-            {"q": "q", "k": "k", "v": "v", "k_cache": caches["k"], "v_cache": caches["v"]},
+            {
+                "qkv": qkv,
+                "q": self.rows("q", q_size),
+                "k_cache": caches["k"],
+                "v_cache": caches["v"],
+            },
             {
                 "n_tokens": self.n_tokens,
                 "n_heads": c.num_heads,
@@ -220,16 +226,24 @@ class _DecoderCompiler(ProgramBuilder):
     def feed_forward_block(self, block: int) -> None:
         c = self.config
         prefix = f"blk.{block}."
+        gate_up, size = prefix + "ffn_gate_up.weight", c.intermediate_size
         self.rms_norm("x", prefix + "ffn_norm.weight", "h", n_rows=self.n_tokens)
-        self.linear(prefix + "ffn_gate.weight", "h", self.rows("gate", c.intermediate_size))
-        self.linear(prefix + "ffn_up.weight", "h", self.rows("up", c.intermediate_size))
-        activated = self.rows("activated", c.intermediate_size)
-        self.emit(
-            "swiglu",
-            None,
-            {"a": "gate", "b": "up", "out": activated},
-            {"n": self.times(c.intermediate_size), "row_len": c.intermediate_size},
-        )
+        activated = self.rows("activated", size)
+        if self.batched:  # the fused gate and up rows of every token, then SwiGLU
+            self.linear(gate_up, "h", self.rows("gate_up", 2 * size))
+            self.emit(
+                "swiglu",
+                None,
+                {"a": "gate_up", "out": activated},
+                {"n": self.times(size), "row_len": size},
+            )
+        else:  # one product: SwiGLU of the gate and up rows of each output
+            self.emit(
+                "matvec_swiglu",
+                gate_up,
+                {"x": "h", "out": activated},
+                {"n_in": c.hidden_size, "n_out": size},
+            )
         self.linear(prefix + "ffn_down.weight", activated, "x", accumulate=True)
 
     def rms_norm(self, x: str, weight: str, out: str, n_rows: int | str) -> None:

@@ -1,5 +1,12 @@
 """Read a GGUF decoder: config, tensors in their stored blocks, tokenizer and chat template.
 
+Each block's Q, K and V projections come back as one matrix, `blk.N.attn_qkv` (Q rows, then
+K, then V; a Qwen2 bias likewise), and its gate and up projections as `blk.N.ffn_gate_up`
+(gate rows, then up): one matrix-vector product where there were three, or two. A GGUF
+block format stores every row on its own, so the fused tensor is the stored rows
+concatenated, exactly. The program, the browser's package and the numpy reference all read
+the fused tensors.
+
 Supported: the `llama` and `qwen2` architectures with F32, F16, Q8_0, Q4_0 and Q4_1
 tensors. Other tensor types (K-quants, I-quants, BF16) are refused with the
 llama-quantize command that re-quantizes the file, rather than converted here: a
@@ -33,6 +40,8 @@ BLOCK_WEIGHTS = (
     "ffn_up",
     "ffn_down",
 )
+# Per block, a fused matrix and the GGUF matrices whose rows it holds, in order.
+FUSED_WEIGHTS = {"attn_qkv": ("attn_q", "attn_k", "attn_v"), "ffn_gate_up": ("ffn_gate", "ffn_up")}
 _MAGIC = b"GGUF"
 _LARGE_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")
 
@@ -83,6 +92,7 @@ def read_gguf(path: Path) -> GGUFModel:
     spec = tokenizer_spec(metadata, path)
     config = _config(metadata, architecture, tensors, path)
     _check_tensors(tensors, config, path)
+    tensors = fuse_decoder_tensors(tensors, config.num_layers, path)
     template = metadata.get("tokenizer.chat_template")
     return GGUFModel(
         path=path,
@@ -191,6 +201,53 @@ def _check_tensors(tensors: dict[str, QuantTensor], config: DecoderConfig, path:
         names += [f"blk.{block}.{name}.weight" for name in BLOCK_WEIGHTS]
     for name in names:
         _require(tensors, name, path)
+
+
+def fuse_decoder_tensors(
+    tensors: dict[str, QuantTensor], num_layers: int, path: Path
+) -> dict[str, QuantTensor]:
+    """`tensors` with each block's FUSED_WEIGHTS parts (weights, and biases where the model
+    has them) replaced by the fused tensor, placed where its first part was."""
+    parts_of = {
+        f"blk.{block}.{fused}.{kind}": [f"blk.{block}.{part}.{kind}" for part in parts]
+        for block in range(num_layers)
+        for fused, parts in FUSED_WEIGHTS.items()
+        for kind in ("weight", "bias")
+    }
+    fused_into = {part: fused for fused, parts in parts_of.items() for part in parts}
+    result: dict[str, QuantTensor] = {}
+    for name, tensor in tensors.items():
+        if name not in fused_into:
+            result[name] = tensor
+        elif fused_into[name] not in result:
+            fused = fused_into[name]
+            result[fused] = _concatenate_rows(fused, parts_of[fused], tensors, path)
+    return result
+
+
+def _concatenate_rows(
+    name: str, part_names: list[str], tensors: dict[str, QuantTensor], path: Path
+) -> QuantTensor:
+    for part_name in part_names:
+        _require(tensors, part_name, path)  # a bias on Q alone cannot be fused
+    parts = [tensors[part_name] for part_name in part_names]
+    first = parts[0]
+    for part_name, part in zip(part_names[1:], parts[1:], strict=True):
+        if (part.format, part.shape[1:]) != (first.format, first.shape[1:]):
+            raise PagemindError(
+                f"tensors {part_names[0]} ({first.format} {first.shape}) and {part_name} "
+                f"({part.format} {part.shape}) cannot be fused into {name}: they differ in "
+                "format or row length",
+                file=path,
+                key=part_name,
+                fix=(
+                    "re-quantize the model with one format for every matrix, e.g. with "
+                    f"llama.cpp: llama-quantize --allow-requantize --pure {path.name} "
+                    "model-Q8_0.gguf Q8_0"
+                ),
+            )
+    shape = (sum(part.shape[0] for part in parts), *first.shape[1:])
+    return QuantTensor(name, first.format, shape, np.concatenate([part.data for part in parts]))
 
 
 def _require(tensors: dict[str, QuantTensor], name: str, path: Path) -> None:

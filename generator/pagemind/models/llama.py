@@ -8,16 +8,19 @@ One forward pass, for T new tokens after the cached ones:
         x = x + attn_output(attention(q, cached k, cached v, causal))
         x = x + ffn_down(swiglu(ffn_gate(rms_norm(x)), ffn_up(rms_norm(x))))
     logits = output(rms_norm(x))      (output = token_embd when the head is tied)
+
+The model's Q, K, V and gate, up matrices come fused (gguf_source.FUSED_WEIGHTS): one
+product each, split into its parts' columns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from pagemind.models import layers
-from pagemind.models.gguf_source import BLOCK_WEIGHTS, DecoderConfig, GGUFModel
+from pagemind.models.gguf_source import DecoderConfig, GGUFModel
 
 
 @dataclass
@@ -25,17 +28,12 @@ class Block:
     """One transformer block's weights, dequantized to float32 (n_out, n_in)."""
 
     attn_norm: np.ndarray
-    attn_q: np.ndarray
-    attn_k: np.ndarray
-    attn_v: np.ndarray
+    attn_qkv: np.ndarray  # Q rows, then K, then V
     attn_output: np.ndarray
     ffn_norm: np.ndarray
-    ffn_gate: np.ndarray
-    ffn_up: np.ndarray
+    ffn_gate_up: np.ndarray  # gate rows, then up
     ffn_down: np.ndarray
-    q_bias: np.ndarray | None
-    k_bias: np.ndarray | None
-    v_bias: np.ndarray | None
+    qkv_bias: np.ndarray | None
 
 
 @dataclass
@@ -66,12 +64,11 @@ class Llama:
         self.token_embedding = weights["token_embd.weight"]
         self.output_norm = weights["output_norm.weight"]
         self.output = weights.get("output.weight", self.token_embedding)
+        matrices = [matrix.name for matrix in fields(Block) if matrix.name != "qkv_bias"]
         self.blocks = [
             Block(
-                **{name: weights[f"blk.{index}.{name}.weight"] for name in BLOCK_WEIGHTS},
-                q_bias=weights.get(f"blk.{index}.attn_q.bias"),
-                k_bias=weights.get(f"blk.{index}.attn_k.bias"),
-                v_bias=weights.get(f"blk.{index}.attn_v.bias"),
+                **{name: weights[f"blk.{index}.{name}.weight"] for name in matrices},
+                qkv_bias=weights.get(f"blk.{index}.attn_qkv.bias"),
             )
             for index in range(self.config.num_layers)
         ]
@@ -92,9 +89,9 @@ class Llama:
     ) -> np.ndarray:
         config = self.config
         h = layers.rms_norm(x, block.attn_norm, config.rms_norm_eps)
-        q = _linear(h, block.attn_q, block.q_bias).reshape(len(x), config.num_heads, -1)
-        k = _linear(h, block.attn_k, block.k_bias).reshape(len(x), config.num_kv_heads, -1)
-        v = _linear(h, block.attn_v, block.v_bias).reshape(len(x), config.num_kv_heads, -1)
+        qkv = _linear(h, block.attn_qkv, block.qkv_bias).reshape(len(x), -1, config.head_dim)
+        heads = config.num_heads
+        q, k, v = np.split(qkv, [heads, heads + config.num_kv_heads], axis=1)  # by heads
         q = layers.rope(q, positions, config.rope_theta, config.rope_interleaved)
         k = layers.rope(k, positions, config.rope_theta, config.rope_interleaved)
         cached = int(positions[0])  # positions before the first new token
@@ -104,7 +101,8 @@ class Llama:
 
     def _feed_forward(self, block: Block, x: np.ndarray) -> np.ndarray:
         h = layers.rms_norm(x, block.ffn_norm, self.config.rms_norm_eps)
-        return layers.swiglu(h @ block.ffn_gate.T, h @ block.ffn_up.T) @ block.ffn_down.T
+        gate, up = np.split(h @ block.ffn_gate_up.T, 2, axis=-1)
+        return layers.swiglu(gate, up) @ block.ffn_down.T
 
 
 def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
