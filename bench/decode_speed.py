@@ -2,9 +2,11 @@
 
 A random model with SmolLM2-135M's shapes and formats (30 blocks, hidden 576, 9 heads over
 3 KV heads, FFN 1536, vocabulary 49152, Q4_1 matrices, tied Q8_0 embedding): speed does not
-depend on the values. The GPU prefills a prompt in one submit, then decodes greedily: each
-step writes the token id, submits the decode phase once and reads back the 4-byte id it
-picked. The numpy reference (models/llama.py) runs the same prompt and steps in the same run.
+depend on the values. The GPU prefills a prompt in one submit, then decodes greedily two
+ways: synchronous (each step writes the token id, submits the decode phase once and reads
+back the 4-byte id it picked, as when the CPU chooses) and pipelined (every step embeds the
+id its predecessor picked on the GPU: all are submitted at once, then one read). The numpy
+reference (models/llama.py) runs the same prompt and steps in the same run.
 Where the adapter has timestamp queries, the GPU time of one decode step is also printed by
 kernel.
 
@@ -55,28 +57,47 @@ def tokens_per_second(
     return prefill_speed, steps / (time.perf_counter() - start)
 
 
+class TimedProgram:
+    """A decoder program on wgpu-py, run step by step with a read after each."""
+
+    def __init__(self, runner: KernelRunner, model: GGUFModel, longest: int, steps: int):
+        program = compile_decoder(model, longest + steps + 1, max_prefill_tokens=longest)
+        self.program = ProgramRunner(runner, program, model.tensors)
+
+    def prefill(self, tokens: list[int]) -> int:
+        self.program.write("tokens", np.array(tokens, np.uint32))
+        self.program.run("prefill", {"n_tokens": len(tokens), "position": 0})
+        return self.chosen()
+
+    def decode(self, token: int, position: int) -> int:
+        """One synchronous step: the token written where decode reads it, the pick read."""
+        self.program.write("top_indices", np.array([token], np.uint32))
+        self.program.run("decode", {"position": position})
+        return self.chosen()
+
+    def chosen(self) -> int:
+        return int(self.program.read("top_indices", np.uint32)[0])
+
+    def pipelined_decode_speed(self, prompt: list[int], steps: int) -> float:
+        """Tokens per second of `steps` greedy steps after `prompt`, submitted together."""
+        self.prefill(prompt)
+        start = time.perf_counter()
+        self.program.decode_greedy(len(prompt), steps)
+        return steps / (time.perf_counter() - start)
+
+
 def gpu_speeds(
     runner: KernelRunner, model: GGUFModel, prompt: list[int], steps: int
-) -> tuple[float, float]:
-    program = compile_decoder(model, len(prompt) + steps + 1, max_prefill_tokens=len(prompt))
-    executor = ProgramRunner(runner, program, model.tensors)
-    print(f"decode step: {len(program.phases['decode'])} dispatches")
-
-    def run(phase: str, tokens: list[int], position: int) -> int:
-        executor.write("tokens", np.array(tokens, np.uint32))
-        executor.run(phase, {"n_tokens": len(tokens), "position": position})
-        return int(executor.read("top_indices", np.uint32)[0])
-
-    run("prefill", prompt, 0)  # builds pipelines and bind groups
-    run("decode", [1], len(prompt))
+) -> tuple[float, float, float]:
+    """Prefill, synchronous decode and pipelined decode speeds."""
+    timed = TimedProgram(runner, model, len(prompt), steps)
+    timed.prefill(prompt)  # builds pipelines and bind groups
+    timed.decode(1, len(prompt))
+    print(f"decode step: {len(timed.program.program.phases['decode'])} dispatches")
     if "timestamp-query" in runner.gpu.features:
-        print_profile(executor.profile("decode", {"position": len(prompt)}))
-    return tokens_per_second(
-        lambda tokens: run("prefill", tokens, 0),
-        lambda token, position: run("decode", [token], position),
-        prompt,
-        steps,
-    )
+        print_profile(timed.program.profile("decode", {"position": len(prompt)}))
+    prefill, synchronous = tokens_per_second(timed.prefill, timed.decode, prompt, steps)
+    return prefill, synchronous, timed.pipelined_decode_speed(prompt, steps)
 
 
 def print_profile(seconds: dict[str, float]) -> None:
@@ -109,16 +130,18 @@ def main() -> None:
     prompt = np.random.default_rng(0).integers(0, 49152, args.prompt).tolist()
     with tempfile.TemporaryDirectory() as folder:
         model = read_gguf(tiny_llama_gguf(Path(folder) / "m.gguf", **SMOLLM2_135M_SHAPES))
-        gpu_prefill, gpu_decode = gpu_speeds(runner, model, prompt, args.steps)
+        gpu_prefill, synchronous, pipelined = gpu_speeds(runner, model, prompt, args.steps)
         numpy_prefill, numpy_decode = reference_speeds(model, prompt, args.reference_steps)
     for phase, ours, peer in (
         ("prefill", gpu_prefill, numpy_prefill),
-        ("decode", gpu_decode, numpy_decode),
+        ("decode synchronous", synchronous, numpy_decode),
+        ("decode pipelined", pipelined, numpy_decode),
     ):
         print(
-            f"{phase:8s} wgpu {ours:9.1f} tok/s   numpy reference {peer:9.1f} tok/s   "
+            f"{phase:18s} wgpu {ours:9.1f} tok/s   numpy reference {peer:9.1f} tok/s   "
             f"wgpu/numpy {ours / peer:7.2f}x"
         )
+    print(f"pipelined/synchronous decode {pipelined / synchronous:.2f}x")
 
 
 if __name__ == "__main__":

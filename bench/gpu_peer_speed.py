@@ -6,8 +6,10 @@ known to work before a GPU is at hand. The model has SmolLM2-135M's shapes and f
 random values (speed does not depend on them): one GGUF file read by both sides,
 transformers dequantizing it to --peer-dtype. Each side prefills every --prompts length
 (the first token's id read back) and decodes --steps greedy tokens after the first prompt,
-one token id read back per step. The peer runs in the same command, in a Python that has
-torch and transformers (--peer-python, default this one).
+one token id read back per step; ours also decodes them pipelined (each step embeds the id
+its predecessor picked on the GPU: all submitted at once, then one read). The peer runs in
+the same command, in a Python that has torch and transformers (--peer-python, default this
+one).
 
     python bench/gpu_peer_speed.py [--prompts 128,1024] [--steps 64] [--peer-python PY]
                                    [--peer-device cuda|cpu] [--peer-dtype float16|float32]
@@ -24,9 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from decode_speed import SMOLLM2_135M_SHAPES
+from decode_speed import SMOLLM2_135M_SHAPES, TimedProgram
 from pagemind.gpu.device import open_device
-from pagemind.gpu.program import ProgramRunner, compile_decoder
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf
@@ -67,29 +68,21 @@ print(json.dumps({"seconds": seconds, "device": str(next(model.parameters()).dev
 
 def measure_ours(path: Path, prompts: list[list[int]], steps: int) -> tuple[str, dict]:
     gpu = open_device()
-    runner = KernelRunner(gpu)
-    model = read_gguf(path)
     longest = max(len(prompt) for prompt in prompts)
-    program = compile_decoder(model, longest + steps + 1, max_prefill_tokens=longest)
-    executor = ProgramRunner(runner, program, model.tensors)
-
-    def run(phase: str, tokens: list[int], position: int) -> int:
-        executor.write("tokens", np.array(tokens, np.uint32))
-        executor.run(phase, {"n_tokens": len(tokens), "position": position})
-        return int(executor.read("top_indices", np.uint32)[0])
-
-    run("prefill", prompts[0][:8], 0)  # builds pipelines and bind groups
-    run("decode", [1], 8)
+    timed = TimedProgram(KernelRunner(gpu), read_gguf(path), longest, steps)
+    timed.prefill(prompts[0][:8])  # builds pipelines and bind groups
+    timed.decode(1, 8)
     seconds = {}
     for prompt in prompts:
         start = time.perf_counter()
-        token = run("prefill", prompt, 0)
+        timed.prefill(prompt)
         seconds[str(len(prompt))] = time.perf_counter() - start
-    token = run("prefill", prompts[0], 0)
+    token = timed.prefill(prompts[0])
     start = time.perf_counter()
     for position in range(len(prompts[0]), len(prompts[0]) + steps):
-        token = run("decode", [token], position)
-    seconds["decode"] = (time.perf_counter() - start) / steps
+        token = timed.decode(token, position)
+    seconds["decode synchronous"] = (time.perf_counter() - start) / steps
+    seconds["decode pipelined"] = 1 / timed.pipelined_decode_speed(prompts[0], steps)
     return gpu.describe(), seconds
 
 
@@ -119,9 +112,11 @@ def main() -> None:
     print(f"transformers: {peer['device']}, {args.peer_dtype}")
     print(f"{'':22s}{'ours tok/s':>12s}{'peer tok/s':>12s}{'ours/peer':>11s}")
     for key, seconds in ours.items():
-        count = 1 if key == "decode" else int(key)
-        label = "decode" if key == "decode" else f"prefill {key} tokens"
-        speeds = count / seconds, count / peer["seconds"][key]
+        decode = key.startswith("decode")
+        count = 1 if decode else int(key)
+        label = key if decode else f"prefill {key} tokens"
+        # The peer decodes one way (a token read back per step), against both of ours.
+        speeds = count / seconds, count / peer["seconds"]["decode" if decode else key]
         print(f"{label:22s}{speeds[0]:12.1f}{speeds[1]:12.1f}{speeds[0] / speeds[1]:10.2f}x")
 
 

@@ -153,6 +153,37 @@ class PreparedStep {
   }
 }
 
+// A small mappable buffer that a run fills with the first bytes of a program buffer, e.g.
+// a decode step's chosen token id. Its owner destroys it; it takes a copy again only once
+// its read has resolved.
+class ReadSlot {
+  constructor(device, source, range, bytes) {
+    this.source = source;
+    this.range = range;
+    this.bytes = bytes;
+    const size = roundUp(bytes, 4);
+    const flags = usage("MAP_READ", "COPY_DST");
+    this.buffer = device.createBuffer({ label: `read ${source}`, size, usage: flags });
+  }
+
+  record(encoder) {
+    const { buffer, offset } = this.range;
+    encoder.copyBufferToBuffer(buffer, offset, this.buffer, 0, this.buffer.size);
+  }
+
+  // The bytes copied by the run that named this slot; call once per such run.
+  async read() {
+    await this.buffer.mapAsync(GPUMapMode.READ);
+    const copy = this.buffer.getMappedRange().slice(0, this.bytes);
+    this.buffer.unmap();
+    return copy;
+  }
+
+  destroy() {
+    this.buffer.destroy();
+  }
+}
+
 export class Executor {
   // `shaderUrl`: the folder holding the WGSL files the program's modules name.
   static async create(gpu, program, manifest, shards, shaderUrl) {
@@ -183,7 +214,7 @@ export class Executor {
     this.ranges = ranges;
     this.phases = phases;
     this.owned = owned;
-    this.readBuffers = {};
+    this.readSlots = {};
   }
 
   bytesOf(name) {
@@ -195,7 +226,13 @@ export class Executor {
     this.gpu.device.queue.writeBuffer(buffer, offset, typedArray);
   }
 
-  run(phase, variables) {
+  // A slot for the first `bytes` of program buffer `name`, to hand to run() (see ReadSlot).
+  readSlot(name, bytes = this.bytesOf(name)) {
+    return new ReadSlot(this.gpu.device, name, this.ranges[name], bytes);
+  }
+
+  // Runs the phase in one submit; `slot`, if given, takes a copy of its buffer at the end.
+  run(phase, variables, slot = null) {
     const steps = this.phases[phase];
     if (!steps) throw new Error(`the program has no ${phase} phase`);
     const missing = this.program.phases[phase].variables.filter((name) => !(name in variables));
@@ -210,31 +247,26 @@ export class Executor {
       pass.dispatchWorkgroups(...step.workgroups);
     }
     pass.end();
+    slot?.record(encoder);
     queue.submit([encoder.finish()]);
   }
 
-  // The first `bytes` of a buffer, copied into a mappable buffer kept for the next read.
+  // The first `bytes` of a buffer, copied into a slot kept for the next read of that buffer.
   async read(name, bytes = this.bytesOf(name)) {
-    const size = roundUp(bytes, 4);
-    let staging = this.readBuffers[name];
-    if (!staging || staging.size < size) {
-      staging?.destroy();
-      const label = `read ${name}`;
-      staging = this.gpu.device.createBuffer({ label, size, usage: usage("MAP_READ", "COPY_DST") });
-      this.readBuffers[name] = staging;
+    let slot = this.readSlots[name];
+    if (!slot || slot.bytes < bytes) {
+      slot?.destroy();
+      slot = this.readSlots[name] = this.readSlot(name, bytes);
     }
     const encoder = this.gpu.device.createCommandEncoder();
-    const { buffer, offset } = this.ranges[name];
-    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    slot.record(encoder);
     this.gpu.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ, 0, size);
-    const copy = staging.getMappedRange(0, size).slice(0, bytes);
-    staging.unmap();
-    return copy;
+    return (await slot.read()).slice(0, bytes);
   }
 
   // Frees this program's GPU memory; the device stays for other models.
   destroy() {
-    for (const buffer of [...this.owned, ...Object.values(this.readBuffers)]) buffer.destroy();
+    for (const buffer of this.owned) buffer.destroy();
+    for (const slot of Object.values(this.readSlots)) slot.destroy();
   }
 }

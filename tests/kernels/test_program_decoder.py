@@ -1,5 +1,6 @@
 """The compiled decoder program on wgpu-py against the numpy Llama reference: a prefill of
-the prompt, then greedy decoding token by token from the GPU's own picks."""
+the prompt, then decoding token by token from the GPU's own picks or tokens the CPU wrote
+over them, and greedy steps submitted together."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.program import ProgramRunner, compile_decoder
 from pagemind.gpu.program_format import program_to_dict
+from pagemind.models.generate import generate
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.tiny_model import tiny_llama_gguf
@@ -52,7 +54,9 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
     token = check_step(program, reference.forward(prompt.tolist(), cache)[-1])
 
     for position in range(prompt_length, prompt_length + GENERATED):
-        program.write("tokens", np.array([token], np.uint32))
+        if position % 2:  # a token the CPU chose instead of the GPU's pick
+            token = (token + 1) % model.config.vocab_size
+            program.write("top_indices", np.array([token], np.uint32))
         program.run("decode", {"position": position})
         token = check_step(program, reference.forward([token], cache)[0])
 
@@ -64,6 +68,22 @@ def test_decode_runs_eight_dispatches_per_layer(tmp_path):
     layer = ["rms_norm", "matvec", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
     layer += ["rms_norm", "matvec_swiglu", "matvec_accumulate"]
     assert [step.kernel for step in decode[1 : 1 + 2 * len(layer)]] == layer * 2
+
+
+def test_greedy_decode_steps_submitted_together_follow_the_reference(runner, tmp_path):
+    """Each decode step embeds the previous step's pick on the GPU: one read for all."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    program = ProgramRunner(
+        runner, compile_decoder(model, context_length=32, max_prefill_tokens=16), model.tensors
+    )
+    program.write("tokens", np.asarray(prompt, np.uint32))
+    program.run("prefill", {"n_tokens": len(prompt), "position": 0})
+    first = int(program.read("top_indices", np.uint32)[0])
+
+    decoded = program.decode_greedy(len(prompt), GENERATED)
+
+    assert [first, *decoded] == generate(Llama(model), prompt, GENERATED + 1)
 
 
 def test_a_prompt_longer_than_the_prefill_limit_is_prefilled_in_chunks(variant_runner, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
 from pagemind.models.bpe import bpe_tokenizer
-from pagemind.models.generate import generate
+from pagemind.models.generate import Sampler, generate
 from pagemind.models.llama import KVCache, Llama
 from runtime_site import GENERATE, LOAD
 
@@ -59,6 +59,24 @@ def test_sampling_settings_and_stop_ids(runtime_host, tiny_site):
     assert first["tokens"] != greedy["tokens"]
     assert stopped["reason"] == "stop-id"
     assert stopped["tokens"] == greedy["tokens"][: greedy["tokens"].index(stop_at)]
+
+
+def test_tokens_the_cpu_chooses_are_the_ones_decoded(runtime_host, tiny_site, tiny_model):
+    """A repetition penalty has the CPU choose each token from the logits and write it where
+    the decode step reads its token, in place of the GPU's greedy pick."""
+    root, urls = tiny_site
+    run = runtime_host(root)
+    run(LOAD, urls.__dict__)
+    prompt = list(range(5, 5 + PROMPT_LENGTH))
+    count = 24  # long enough for the answer to repeat itself
+    penalized = generate(Llama(tiny_model), prompt, count, Sampler(repetition_penalty=1.5))
+
+    result = run(
+        GENERATE, {"prompt": prompt, "settings": {"maxTokens": count, "repetitionPenalty": 1.5}}
+    )
+
+    assert penalized != generate(Llama(tiny_model), prompt, count), "the penalty changes tokens"
+    assert result["tokens"] == penalized
 
 
 # Stops the generation once its second token has streamed in.

@@ -76,3 +76,32 @@ def test_the_context_length_bounds_prompt_and_answer(runtime_host, tiny_site, ti
     assert refused is not None
     assert f"{CONTEXT + 1} tokens" in refused and f"context of {CONTEXT}" in refused
     assert after["tokens"] == generate(Llama(tiny_model), prompt[:20], NEW_TOKENS)
+
+
+def test_a_follow_up_after_a_stop_id_reuses_only_the_accepted_tokens(
+    runtime_host, tiny_site, tiny_model
+):
+    """Greedy steps run ahead of the tokens read back: the steps past a stop id are
+    discarded, and the KV positions they wrote are prefilled again by the next turn."""
+    root, urls = tiny_site
+    run = runtime_host(root)
+    ids = np.random.default_rng(5).integers(0, tiny_model.config.vocab_size, 40).tolist()
+    first_prompt = ids[:21]
+    reference = Llama(tiny_model)
+    greedy = generate(reference, first_prompt, NEW_TOKENS)
+    stop_id = greedy[3]
+    accepted = greedy[: greedy.index(stop_id)]
+
+    run(LOAD, urls.__dict__)
+    first = run(
+        GENERATE, {"prompt": first_prompt, "settings": {"maxTokens": 40, "stopIds": [stop_id]}}
+    )
+    follow_up = first_prompt + first["tokens"] + ids[21:26]
+    second = run(GENERATE, {"prompt": follow_up, "settings": {"maxTokens": NEW_TOKENS}})
+
+    assert len(accepted) == 3, "the stop comes while later steps are in flight"
+    assert first["reason"] == "stop-id"
+    assert first["tokens"] == accepted
+    # Every accepted token ran through the model; the stop id and the steps after it did not.
+    assert second["reused"] == len(first_prompt) + len(accepted)
+    assert second["tokens"] == generate(reference, follow_up, NEW_TOKENS)

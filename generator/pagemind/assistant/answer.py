@@ -60,11 +60,12 @@ class ProgramDecoder:
         """The last position's logits, as a one-row array. The KV cache is the program's,
         on the GPU: a decoder serves one generation."""
         for start in range(0, len(tokens), self.rows):
-            chunk = tokens[start : start + self.rows]
-            self.runner.write("tokens", np.asarray(chunk, np.uint32))
-            if len(tokens) == 1:
+            chunk = np.asarray(tokens[start : start + self.rows], np.uint32)
+            if len(tokens) == 1:  # decode embeds top_indices[0]: the token chosen here
+                self.runner.write("top_indices", chunk)
                 self.runner.run("decode", {"position": self.position})
             else:
+                self.runner.write("tokens", chunk)
                 self.runner.run("prefill", {"n_tokens": len(chunk), "position": self.position})
             self.position += len(chunk)
         return self.runner.read("logits")[None, : self.vocab]

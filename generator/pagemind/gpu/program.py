@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pagemind.gpu.kernels import ATTENTION_MAX_KEYS, MAX_TOP_K, check_head_dim, evaluate
-from pagemind.gpu.runner import Dispatch, KernelRunner, PreparedDispatch
+from pagemind.gpu.runner import BufferCopy, Dispatch, KernelRunner, PreparedDispatch
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
 
 FLOAT_BYTES = 4
+U32_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,13 @@ class _DecoderCompiler(ProgramBuilder):
         c = self.config
         self.steps, self.n_tokens = [], n_tokens
         x = self.rows("x", c.hidden_size)
+        # Decode embeds the token the step before chose (top_k's best, or one the CPU wrote
+        # over it), so steps can be submitted before their choices are read back.
+        ids = "tokens" if self.batched else "top_indices"
         self.emit(
             "embedding",
             "token_embd.weight",
-            {"ids": "tokens", "out": x},
+            {"ids": ids, "out": x},
             {"n_embd": c.hidden_size, "n_tokens": n_tokens},
         )
         for block in range(c.num_layers):
@@ -281,9 +285,10 @@ def compile_decoder(
     model: GGUFModel, context_length: int = 2048, max_prefill_tokens: int = 512, top_k: int = 1
 ) -> Program:
     """Phases `prefill` (variables n_tokens <= max_prefill_tokens and position) and `decode`
-    (variable position): each reads token ids from `tokens`, appends to the KV caches at
-    `position`, and leaves the last token's `logits` and its top_k ids in `top_indices`
-    (values in `top_values`)."""
+    (variable position): each appends to the KV caches at `position` and leaves the last
+    token's `logits` and its top_k ids in `top_indices` (values in `top_values`). Prefill
+    reads its token ids from `tokens`; decode reads its one token from `top_indices[0]`: the
+    previous step's best, unless the CPU chose another and wrote it there."""
     if not 1 <= top_k <= min(MAX_TOP_K, model.config.vocab_size):
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
     context_length = min(context_length, model.config.context_length)
@@ -319,6 +324,19 @@ class ProgramRunner:
 
     def run(self, phase: str, variables: Mapping[str, float]) -> None:
         self.runner.submit(self._prepare(phase, variables))
+
+    def decode_greedy(self, position: int, steps: int) -> list[int]:
+        """The greedy tokens of `steps` decode steps from `position`, the first embedding the
+        token the last run chose. Each step embeds its predecessor's choice on the GPU, so
+        all are submitted at once, each copying its choice to its own slot of one buffer
+        that a single read brings back: the GPU never waits for the CPU."""
+        chosen = self.runner.empty(steps * U32_BYTES)
+        for step in range(steps):
+            copy = BufferCopy(
+                self.buffers["top_indices"], chosen, U32_BYTES, target_offset=step * U32_BYTES
+            )
+            self.runner.submit(self._prepare("decode", {"position": position + step}), [copy])
+        return self.runner.read(chosen, np.uint32).tolist()
 
     def profile(self, phase: str, variables: Mapping[str, float]) -> dict[str, float]:
         """GPU seconds the phase spends in each kernel (for benchmarks)."""

@@ -57,6 +57,18 @@ class Dispatch:
 
 
 @dataclass(frozen=True)
+class BufferCopy:
+    """Bytes a submit copies after its dispatches, e.g. a decode step's chosen token id into
+    its own slot of a buffer read back once for many steps."""
+
+    source: wgpu.GPUBuffer
+    target: wgpu.GPUBuffer
+    size: int
+    source_offset: int = 0
+    target_offset: int = 0
+
+
+@dataclass(frozen=True)
 class PreparedDispatch:
     """A dispatch with its GPU objects made, ready to be recorded into any number of steps."""
 
@@ -133,14 +145,18 @@ class KernelRunner:
         )
         return replace(prepared, workgroups=prepared.spec.workgroup_count(uniforms))
 
-    def submit(self, step: Sequence[PreparedDispatch]) -> None:
-        """Record the step's dispatches into one compute pass and submit it once; WebGPU
-        orders the dispatches' storage accesses within the pass."""
+    def submit(self, step: Sequence[PreparedDispatch], copies: Sequence[BufferCopy] = ()) -> None:
+        """Record the step's dispatches into one compute pass, then `copies`, and submit it
+        once; WebGPU orders the dispatches' storage accesses within the pass."""
         encoder = self.device.create_command_encoder()
         compute_pass = encoder.begin_compute_pass()
         for prepared in step:
             _record(compute_pass, prepared)
         compute_pass.end()
+        for copy in copies:
+            encoder.copy_buffer_to_buffer(
+                copy.source, copy.source_offset, copy.target, copy.target_offset, copy.size
+            )
         self.device.queue.submit([encoder.finish()])
 
     def profile(self, step: Sequence[PreparedDispatch]) -> list[float]:
