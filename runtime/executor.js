@@ -101,46 +101,75 @@ function createBuffers(gpu, allocate, program, manifest, shards) {
   return ranges;
 }
 
+// WebGPU's largest minUniformBufferOffsetAlignment: every device binds uniforms at its
+// multiples.
+const UNIFORM_SLOT = 256;
+const isVariable = (step) => step.uniforms.some((u) => typeof u.value === "string");
+
+// A phase's uniforms in one buffer, a slot per step, the steps whose values depend on the
+// phase variables first: a run rewrites only those, in one writeBuffer. (A write per step
+// cost a decode step more CPU time than recording all its dispatches.)
+class PhaseUniforms {
+  constructor(allocate, name, steps) {
+    const order = [...steps.keys()].sort((a, b) => isVariable(steps[b]) - isVariable(steps[a]));
+    this.slots = new Map(order.map((index, slot) => [index, slot * UNIFORM_SLOT]));
+    this.variableBytes = steps.filter(isVariable).length * UNIFORM_SLOT;
+    this.bytes = new ArrayBuffer(Math.max(1, steps.length) * UNIFORM_SLOT);
+    const size = this.bytes.byteLength;
+    this.buffer = allocate({ label: `${name} uniforms`, size, usage: usage("UNIFORM", "COPY_DST") });
+    this.written = false;
+  }
+
+  // Step `index`'s slot: a view to write its values into, and the range to bind.
+  slot(index, step) {
+    const offset = this.slots.get(index);
+    const size = roundUp(4 * step.uniforms.length, 16) || 16;
+    const view = new DataView(this.bytes, offset, size);
+    return { view, range: { buffer: this.buffer, offset, size } };
+  }
+
+  // Sends the values set since the last write: all of them the first time.
+  write(queue) {
+    const size = this.written ? this.variableBytes : this.bytes.byteLength;
+    if (size) queue.writeBuffer(this.buffer, 0, this.bytes, 0, size);
+    this.written = true;
+  }
+}
+
 // A step ready to record: its uniform values are recomputed only when they depend on the
 // phase variables; workgroup counts are expressions of the step's uniform values (the
 // module variant's own counts where it has them).
 class PreparedStep {
-  constructor(gpu, allocate, step, variant, pipeline, ranges) {
+  constructor(gpu, step, variant, pipeline, ranges, uniforms) {
     this.step = step;
     this.pipeline = pipeline;
     this.uniformValues = step.uniforms.map((u) => compileExpression(u.value));
-    this.variable = step.uniforms.some((u) => typeof u.value === "string");
+    this.variable = isVariable(step);
     this.workgroupCounts = (variant.workgroups ?? step.workgroups).map(compileExpression);
-    this.uniformBytes = new ArrayBuffer(roundUp(4 * step.uniforms.length, 16) || 16);
-    this.uniformBuffer = allocate({
-      label: `${step.kernel} uniforms`,
-      size: this.uniformBytes.byteLength,
-      usage: usage("UNIFORM", "COPY_DST"),
-    });
+    this.view = uniforms.view;
     this.bindGroup = gpu.device.createBindGroup({
       label: step.kernel,
       layout: pipeline.getBindGroupLayout(0),
       entries: step.bindings.map((binding) => ({
         binding: binding.slot,
-        resource: binding.uniforms ? { buffer: this.uniformBuffer } : ranges[binding.buffer],
+        resource: binding.uniforms ? uniforms.range : ranges[binding.buffer],
       })),
     });
     this.workgroups = null;
     this.maxWorkgroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   }
 
-  // Writes the uniforms for `variables` (once only when none depends on them).
-  update(queue, variables) {
+  // Sets the uniforms for `variables` in the phase's buffer (once only when none depends
+  // on them).
+  update(variables) {
     if (this.workgroups && !this.variable) return;
-    const view = new DataView(this.uniformBytes);
     const values = {};
     this.step.uniforms.forEach((uniform, index) => {
       const value = this.uniformValues[index](variables);
       values[uniform.name] = value;
-      if (uniform.type === "u32") view.setUint32(4 * index, value, true);
-      else view.setFloat32(4 * index, value, true);
+      if (uniform.type === "u32") this.view.setUint32(4 * index, value, true);
+      else this.view.setFloat32(4 * index, value, true);
     });
-    queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes);
     this.workgroups = this.workgroupCounts.map((count) => Math.trunc(count(values)));
     const most = Math.max(...this.workgroups);
     if (most > this.maxWorkgroups) {
@@ -198,12 +227,17 @@ export class Executor {
       return owned.at(-1);
     };
     const ranges = createBuffers(gpu, allocate, program, manifest, shards);
-    const prepare = (step) => {
-      const variant = variantOf(gpu, program.modules[step.module]);
-      return new PreparedStep(gpu, allocate, step, variant, pipelines[step.module], ranges);
+    const prepare = (name, { steps }) => {
+      const uniforms = new PhaseUniforms(allocate, name, steps);
+      const prepared = steps.map((step, index) => {
+        const variant = variantOf(gpu, program.modules[step.module]);
+        const slot = uniforms.slot(index, step);
+        return new PreparedStep(gpu, step, variant, pipelines[step.module], ranges, slot);
+      });
+      return [name, { steps: prepared, uniforms }];
     };
     const phases = Object.fromEntries(
-      Object.entries(program.phases).map(([name, phase]) => [name, phase.steps.map(prepare)]),
+      Object.entries(program.phases).map(([name, phase]) => prepare(name, phase)),
     );
     return new Executor(gpu, program, ranges, phases, owned);
   }
@@ -233,12 +267,13 @@ export class Executor {
 
   // Runs the phase in one submit; `slot`, if given, takes a copy of its buffer at the end.
   run(phase, variables, slot = null) {
-    const steps = this.phases[phase];
-    if (!steps) throw new Error(`the program has no ${phase} phase`);
+    if (!this.phases[phase]) throw new Error(`the program has no ${phase} phase`);
+    const { steps, uniforms } = this.phases[phase];
     const missing = this.program.phases[phase].variables.filter((name) => !(name in variables));
     if (missing.length) throw new Error(`phase ${phase} needs ${missing.join(", ")}`);
     const { queue } = this.gpu.device;
-    for (const step of steps) step.update(queue, variables);
+    for (const step of steps) step.update(variables);
+    uniforms.write(queue);
     const encoder = this.gpu.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (const step of steps) {
