@@ -1,7 +1,7 @@
 // Running a loaded program: the decoder's prefill + decode loop, streaming each token as it
 // is chosen, and the embedder's embed phase over a batch of texts.
 
-import { isGreedy, sampleToken, seededRandom } from "./sampling.js";
+import { isGreedy, sampleVariables } from "./sampling.js";
 
 export const DEFAULT_SETTINGS = {
   maxTokens: 256,
@@ -16,22 +16,23 @@ export const DEFAULT_SETTINGS = {
 
 const U32 = 4;
 
-// Greedy decode steps submitted ahead of the tokens read back. A read's round trip costs
+// Decode steps submitted ahead of the tokens read back. A read's round trip costs
 // about one step, and the CPU's work between reads (stop checks, streaming the text) varies;
 // four covers both with room to spare, while a stop wastes at most three steps of GPU work
 // (and delays the next generation's prefill by no more).
-export const STEPS_AHEAD = 4;
+const STEPS_AHEAD = 4;
 
 // promptIds[from:] through the prefill phase, in chunks of at most the program's `tokens`
-// rows; the KV cache already holds the positions before `from`. `slot` takes a copy of the
-// chosen token at the end.
-function prefill(executor, promptIds, from, slot) {
+// rows; the KV cache already holds the positions before `from`. The last chunk goes through
+// `runLast(phase, variables)`, which chooses the first new token.
+function prefill(executor, promptIds, from, runLast) {
   const rows = executor.bytesOf("tokens") / U32;
   for (let position = from; position < promptIds.length; position += rows) {
     const chunk = promptIds.slice(position, position + rows);
     executor.write("tokens", Uint32Array.from(chunk));
-    const last = position + rows >= promptIds.length;
-    executor.run("prefill", { n_tokens: chunk.length, position }, last ? slot : null);
+    const variables = { n_tokens: chunk.length, position };
+    if (position + rows >= promptIds.length) runLast("prefill", variables);
+    else executor.run("prefill", variables);
   }
 }
 
@@ -44,30 +45,41 @@ function reusablePrefix(cached, promptIds) {
   return length;
 }
 
-// Tokens chosen on the GPU: each decode step embeds the token its predecessor's top_k left
-// in top_indices[0], so up to STEPS_AHEAD steps run ahead of the reads. Each step copies its
-// token into its own read slot (a ring reused once a slot's read came back); tokens are read
-// in order. Step 0 is the prefill; at most `steps` in all.
-class GreedyDecoder {
-  constructor(executor, promptIds, from, steps) {
+// Tokens chosen on the GPU: greedy ones by the step's top_k, sampled ones by the sample
+// phase run after it; either leaves its choice in top_indices[0], which the next decode
+// step embeds. So up to STEPS_AHEAD steps run ahead of the reads. Each step copies its
+// token into its own read slot (a ring reused once a slot's read came back); tokens are
+// read in order. Step 0 is the prefill; at most `steps` in all.
+class Decoder {
+  constructor(executor, promptIds, from, steps, settings) {
     this.executor = executor;
     this.firstPosition = promptIds.length; // where decode step 1 writes the KV cache
     this.steps = steps;
+    const programTopK = executor.bytesOf("top_indices") / U32;
+    this.sampling = isGreedy(settings) ? null : sampleVariables(settings, programTopK);
     this.slots = Array.from({ length: STEPS_AHEAD }, () => executor.readSlot("top_indices", U32));
     this.reads = []; // of the steps submitted and not yet read, in order
     this.read = 0;
-    prefill(executor, promptIds, from, this.slots[0]);
-    this.expect(this.slots[0]);
-    this.submitted = 1;
+    this.submitted = 0;
+    prefill(executor, promptIds, from, (phase, variables) => this.submit(phase, variables));
     this.advance();
   }
 
-  // Reads are awaited in order; one discarded or failing after an earlier failure is no
-  // unhandled rejection.
-  expect(slot) {
+  // Runs a step that leaves logits, then its choice, which the step's slot takes.
+  submit(phase, variables) {
+    const slot = this.slots[this.submitted % STEPS_AHEAD];
+    if (this.sampling) {
+      this.executor.run(phase, variables);
+      this.executor.run("sample", this.sampling(this.submitted), slot);
+    } else {
+      this.executor.run(phase, variables, slot);
+    }
+    // Reads are awaited in order; one discarded, or failing after an earlier failure, is
+    // no unhandled rejection.
     const read = slot.read();
     read.catch(() => {});
     this.reads.push(read);
+    this.submitted++;
   }
 
   async next() {
@@ -79,11 +91,7 @@ class GreedyDecoder {
   // The step embedding the token just read is submitted already; fill the window behind it.
   advance() {
     while (this.submitted < Math.min(this.steps, this.read + STEPS_AHEAD)) {
-      const slot = this.slots[this.submitted % STEPS_AHEAD];
-      const position = this.firstPosition + this.submitted - 1;
-      this.executor.run("decode", { position }, slot);
-      this.expect(slot);
-      this.submitted++;
+      this.submit("decode", { position: this.firstPosition + this.submitted - 1 });
     }
   }
 
@@ -93,39 +101,14 @@ class GreedyDecoder {
   }
 }
 
-// Tokens the CPU chooses from the logits (sampling), one step at a time: each is written
-// where the decode step reads its token, top_indices[0].
-class SampledDecoder {
-  constructor(executor, promptIds, from, settings, history) {
-    this.executor = executor;
-    this.position = promptIds.length;
-    this.settings = settings;
-    this.history = history;
-    this.random = seededRandom(settings.seed);
-    prefill(executor, promptIds, from, null);
-  }
-
-  async next() {
-    const logits = new Float32Array(await this.executor.read("logits"));
-    return sampleToken(logits, this.history, this.settings, this.random);
-  }
-
-  advance(token) {
-    this.executor.write("top_indices", Uint32Array.of(token));
-    this.executor.run("decode", { position: this.position++ });
-  }
-
-  close() {}
-}
-
 // Generates after `promptIds`; `onToken(id)` hears each new token as it comes. Stops at a
 // stop id, at maxTokens, when `shouldStop()` turns true, when the text (`textOf(ids)`)
 // contains a stop string (that last token is not passed on), or when the KV cache's
 // `contextLength` positions are full. `cached` lists the token ids the KV cache holds and
 // is kept up to date: a prompt that starts with them (a conversation sent again with a new
-// turn) prefills only the rest. Greedy steps run ahead on the GPU (GreedyDecoder); the KV
-// cache positions of steps discarded after a stop are not listed in `cached`, so a later
-// prompt overwrites them. Returns {tokens, reason, reused}.
+// turn) prefills only the rest. Steps run ahead on the GPU (Decoder); the KV cache
+// positions of steps discarded after a stop are not listed in `cached`, so a later prompt
+// overwrites them. Returns {tokens, reason, reused}.
 export async function generate(
   executor,
   promptIds,
@@ -142,14 +125,12 @@ export async function generate(
   }
   if (settings.stopStrings.length && !textOf) throw new Error("stop strings need a tokenizer");
   const stopIds = new Set(settings.stopIds);
-  const tokens = []; // also the repetition penalty's history (see sampling.js)
+  const tokens = [];
   const reused = reusablePrefix(cached, promptIds);
   cached.splice(reused, Infinity, ...promptIds.slice(reused));
   // The prefill's token and one per decode step, never a step past maxTokens or the context.
   const steps = Math.max(1, Math.min(settings.maxTokens, contextLength - promptIds.length + 1));
-  const decoder = isGreedy(settings)
-    ? new GreedyDecoder(executor, promptIds, reused, steps)
-    : new SampledDecoder(executor, promptIds, reused, settings, tokens);
+  const decoder = new Decoder(executor, promptIds, reused, steps, settings);
   try {
     for (;;) {
       const token = await decoder.next();
@@ -163,7 +144,7 @@ export async function generate(
       onToken(token);
       if (tokens.length >= settings.maxTokens) return { tokens, reason: "max-tokens", reused };
       if (tokens.length >= steps) return { tokens, reason: "context-full", reused };
-      decoder.advance(token);
+      decoder.advance();
       cached.push(token);
     }
   } finally {

@@ -61,6 +61,14 @@ CHECK_TEXTS = (
 KERNEL_CHECK_VARIABLES = {
     "prefill": {"n_tokens": 7, "position": 5},
     "decode": {"position": 12},
+    "sample": {
+        "n_history": 9,
+        "repetition_penalty": 1.1,
+        "candidates": 40,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "random": 0.7,
+    },
     "embed": {"n_tokens": 19, "n_sequences": 3},
 }
 _PROGRAM_FIX = "the kernels passed, so suspect the program or the packaged tensors; rebuild"

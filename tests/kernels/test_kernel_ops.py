@@ -207,3 +207,21 @@ def test_pool_sequences_means_or_first_rows_of_packed_texts(runner, rng, first_t
         np.testing.assert_allclose(pooled[0], hidden[:7].mean(axis=0), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(pooled[2], hidden[7:].mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(pooled[1], 0.0)  # an empty text pools to zeros, not NaN
+
+
+@pytest.mark.parametrize(("n_history", "penalty"), [(0, 1.1), (1, 1.3), (70, 1.1)])
+def test_penalize_repetition_lowers_each_seen_token_once(runner, rng, n_history, penalty):
+    uniforms = (("n_history", n_history), ("penalty", penalty))
+    assert check_kernel(runner, KernelCase("penalize_repetition", None, uniforms), rng) == 0
+
+
+@pytest.mark.parametrize(
+    ("k", "temperature", "top_p", "random"),
+    [(40, 0.0, 0.9, 0.5), (40, 0.2, 0.9, 0.999), (40, 1.5, 0.95, 0.3), (1, 1.0, 1.0, 0.6)],
+)
+def test_sample_draws_as_the_reference(runner, rng, k, temperature, top_p, random):
+    """The chosen candidate goes to indices[0] and to the history, exactly."""
+    for n_history in (0, 5):
+        uniforms = (("k", k), ("temperature", temperature), ("top_p", top_p))
+        uniforms += (("random", random), ("n_history", n_history))
+        assert check_kernel(runner, KernelCase("sample", None, uniforms), rng) == 0

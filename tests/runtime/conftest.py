@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from node_runtime import NodeRuntime
+from pagemind.bundle import SAMPLING_CANDIDATES
 from pagemind.gpu.program import compile_decoder
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf
@@ -27,7 +28,9 @@ def tiny_model(tmp_path_factory) -> GGUFModel:
 @pytest.fixture
 def tiny_site(tmp_path, tiny_model) -> tuple:
     """(site folder, the model's URLs in it); prompts over MAX_PREFILL tokens take chunks."""
-    program = compile_decoder(tiny_model, context_length=64, max_prefill_tokens=MAX_PREFILL)
+    program = compile_decoder(
+        tiny_model, context_length=64, max_prefill_tokens=MAX_PREFILL, top_k=SAMPLING_CANDIDATES
+    )
     root = build_runtime_site(tmp_path)
     urls: ModelUrls = add_model(root, tiny_model, program, "tiny")
     return root, urls

@@ -53,6 +53,8 @@ def test_modules_are_the_sources_the_python_runner_compiles(program):
 def test_steps_bind_every_slot_to_a_declared_buffer(program):
     assert program["phases"]["prefill"]["variables"] == ["n_tokens", "position"]
     assert program["phases"]["decode"]["variables"] == ["position"]
+    sampling = ["candidates", "n_history", "random", "repetition_penalty", "temperature", "top_p"]
+    assert program["phases"]["sample"]["variables"] == sampling
     for phase in program["phases"].values():
         for step in phase["steps"]:
             slots = [binding["slot"] for binding in step["bindings"]]
@@ -73,7 +75,8 @@ async (cases) => {
 
 @pytest.mark.browser
 def test_javascript_evaluates_expressions_as_python_does(page, static_server, tmp_path, program):
-    variables = {"n_tokens": 13, "position": 29}
+    variables = {"n_tokens": 13, "position": 29, "n_history": 5, "repetition_penalty": 1.1}
+    variables |= {"candidates": 40, "temperature": 0.2, "top_p": 0.9, "random": 0.25}
     cases = []
     for phase in program["phases"].values():
         for step in phase["steps"]:

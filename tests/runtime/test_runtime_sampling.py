@@ -1,69 +1,69 @@
-"""runtime/sampling.js against the numpy reference's sampler (models/generate.py): the same
-penalty and the same candidate set after temperature, top-k and top-p; seeded draws."""
+"""Sampled answers chosen on the GPU (the program's sample phase, run by runtime/generate.js)
+against the numpy reference's sampler (models/generate.py): the same seeded generator
+(mulberry32), the same tokens for the same seed and settings, stops as greedy answers."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from pagemind.models.generate import penalize_repetition
-from runtime_site import build_runtime_site
+from pagemind.bundle import SAMPLING_CANDIDATES
+from pagemind.models.generate import Sampler, generate, seeded_random
+from pagemind.models.llama import Llama
+from runtime_site import GENERATE, LOAD, build_runtime_site
 
-pytestmark = pytest.mark.browser
+NEW_TOKENS = 16
+PROMPT = list(range(5, 26))
 
-DRAWS = 400
-
-SAMPLE = """
-async ({logits, history, settings, draws}) => {
+DRAWS = """
+async ({seed, count}) => {
   const sampling = await import("./_pagemind/runtime/sampling.js");
-  const values = Float32Array.from(logits);
-  const drawAll = (random) =>
-    Array.from({length: draws}, () => sampling.sampleToken(values, history, settings, random));
-  return {
-    picks: drawAll(sampling.seededRandom(settings.seed)),
-    replay: drawAll(sampling.seededRandom(settings.seed)),
-    penalized: Array.from(sampling.penalizeRepetition(values, history, settings.repetitionPenalty)),
-  };
+  return Array.from({length: count}, sampling.seededRandom(seed));
 }
 """
 
 
-@pytest.fixture
-def sample(page, static_server, tmp_path):
+@pytest.mark.browser
+def test_the_seeded_generator_draws_the_same_numbers(page, static_server, tmp_path):
     page.goto(static_server(build_runtime_site(tmp_path)))
-    logits = np.random.default_rng(0).standard_normal(50).astype(np.float32) * 2
-
-    def run(history: list[int], **settings) -> dict:
-        defaults = {"temperature": 0, "topK": 0, "topP": 1, "repetitionPenalty": 1, "seed": 7}
-        arguments = {"settings": {**defaults, **settings}, "draws": DRAWS}
-        return page.evaluate(SAMPLE, {"logits": logits.tolist(), "history": history, **arguments})
-
-    return logits, run
+    for seed in (0, 7, 2**32 - 1):
+        python = seeded_random(seed)
+        assert page.evaluate(DRAWS, {"seed": seed, "count": 100}) == [python() for _ in range(100)]
 
 
-def top(logits: np.ndarray, count: int) -> set[int]:
-    return set(np.argsort(-logits, kind="stable")[:count].tolist())
+def reference_sampler(settings: dict) -> Sampler:
+    return Sampler(
+        temperature=settings["temperature"],
+        top_k=settings.get("topK", 0),
+        top_p=settings.get("topP", 1.0),
+        repetition_penalty=settings.get("repetitionPenalty", 1.0),
+        seed=settings["seed"],
+        candidates=SAMPLING_CANDIDATES,
+    )
 
 
-def test_repetition_penalty_matches_the_reference(sample):
-    logits, run = sample
-    history = [int(np.argmax(logits)), 3, 3, 11]
-    result = run(history, repetitionPenalty=1.3)
-    expected = penalize_repetition(logits, history, 1.3)
-    assert np.allclose(result["penalized"], expected, rtol=1e-6)
-    assert set(result["picks"]) == {int(np.argmax(expected))}, "greedy takes the penalized best"
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"temperature": 0.2, "topP": 0.9, "repetitionPenalty": 1.1, "seed": 3},  # the assistant's
+        {"temperature": 1.5, "topK": 20, "topP": 0.95, "seed": 1},
+        {"temperature": 1.0, "repetitionPenalty": 1.3, "seed": 8},
+    ],
+    ids=["assistant", "top-k", "penalty"],
+)
+def test_sampled_tokens_follow_the_reference(runtime_host, tiny_site, tiny_model, settings):
+    root, urls = tiny_site
+    run = runtime_host(root)
+    run(LOAD, urls.__dict__)
+    expected = generate(Llama(tiny_model), PROMPT, NEW_TOKENS, reference_sampler(settings))
 
+    sampled = run(GENERATE, {"prompt": PROMPT, "settings": {"maxTokens": NEW_TOKENS, **settings}})
+    stop_at = expected[5]
+    stopped = run(
+        GENERATE,
+        {"prompt": PROMPT, "settings": {"maxTokens": 40, "stopIds": [stop_at], **settings}},
+    )
 
-def test_top_k_and_top_p_keep_only_their_candidates(sample):
-    logits, run = sample
-    top_k = run([], temperature=1.0, topK=3)
-    nucleus = run([], temperature=1.0, topP=0.5)
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
-    ranked = np.sort(probabilities)[::-1]
-    nucleus_size = int(np.searchsorted(np.cumsum(ranked), 0.5)) + 1
-
-    assert set(top_k["picks"]) == top(logits, 3)
-    assert set(nucleus["picks"]) == top(logits, nucleus_size)
-    assert top_k["picks"] == top_k["replay"], "the same seed draws the same tokens"
-    # The most likely candidate is drawn most often.
-    assert max(set(top_k["picks"]), key=top_k["picks"].count) == int(np.argmax(logits))
+    assert sampled["tokens"] == expected
+    assert sampled["reason"] == "max-tokens"
+    # Steps in flight past the stop id are discarded: the answer ends as it would unpipelined.
+    assert stopped["reason"] == "stop-id"
+    assert stopped["tokens"] == expected[: expected.index(stop_at)]

@@ -61,9 +61,9 @@ def test_sampling_settings_and_stop_ids(runtime_host, tiny_site):
     assert stopped["tokens"] == greedy["tokens"][: greedy["tokens"].index(stop_at)]
 
 
-def test_tokens_the_cpu_chooses_are_the_ones_decoded(runtime_host, tiny_site, tiny_model):
-    """A repetition penalty has the CPU choose each token from the logits and write it where
-    the decode step reads its token, in place of the GPU's greedy pick."""
+def test_a_repetition_penalty_chooses_on_the_gpu(runtime_host, tiny_site, tiny_model):
+    """A repetition penalty runs the sample phase after each step: its choice, not the
+    step's greedy pick, is the token the next decode step embeds."""
     root, urls = tiny_site
     run = runtime_host(root)
     run(LOAD, urls.__dict__)

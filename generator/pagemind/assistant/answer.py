@@ -18,7 +18,7 @@ import numpy as np
 
 from pagemind.assistant.prompt import NOT_COVERED, build_prompt, context_window
 from pagemind.assistant.tokenizer import PromptTokenizer
-from pagemind.bundle import compile_program
+from pagemind.bundle import SAMPLING_CANDIDATES, compile_program
 from pagemind.config import SiteConfig
 from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.generate import Sampler, generate
@@ -137,6 +137,7 @@ class Answerer:
             temperature=settings["temperature"],
             top_p=settings["top_p"],
             repetition_penalty=settings["repetition_penalty"],
+            candidates=SAMPLING_CANDIDATES,  # as the browser draws, among the program's top_k
         )
         answer: list[int] = []
         shown = ""

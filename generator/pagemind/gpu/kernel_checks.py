@@ -19,6 +19,7 @@ from pagemind.gpu.kernels import KERNELS
 from pagemind.gpu.program import Program, step_uniforms
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
+from pagemind.models.generate import Sampler, draw, penalize_repetition
 from pagemind.models.tensors import QuantTensor
 
 # Relative to the output's scale: f32 sums in another order than numpy's.
@@ -239,6 +240,33 @@ def _top_k(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     return arrays, {"indices": best.astype(np.uint32), "values": x[best]}
 
 
+def _penalize_repetition(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n_history = case.value("n_history")
+    logits = _normal(rng, 4 * n_history + 8)
+    # Repeats included: a repeated token is penalized once; the entry after n_history is not.
+    history = rng.integers(0, logits.size, n_history + 1).astype(np.uint32)
+    penalty = dict(case.uniforms)["penalty"]
+    expected = penalize_repetition(logits, history[:n_history].tolist(), np.float32(penalty))
+    return {"history": history, "logits": logits}, {"logits": expected}
+
+
+def _sample(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    uniforms = dict(case.uniforms)
+    k, n_history = case.value("k"), case.value("n_history")
+    values = np.sort(_normal(rng, k))[::-1].copy()
+    indices = rng.permutation(1000)[:k].astype(np.uint32)
+    sampler = Sampler(temperature=uniforms["temperature"], top_p=uniforms["top_p"])
+    position = draw(values, sampler, uniforms["random"]) if sampler.temperature > 0 else 0
+    chosen = indices[position]
+    history = rng.integers(0, 1000, n_history + 1).astype(np.uint32)
+    expected_history = history.copy()
+    expected_history[n_history] = chosen
+    expected_indices = indices.copy()
+    expected_indices[0] = chosen
+    arrays = {"indices": indices, "values": values, "chosen_history": history}
+    return arrays, {"indices": expected_indices, "chosen_history": expected_history}
+
+
 _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arrays]]] = {
     "matvec": _matrix,
     "matvec_accumulate": _matrix,
@@ -262,4 +290,6 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "pool_sequences": _pool_sequences,
     "copy_rows": _copy_rows,
     "top_k": _top_k,
+    "penalize_repetition": _penalize_repetition,
+    "sample": _sample,
 }

@@ -402,6 +402,36 @@ _SPECS = (
         workgroup_size=256,
         workgroups=("1", "1", "1"),
     ),
+    KernelSpec(
+        name="penalize_repetition",
+        files=("penalize_repetition.wgsl",),
+        entry_point="penalize_repetition",
+        bindings=_bindings(("history", "read"), ("logits", "read_write"), ("params", "uniform")),
+        uniforms=(("n_history", "u32"), ("penalty", "f32")),
+        workgroup_size=64,
+        # At least one workgroup: Dawn on SwiftShader fails on a dispatch of none.
+        workgroups=("ceil((n_history + 1) / 64)", "1", "1"),
+    ),
+    KernelSpec(
+        name="sample",
+        files=("sample.wgsl",),
+        entry_point="sample",
+        bindings=_bindings(
+            ("indices", "read_write"),
+            ("values", "read"),
+            ("chosen_history", "read_write"),
+            ("params", "uniform"),
+        ),
+        uniforms=(
+            ("k", "u32"),
+            ("temperature", "f32"),
+            ("top_p", "f32"),
+            ("random", "f32"),
+            ("n_history", "u32"),
+        ),
+        workgroup_size=1,
+        workgroups=("1", "1", "1"),
+    ),
 )
 
 KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in _SPECS}

@@ -131,15 +131,46 @@ class _DecoderCompiler(ProgramBuilder):
         super().__init__(model.tensors, max_tokens)
         self.config = model.config
         self.context_length = context_length
-        self.top_k = top_k
+        self.top_k_count = top_k
 
     def compile(self) -> Program:
         self.program.context_length = self.context_length
         self.program.buffers["tokens"] = BufferSpec("tokens", self.max_tokens * 4)
-        self.program.buffers["top_indices"] = BufferSpec("top_indices", self.top_k * 4)
+        self.program.buffers["top_indices"] = BufferSpec("top_indices", self.top_k_count * 4)
         self.program.phases["prefill"] = self.phase(n_tokens="n_tokens")
         self.program.phases["decode"] = self.phase(n_tokens=1)
+        self.program.phases["sample"] = self.sample_phase()
         return self.program
+
+    def sample_phase(self) -> list[ProgramStep]:
+        """Run after prefill or decode to choose a sampled token on the GPU: the repetition
+        penalty over the logits for the answer's tokens so far (`history`), top_k again, and
+        a draw among the best `candidates` with the CPU's `random` number; the choice goes
+        to top_indices[0], where decode reads its token, and to history[n_history]. The
+        penalty is applied in place: `logits` then holds the penalized logits."""
+        self.steps = []
+        history = "history"
+        self.program.buffers[history] = BufferSpec(history, self.context_length * U32_BYTES)
+        self.emit(
+            "penalize_repetition",
+            None,
+            {"history": history, "logits": "logits"},
+            {"n_history": "n_history", "penalty": "repetition_penalty"},
+        )
+        self.top_k()
+        self.emit(
+            "sample",
+            None,
+            {"indices": "top_indices", "values": "top_values", "chosen_history": history},
+            {
+                "k": "candidates",
+                "temperature": "temperature",
+                "top_p": "top_p",
+                "random": "random",
+                "n_history": "n_history",
+            },
+        )
+        return self.steps
 
     def phase(self, n_tokens: int | str) -> list[ProgramStep]:
         c = self.config
@@ -170,17 +201,20 @@ class _DecoderCompiler(ProgramBuilder):
             {"x": "h_last", "out": logits},
             {"n_in": c.hidden_size, "n_out": c.vocab_size},
         )
+        self.top_k()
+        return self.steps
+
+    def top_k(self) -> None:
         self.emit(
             "top_k",
             None,
             {
-                "x": logits,
+                "x": "logits",
                 "indices": "top_indices",
-                "values": self.floats("top_values", self.top_k),
+                "values": self.floats("top_values", self.top_k_count),
             },
-            {"n": c.vocab_size, "k": self.top_k},
+            {"n": self.config.vocab_size, "k": self.top_k_count},
         )
-        return self.steps
 
     def attention_block(self, block: int) -> None:
         c = self.config
@@ -288,7 +322,9 @@ def compile_decoder(
     (variable position): each appends to the KV caches at `position` and leaves the last
     token's `logits` and its top_k ids in `top_indices` (values in `top_values`). Prefill
     reads its token ids from `tokens`; decode reads its one token from `top_indices[0]`: the
-    previous step's best, unless the CPU chose another and wrote it there."""
+    previous step's best, unless the CPU chose another and wrote it there, or phase `sample`
+    did (variables n_history, repetition_penalty, candidates <= top_k, temperature, top_p
+    and random, see _DecoderCompiler.sample_phase)."""
     if not 1 <= top_k <= min(MAX_TOP_K, model.config.vocab_size):
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
     context_length = min(context_length, model.config.context_length)

@@ -1,17 +1,17 @@
 """Token generation over the numpy reference: greedy or sampled, as the browser samples.
 
 Sampling order, as in llama.cpp and Hugging Face: repetition penalty, temperature,
-top-k, top-p, then a draw from a seeded numpy Generator.
+top-k, top-p, then a draw with mulberry32 (the browser's generator). The program samples
+among its top_k best tokens (Sampler.candidates); the browser draws on the GPU exactly so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from pagemind.models import layers
 from pagemind.models.llama import KVCache, Llama
 
 
@@ -22,9 +22,25 @@ class Sampler:
     top_p: float = 1.0
     repetition_penalty: float = 1.0  # > 1 discourages tokens the answer already wrote
     seed: int = 0
+    candidates: int = 0  # the program's top_k, among which the GPU draws (0: every token)
 
 
 GREEDY = Sampler()
+U32_MASK = 0xFFFFFFFF
+
+
+def seeded_random(seed: int) -> Callable[[], float]:
+    """mulberry32, as runtime/sampling.js: the same seed gives the browser's draws."""
+    state = seed & U32_MASK
+
+    def draw() -> float:
+        nonlocal state
+        state = (state + 0x6D2B79F5) & U32_MASK
+        t = ((state ^ (state >> 15)) * (state | 1)) & U32_MASK
+        t ^= (t + ((t ^ (t >> 7)) * (t | 61))) & U32_MASK
+        return ((t ^ (t >> 14)) & U32_MASK) / 4294967296
+
+    return draw
 
 
 def generate(
@@ -36,13 +52,13 @@ def generate(
 ) -> list[int]:
     """The new tokens after `prompt_ids`, ending before the first stop token."""
     stops = set(stop_ids)
-    rng = np.random.default_rng(sampler.seed)
+    random = seeded_random(sampler.seed)
     cache = KVCache()
     logits = model.forward(list(prompt_ids), cache)[-1]  # batched prefill
     generated: list[int] = []
     for _ in range(max_new_tokens):
         # Only the answer's own tokens are penalized: a grounded answer reuses the docs' words.
-        token = next_token(logits, generated, sampler, rng)
+        token = next_token(logits, generated, sampler, random())
         if token in stops:
             break
         generated.append(token)
@@ -50,21 +66,35 @@ def generate(
     return generated
 
 
-def next_token(
-    logits: np.ndarray, history: list[int], sampler: Sampler, rng: np.random.Generator
-) -> int:
-    logits = penalize_repetition(logits, history, sampler.repetition_penalty)
+def next_token(logits: np.ndarray, history: list[int], sampler: Sampler, random: float) -> int:
+    """The token chosen after `history` with `random` in [0, 1), as the program's sample
+    phase chooses it (shaders/sample.wgsl), in f32."""
+    logits = penalize_repetition(logits.astype(np.float32), history, sampler.repetition_penalty)
     if sampler.temperature <= 0:
         return int(np.argmax(logits))
-    probabilities = layers.softmax(logits / np.float32(sampler.temperature))
-    candidates = np.argsort(-probabilities, kind="stable")
-    if sampler.top_k > 0:
-        candidates = candidates[: sampler.top_k]
-    kept = probabilities[candidates]
-    # Keep the smallest prefix whose probability reaches top_p (at least one token).
-    cutoff = int(np.searchsorted(np.cumsum(kept), sampler.top_p * kept.sum())) + 1
-    candidates, kept = candidates[:cutoff], kept[:cutoff]
-    return int(rng.choice(candidates, p=kept / kept.sum()))
+    candidates = np.argsort(-logits, kind="stable")
+    for limit in (sampler.candidates, sampler.top_k):
+        if limit > 0:
+            candidates = candidates[:limit]
+    return int(candidates[draw(logits[candidates], sampler, random)])
+
+
+def draw(values: np.ndarray, sampler: Sampler, random: float) -> int:
+    """The position drawn among candidate logits `values` (best first): weights
+    exp((value - best) / temperature), the smallest prefix whose weight reaches top_p of
+    the whole (at least one), then the first candidate whose running weight passes
+    `random` times the prefix's."""
+    temperature = np.float32(sampler.temperature)
+    weights = np.exp((values.astype(np.float32) - values[0]) / temperature)
+    cumulative = np.cumsum(weights, dtype=np.float32)
+    target = np.float32(sampler.top_p) * cumulative[-1]
+    kept = min(int(np.searchsorted(cumulative, target)) + 1, len(weights))
+    remaining = np.float32(random) * cumulative[kept - 1]
+    for position in range(kept):
+        remaining -= weights[position]  # f32, in the order the kernel subtracts
+        if remaining < 0:
+            return position
+    return kept - 1  # rounding left a sliver of `remaining`
 
 
 def penalize_repetition(logits: np.ndarray, history: list[int], penalty: float) -> np.ndarray:
