@@ -1,15 +1,19 @@
-"""Our wgpu program against Hugging Face transformers on the same random SmolLM2-135M model.
+"""Our program, run by wgpu-py and by the browser runtime under Node on Dawn, against Hugging
+Face transformers on the same random SmolLM2-135M model.
 
-Built for the lent GPU machine (transformers on CUDA, wgpu on the GPU's Vulkan driver); on a
-machine without a GPU it runs transformers on the CPU against wgpu on lavapipe, so it is
-known to work before a GPU is at hand. The model has SmolLM2-135M's shapes and formats with
+Built for the lent GPU machine (transformers on CUDA, wgpu and Dawn on the GPU's Vulkan
+driver); on a machine without a GPU it runs transformers on the CPU against wgpu on lavapipe
+and Dawn on SwiftShader (use short --prompts there), so it is known to work before a GPU is
+at hand. The model has SmolLM2-135M's shapes and formats with
 random values (speed does not depend on them): one GGUF file read by both sides,
 transformers dequantizing it to --peer-dtype. Each side prefills every --prompts length
 (the first token's id read back) and decodes --steps greedy tokens after the first prompt,
 one token id read back per step; ours also decodes them pipelined (each step embeds the id
-its predecessor picked on the GPU: all submitted at once, then one read). The peer runs in
-the same command, in a Python that has torch and transformers (--peer-python, default this
-one).
+its predecessor picked on the GPU: all submitted at once, then one read). The browser
+runtime (bench/node_program_speed.py) always pipelines, as a reader's browser does. The
+peer decodes with its own loop over the KV cache and with `generate()`; the faster of the
+two is the one compared. The peer runs in the same command, in a Python that has torch and
+transformers (--peer-python, default this one).
 
     python bench/gpu_peer_speed.py [--prompts 128,1024] [--steps 64] [--peer-python PY]
                                    [--peer-device cuda|cpu] [--peer-dtype float16|float32]
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from decode_speed import SMOLLM2_135M_SHAPES, TimedProgram
+from node_program_speed import measure_node
 from pagemind.gpu.device import open_device
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models.gguf_source import read_gguf
@@ -62,6 +67,14 @@ with torch.no_grad():
         output = model(ids, past_key_values=output.past_key_values, use_cache=True)
         token = int(output.logits[0, -1].argmax())
     seconds["decode"] = (time.perf_counter() - start) / steps
+    def generate(new_tokens):
+        ids = torch.tensor([prompts[0]], device=device)
+        sync(); start = time.perf_counter()
+        model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                       do_sample=False)
+        sync(); return time.perf_counter() - start
+    generate(2)  # warm-up
+    seconds["decode generate()"] = (generate(steps + 1) - generate(1)) / steps
 print(json.dumps({"seconds": seconds, "device": str(next(model.parameters()).device)}))
 """
 
@@ -106,18 +119,47 @@ def main() -> None:
     prompts = [rng.integers(0, vocab, int(n)).tolist() for n in args.prompts.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         path = tiny_llama_gguf(Path(folder) / "smollm2-shapes.gguf", **SMOLLM2_135M_SHAPES)
-        adapter, ours = measure_ours(path, prompts, args.steps)
+        adapter, wgpu_py = measure_ours(path, prompts, args.steps)
+        node_adapter, node = measure_node(path, prompts, args.steps)
         peer = measure_peer(args, path, prompts)
-    print(f"wgpu adapter: {adapter}")
+    print(f"wgpu-py adapter: {adapter}")
+    print(
+        f"Node (Dawn) adapter: {node_adapter}; model load from a local server {node['load']:.2f} s"
+    )
     print(f"transformers: {peer['device']}, {args.peer_dtype}")
-    print(f"{'':22s}{'ours tok/s':>12s}{'peer tok/s':>12s}{'ours/peer':>11s}")
-    for key, seconds in ours.items():
-        decode = key.startswith("decode")
-        count = 1 if decode else int(key)
-        label = key if decode else f"prefill {key} tokens"
-        # The peer decodes one way (a token read back per step), against both of ours.
-        speeds = count / seconds, count / peer["seconds"]["decode" if decode else key]
-        print(f"{label:22s}{speeds[0]:12.1f}{speeds[1]:12.1f}{speeds[0] / speeds[1]:10.2f}x")
+    report(prompts, wgpu_py, node, peer["seconds"])
+
+
+def report(prompts: list[list[int]], wgpu_py: dict, node: dict, peer: dict) -> None:
+    """Tokens per second of each side, and ours over the peer's faster decode."""
+    print(
+        f"transformers decode: own loop {1 / peer['decode']:.1f} tok/s, "
+        f"generate() {1 / peer['decode generate()']:.1f} tok/s"
+    )
+    peer_decode = min(peer["decode"], peer["decode generate()"])
+    # (label, wgpu-py key, Node key, peer seconds, tokens)
+    rows = [
+        (f"prefill {len(p)} tokens", str(len(p)), str(len(p)), peer[str(len(p))], len(p))
+        for p in prompts
+    ]
+    rows += [
+        ("decode, synchronous", "decode synchronous", None, peer_decode, 1),
+        ("decode, pipelined", "decode pipelined", "decode", peer_decode, 1),
+    ]
+    header = ("wgpu-py", "Node", "transformers", "wgpu-py/peer", "Node/peer")
+    print(f"{'tok/s':22s}" + "".join(f"{name:>14s}" for name in header))
+    for label, wgpu_key, node_key, peer_seconds, tokens in rows:
+        ours = [tokens / wgpu_py[wgpu_key], tokens / node[node_key] if node_key else None]
+        peer_speed = tokens / peer_seconds
+        cells = [_cell(speed) for speed in (*ours, peer_speed)]
+        cells += [_cell(speed and speed / peer_speed, "x") for speed in ours]
+        print(f"{label:22s}" + "".join(cells))
+
+
+def _cell(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return f"{'-':>14s}"
+    return f"{value:{14 - len(unit)}.{2 if unit else 1}f}{unit}"
 
 
 if __name__ == "__main__":
