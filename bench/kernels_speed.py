@@ -1,5 +1,5 @@
 """Q4_1 matvec and matmul speed on the wgpu adapter against numpy's matmul on the dequantized
-matrix.
+matrix, and top_k's over the logits.
 
 matvec: the two shapes of a SmolLM2-135M decode step that matter most, an FFN projection
 (1536 x 576) and the output projection over the vocabulary (49152 x 576). matmul: a prefill
@@ -7,12 +7,14 @@ batch of --tokens tokens through the FFN projections (1536 x 576 and 576 x 1536)
 is per dispatch, from a prepared batch of dispatches recorded into one compute pass and
 submitted once (as a decode step is), synchronised by reading back the output. numpy runs in
 the same process on the same values; each figure is the best of several repetitions.
+top_k: both stages (top_k_lists, then top_k) over SmolLM2's 49152 logits, as a decode step
+runs them, for k = 1 (greedy) and 40 (the site's programs), timed the same way.
 --variant picks the kernel variants (default: what a browser on this adapter picks; `plain`
 and `f16` force the tiled matmul with f32 or f16 tiles on CPU adapters, which otherwise take
 `rows`).
 
     .venv/bin/python bench/kernels_speed.py [--dispatches 100] [--repeats 5] [--no-subgroups]
-        [--tokens 128] [--variant auto|plain|f16|rows] [--only matvec|matmul]
+        [--tokens 128] [--variant auto|plain|f16|rows] [--only matvec|matmul|top_k]
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ import time
 import numpy as np
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.device import open_device
+from pagemind.gpu.kernels import top_k_list_count
 from pagemind.gpu.runner import Dispatch, KernelRunner
 from pagemind.models.tensors import QuantTensor
 
 MATVEC_SHAPES = {"ffn gate/up (1536 x 576)": (1536, 576), "output (49152 x 576)": (49152, 576)}
 MATMUL_SHAPES = {"ffn gate/up (1536 x 576)": (1536, 576), "ffn down (576 x 1536)": (576, 1536)}
+TOP_K_VOCAB = 49152  # SmolLM2's
+TOP_K_COUNTS = (1, 40)  # greedy benches; the site's programs (SAMPLING_CANDIDATES)
 # --variant: (use_rows, use_f16) of the runner.
 VARIANTS = {
     "auto": (None, None),
@@ -87,6 +92,32 @@ def measure(
     )
 
 
+def measure_top_k(runner: KernelRunner, k: int, dispatches: int, repeats: int) -> None:
+    """Both top_k stages over TOP_K_VOCAB random logits."""
+    logits = np.random.default_rng(0).standard_normal(TOP_K_VOCAB, dtype=np.float32)
+    n_candidates = top_k_list_count(TOP_K_VOCAB) * k
+    buffers = {
+        "x": runner.upload(logits),
+        "candidate_values": runner.empty(4 * n_candidates),
+        "candidate_indices": runner.empty(4 * n_candidates),
+        "indices": runner.empty(4 * k),
+        "values": runner.empty(4 * k),
+    }
+    uniforms = {"n": TOP_K_VOCAB, "k": k}
+    stages = [Dispatch(stage, buffers, uniforms) for stage in ("top_k_lists", "top_k")]
+    step = runner.prepare(stages) * dispatches
+
+    def gpu_step() -> None:
+        runner.submit(step)
+        runner.read(buffers["indices"])
+
+    gpu_step()  # builds the pipelines
+    expected = np.argsort(-logits, kind="stable")[:k]
+    matches = np.array_equal(runner.read(buffers["indices"], np.uint32), expected)
+    gpu = best_seconds(gpu_step, repeats) / dispatches
+    print(f"  k = {k:2}: wgpu {gpu * 1e6:9.1f} us per top_k   matches numpy: {matches}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dispatches", type=int, default=100)
@@ -94,7 +125,7 @@ def main() -> None:
     parser.add_argument("--no-subgroups", action="store_true")
     parser.add_argument("--tokens", type=int, default=128, help="matmul batch (prefill tokens)")
     parser.add_argument("--variant", choices=VARIANTS, default="auto")
-    parser.add_argument("--only", choices=("matvec", "matmul"))
+    parser.add_argument("--only", choices=("matvec", "matmul", "top_k"))
     args = parser.parse_args()
     gpu = open_device()
     runner = KernelRunner(
@@ -117,6 +148,13 @@ def main() -> None:
         for label, shape in shapes.items():
             print(f"{label}{'' if n_tokens is None else f' x {n_tokens} tokens'}")
             measure(runner, kernel, shape, n_tokens, args.dispatches, args.repeats)
+    if args.only in (None, "top_k"):
+        entry_points = ", ".join(
+            runner.variant(stage).entry_point for stage in ("top_k_lists", "top_k")
+        )
+        print(f"top_k over {TOP_K_VOCAB} logits: entry points {entry_points}")
+        for k in TOP_K_COUNTS:
+            measure_top_k(runner, k, args.dispatches, args.repeats)
 
 
 if __name__ == "__main__":

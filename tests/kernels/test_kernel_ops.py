@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.kernel_checks import KernelCase, check_kernel
+from pagemind.gpu.kernels import top_k_list_count
+from pagemind.gpu.runner import Dispatch
 from pagemind.models import layers
 
 pytestmark = pytest.mark.gpu
@@ -147,28 +149,46 @@ def test_copy_rows_between_row_offsets(runner, rng):
 
 
 def run_top_k(runner, x, k):
-    result = runner.run_one(
-        "top_k",
-        {"x": x, "indices": np.zeros(k, np.uint32), "values": np.zeros(k, np.float32)},
-        {"n": x.size, "k": k},
-    )
-    return result["indices"], result["values"]
+    """Both stages, as a program runs them: each list's k best, then the k best of those."""
+    n_candidates = top_k_list_count(x.size) * k
+    buffers = {
+        "x": runner.upload(x),
+        "candidate_values": runner.empty(4 * n_candidates),
+        "candidate_indices": runner.empty(4 * n_candidates),
+        "indices": runner.empty(4 * k),
+        "values": runner.empty(4 * k),
+    }
+    uniforms = {"n": x.size, "k": k}
+    runner.run([Dispatch(stage, buffers, uniforms) for stage in ("top_k_lists", "top_k")])
+    return runner.read(buffers["indices"], np.uint32), runner.read(buffers["values"])
+
+
+@pytest.mark.parametrize("kernel", ["top_k_lists", "top_k"])
+@pytest.mark.parametrize(
+    ("n", "k"), [(49152, 1), (49152, 40), (49152, 64), (3000, 40), (2050, 64), (50, 64)]
+)
+def test_top_k_stages_rank_tied_logits_as_numpy(variant_runner, rng, kernel, n, k):
+    """Whole-valued logits tie often; 3000 and 2050 values make lists shorter than the longest
+    (of unequal lengths for 2050); 50 a list shorter than k."""
+    case = KernelCase(kernel, None, (("n", n), ("k", k)))
+    assert check_kernel(variant_runner, case, rng) == 0
 
 
 @pytest.mark.parametrize(("n", "k"), [(49152, 1), (49152, 64), (1000, 40)])
-def test_top_k_picks_the_largest_logits_best_first(runner, rng, n, k):
+def test_top_k_picks_the_largest_logits_best_first(variant_runner, rng, n, k):
     logits = rng.standard_normal(n, dtype=np.float32) * 5
-    indices, values = run_top_k(runner, logits, k)
+    indices, values = run_top_k(variant_runner, logits, k)
     expected = np.argsort(-logits, kind="stable")[:k]
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_array_equal(values, logits[expected])
 
 
-def test_top_k_breaks_ties_by_the_lower_index(runner):
+def test_top_k_breaks_ties_by_the_lower_index(variant_runner):
     logits = np.zeros(5000, np.float32)
     logits[[4000, 7, 2500, 300]] = 3.0
     logits[[4999, 1]] = -1.0
-    indices, _ = run_top_k(runner, logits, 6)
+    logits[0] = -0.0  # equal to 0.0
+    indices, _ = run_top_k(variant_runner, logits, 6)
     np.testing.assert_array_equal(indices, [7, 300, 2500, 4000, 0, 2])
 
 

@@ -9,6 +9,8 @@ from pagemind.gpu.kernels import (
     ATTENTION_MAX_HEAD_DIM,
     ATTENTION_MAX_KEYS,
     KERNELS,
+    MAX_TOP_K,
+    TOP_K_LIST_LENGTH,
     WEIGHT_FORMATS,
     WEIGHTS,
     KernelSpec,
@@ -80,6 +82,9 @@ def test_python_limits_match_the_shaders():
     assert f"const MAX_KEYS: u32 = {ATTENTION_MAX_KEYS}u;" in attention
     assert "const MAX_HEAD_DIM: u32 = REDUCE_THREADS;" in attention
     assert KERNELS["attention"].workgroup_size == ATTENTION_MAX_HEAD_DIM
+    top_k = (resource_dir("shaders") / "top_k.wgsl").read_text()
+    assert f"const LIST_LENGTH: u32 = {TOP_K_LIST_LENGTH}u;" in top_k
+    assert f"const MAX_K: u32 = {MAX_TOP_K}u;" in top_k
 
 
 def test_oversized_dispatches_are_refused_not_truncated():

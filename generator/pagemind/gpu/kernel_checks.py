@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pagemind.gpu.compare import relative_error
-from pagemind.gpu.kernels import KERNELS
+from pagemind.gpu.kernels import KERNELS, top_k_list_count
 from pagemind.gpu.program import Program, step_uniforms
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
@@ -30,6 +30,7 @@ ROPE_TOLERANCE = 2e-4
 # summed in f16. Measured on lavapipe: at most 1e-3 at SmolLM2 and odd shapes, every format.
 F16_TOLERANCE = 3e-3
 EMBEDDING_ROWS = 64  # rows of the random table an embedding case looks up
+NO_CANDIDATE = 0xFFFFFFFF  # NONE in top_k.wgsl: a top_k_lists entry past a short list
 
 Arrays = dict[str, np.ndarray]
 
@@ -232,12 +233,56 @@ def _copy_rows(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arra
     return {"from_rows": from_rows, "to_rows": to_rows}, {"to_rows": expected}
 
 
+def _top_k_lists(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n, k = case.value("n"), case.value("k")
+    x = _tied_logits(rng, n)
+    values, indices = _list_candidates(x, k)
+    arrays = {
+        "x": x,
+        "candidate_values": np.zeros_like(values),
+        "candidate_indices": np.zeros_like(indices),
+    }
+    return arrays, {"candidate_values": values, "candidate_indices": indices}
+
+
 def _top_k(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n, k = case.value("n"), case.value("k")
-    x = _normal(rng, n) * 5
-    best = np.argsort(-x, kind="stable")[:k]
-    arrays = {"x": x, "indices": np.zeros(k, np.uint32), "values": np.zeros(k, np.float32)}
-    return arrays, {"indices": best.astype(np.uint32), "values": x[best]}
+    x = _tied_logits(rng, n)
+    candidate_values, candidate_indices = _list_candidates(x, k)
+    values, indices = _best(x, np.arange(n, dtype=np.uint32), k)
+    arrays = {
+        "candidate_values": candidate_values,
+        "candidate_indices": candidate_indices,
+        "indices": np.zeros(k, np.uint32),
+        "values": np.zeros(k, np.float32),
+    }
+    return arrays, {"indices": indices, "values": values}
+
+
+def _tied_logits(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Logits of whole values, so the best ones tie often."""
+    return np.round(_normal(rng, n) * 4)
+
+
+def _list_candidates(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """top_k_lists' output: the k best of each list (list l: values l, l + L, ... of L
+    lists), list after list."""
+    n_lists = top_k_list_count(x.size)
+    indices = np.arange(x.size, dtype=np.uint32)
+    lists = [_best(x[first::n_lists], indices[first::n_lists], k) for first in range(n_lists)]
+    values, indices = zip(*lists, strict=True)
+    return np.concatenate(values), np.concatenate(indices)
+
+
+def _best(values: np.ndarray, indices: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (value, index) pairs, best first: larger value, then lower index; past the
+    pairs, value 0 and index NO_CANDIDATE."""
+    order = np.lexsort((indices, -values))[:k]
+    missing = k - order.size
+    return (
+        np.concatenate([values[order], np.zeros(missing, np.float32)]),
+        np.concatenate([indices[order], np.full(missing, NO_CANDIDATE)]).astype(np.uint32),
+    )
 
 
 def _penalize_repetition(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
@@ -289,6 +334,7 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "mean_pool": _mean_pool,
     "pool_sequences": _pool_sequences,
     "copy_rows": _copy_rows,
+    "top_k_lists": _top_k_lists,
     "top_k": _top_k,
     "penalize_repetition": _penalize_repetition,
     "sample": _sample,

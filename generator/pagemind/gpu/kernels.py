@@ -24,6 +24,7 @@ WEIGHTS = "{weights}"
 WEIGHT_FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
 MAX_WORKGROUPS_PER_DIMENSION = 65535  # WebGPU's default limit
 MAX_TOP_K = 64
+TOP_K_LIST_LENGTH = 1024  # LIST_LENGTH in top_k.wgsl: the most logits a top_k_lists list holds
 ATTENTION_MAX_KEYS = 2048  # MAX_KEYS in attention.wgsl: the scores live in workgroup memory
 ATTENTION_MAX_HEAD_DIM = 256  # one thread per dimension of the query
 
@@ -113,6 +114,11 @@ class KernelSpec:
         codes = "".join("I" if kind == "u32" else "f" for _, kind in self.uniforms)
         packed = struct.pack("<" + codes, *(values[field] for field, _ in self.uniforms))
         return packed + bytes(-len(packed) % 16)
+
+
+def top_k_list_count(n: int) -> int:
+    """How many lists top_k_lists takes n values in, writing k candidates of each for top_k."""
+    return math.ceil(n / TOP_K_LIST_LENGTH)
 
 
 def check_head_dim(head_dim: int) -> None:
@@ -314,6 +320,28 @@ def _attention(entry_point: str) -> KernelSpec:
     return _with_rows(plain, files, 16, ("n_heads", "ceil(n_tokens / 16)", "1"))
 
 
+def _top_k_stage(
+    entry_point: str,
+    stage_file: str,
+    bindings: tuple[Binding, ...],
+    workgroups: tuple[str, str, str],
+    rows_workgroups: tuple[str, str, str] = ("1", "1", "1"),
+    rows_workgroup_size: int = 1,
+) -> KernelSpec:
+    """A stage of top_k (top_k.wgsl): a workgroup of 256 per list it selects from; the `rows`
+    variant one invocation per list."""
+    plain = KernelSpec(
+        name=entry_point,
+        files=("top_k.wgsl", stage_file),
+        entry_point=entry_point,
+        bindings=bindings,
+        uniforms=(("n", "u32"), ("k", "u32")),
+        workgroup_size=256,
+        workgroups=workgroups,
+    )
+    return _with_rows(plain, plain.files, rows_workgroup_size, rows_workgroups)
+
+
 _SPECS = (
     _matvec("matvec"),
     _matvec("matvec_accumulate"),
@@ -388,18 +416,29 @@ _SPECS = (
         workgroup_size=256,
         workgroups=("ceil(n_rows * row_len / 256)", "1", "1"),
     ),
-    KernelSpec(
-        name="top_k",
-        files=("top_k.wgsl",),
-        entry_point="top_k",
-        bindings=_bindings(
+    _top_k_stage(
+        "top_k_lists",
+        "top_k_lists.wgsl",
+        _bindings(
             ("x", "read"),
+            ("candidate_values", "read_write"),
+            ("candidate_indices", "read_write"),
+            ("params", "uniform"),
+        ),
+        workgroups=(f"ceil(n / {TOP_K_LIST_LENGTH})", "1", "1"),
+        rows_workgroups=(f"ceil(n / {TOP_K_LIST_LENGTH} / 8)", "1", "1"),
+        rows_workgroup_size=8,
+    ),
+    _top_k_stage(
+        "top_k",
+        "top_k_merge.wgsl",
+        _bindings(
+            ("candidate_values", "read"),
+            ("candidate_indices", "read"),
             ("indices", "read_write"),
             ("values", "read_write"),
             ("params", "uniform"),
         ),
-        uniforms=(("n", "u32"), ("k", "u32")),
-        workgroup_size=256,
         workgroups=("1", "1", "1"),
     ),
     KernelSpec(

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pagemind.gpu.kernels import ATTENTION_MAX_KEYS, MAX_TOP_K, check_head_dim, evaluate
+from pagemind.gpu.kernels import (
+    ATTENTION_MAX_KEYS,
+    MAX_TOP_K,
+    check_head_dim,
+    evaluate,
+    top_k_list_count,
+)
 from pagemind.gpu.runner import BufferCopy, Dispatch, KernelRunner, PreparedDispatch
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
@@ -205,16 +211,18 @@ class _DecoderCompiler(ProgramBuilder):
         return self.steps
 
     def top_k(self) -> None:
-        self.emit(
-            "top_k",
-            None,
-            {
-                "x": "logits",
-                "indices": "top_indices",
-                "values": self.floats("top_values", self.top_k_count),
-            },
-            {"n": self.config.vocab_size, "k": self.top_k_count},
-        )
+        """The logits' best ids into `top_indices` (values in `top_values`) in two steps: the
+        best of each list of logits, many workgroups at once, then the best of those."""
+        k, vocab_size = self.top_k_count, self.config.vocab_size
+        n_candidates = top_k_list_count(vocab_size) * k
+        candidates = {
+            "candidate_values": self.floats("top_k_candidate_values", n_candidates),
+            "candidate_indices": self.floats("top_k_candidate_indices", n_candidates),
+        }
+        uniforms: dict[str, float | str] = {"n": vocab_size, "k": k}
+        self.emit("top_k_lists", None, {"x": "logits", **candidates}, uniforms)
+        outputs = {"indices": "top_indices", "values": self.floats("top_values", k)}
+        self.emit("top_k", None, candidates | outputs, uniforms)
 
     def attention_block(self, block: int) -> None:
         c = self.config
