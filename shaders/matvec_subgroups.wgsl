@@ -3,7 +3,8 @@ enable subgroups;
 // Subgroup variant of matvec.wgsl (placed before it in the kernel source, since `enable`
 // must open the module): subgroupAdd replaces most of the workgroup-memory tree. A subgroup
 // never straddles two rows when subgroup_size <= THREADS_PER_ROW (both powers of two);
-// larger subgroups fall back to the shared-memory reduction.
+// larger subgroups fall back to the shared-memory reduction (as does row_scale's sum of
+// squares, one per workgroup).
 
 fn reduce_row_subgroups(thread: u32, partial: f32, subgroup_size: u32,
                         subgroup_lane: u32) -> f32 {
@@ -37,8 +38,9 @@ fn matvec_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
                     @builtin(subgroup_size) subgroup_size: u32,
                     @builtin(subgroup_invocation_id) subgroup_lane: u32) {
     let row = output_row(workgroup, thread);
+    let scale = row_scale(thread);
     let total = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
-    store_row(row, thread, total, false);
+    store_row(row, thread, scale * total, false);
 }
 
 @compute @workgroup_size(256)
@@ -47,8 +49,9 @@ fn matvec_accumulate_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
                                @builtin(subgroup_size) subgroup_size: u32,
                                @builtin(subgroup_invocation_id) subgroup_lane: u32) {
     let row = output_row(workgroup, thread);
+    let scale = row_scale(thread);
     let total = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
-    store_row(row, thread, total, true);
+    store_row(row, thread, scale * total, true);
 }
 
 @compute @workgroup_size(256)
@@ -57,8 +60,10 @@ fn matvec_swiglu_subgroups(@builtin(workgroup_id) workgroup: vec3<u32>,
                            @builtin(subgroup_size) subgroup_size: u32,
                            @builtin(subgroup_invocation_id) subgroup_lane: u32) {
     let row = output_row(workgroup, thread);
-    let gate = row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
+    let scale = row_scale(thread);
+    let gate = scale * row_dot_subgroups(row, row, thread, subgroup_size, subgroup_lane);
     workgroupBarrier();  // row_partials is reused
-    let up = row_dot_subgroups(row, row + params.n_out, thread, subgroup_size, subgroup_lane);
+    let up = scale * row_dot_subgroups(row, row + params.n_out, thread, subgroup_size,
+                                       subgroup_lane);
     store_row(row, thread, silu(gate) * up, false);
 }

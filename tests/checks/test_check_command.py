@@ -28,7 +28,8 @@ def test_check_passes_and_prints_each_figure(site: Path, capsys: pytest.CaptureF
     assert any(line.startswith("adapter: ") for line in lines)
     assert any(line.startswith("ok  compile: ") for line in lines)
     kernels = [line for line in lines if line.startswith("ok  kernel ")]
-    qkv, gate_up = "matvec:Q4_1 n_in=64 n_out=128", "matvec_swiglu:Q4_1 n_in=64 n_out=128"
+    qkv = "matvec_norm:Q4_1 n_in=64 n_out=128 eps="
+    gate_up = "matvec_norm_swiglu:Q4_1 n_in=64 n_out=128 eps="
     assert any(line.startswith(f"ok  kernel {qkv}") for line in kernels)
     assert any(line.startswith(f"ok  kernel {gate_up}") for line in kernels)
     assert any(line.startswith("ok  kernel attention_packed ") for line in kernels)

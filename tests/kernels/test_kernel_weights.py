@@ -1,5 +1,5 @@
-"""Kernels that read GGUF weight blocks: matvec (plain, accumulating, SwiGLU), matmul and
-embedding lookup.
+"""Kernels that read GGUF weight blocks: matvec (plain, accumulating, SwiGLU, normalizing its
+input), matmul and embedding lookup.
 
 The reference is numpy on the matrix as gguf-py (llama.cpp's own code) dequantizes it, so
 these checks cover the in-kernel block decoding as well as the arithmetic. The comparisons
@@ -62,6 +62,21 @@ def test_matvec_swiglu_gates_the_up_rows_by_the_gate_rows(
 ):
     """SmolLM2's fused ffn_gate_up (2 x 1536 rows), and an odd count of output rows."""
     case = KernelCase("matvec_swiglu", weight_format, (("n_in", 576), ("n_out", n_out)))
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize(
+    ("kernel", "shape"),
+    [("matvec_norm", (192, 576)), ("matvec_norm", (37, 96)), ("matvec_norm_swiglu", (37, 576))],
+    ids=str,
+)
+def test_matvec_norm_multiplies_the_rms_normed_input(
+    variant_runner, rng, weight_format, kernel, shape
+):
+    """A decode step's norm folded into the product that reads it: plain and SwiGLU."""
+    n_out, n_in = shape
+    case = KernelCase(kernel, weight_format, (("n_in", n_in), ("n_out", n_out), ("eps", 1e-5)))
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 

@@ -61,13 +61,24 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
         token = check_step(program, reference.forward([token], cache)[0])
 
 
-def test_decode_runs_eight_dispatches_per_layer(tmp_path):
-    """Q/K/V in one product, whose rows rope_to_cache reads; gate, up and SwiGLU in one."""
+def test_decode_runs_six_dispatches_per_layer(tmp_path):
+    """The norm, Q, K and V in one product, whose rows rope_to_cache reads; the norm, gate,
+    up and SwiGLU in one; the output norm in the logits product."""
     model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", num_layers=2))
     decode = compile_decoder(model, context_length=16, max_prefill_tokens=4).phases["decode"]
-    layer = ["rms_norm", "matvec", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
-    layer += ["rms_norm", "matvec_swiglu", "matvec_accumulate"]
-    assert [step.kernel for step in decode[1 : 1 + 2 * len(layer)]] == layer * 2
+    layer = ["matvec_norm", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
+    layer += ["matvec_norm_swiglu", "matvec_accumulate"]
+    assert [step.kernel for step in decode] == ["embedding", *layer * 2, "matvec_norm", "top_k"]
+
+
+def test_qwen2_decode_adds_the_qkv_bias_after_the_normalizing_product(tmp_path):
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", architecture="qwen2"))
+    decode = compile_decoder(model, context_length=16, max_prefill_tokens=4).phases["decode"]
+    assert [step.kernel for step in decode[1:4]] == [
+        "matvec_norm",
+        "add_bias",
+        "rope_to_cache_neox",
+    ]
 
 
 def test_greedy_decode_steps_submitted_together_follow_the_reference(runner, tmp_path):

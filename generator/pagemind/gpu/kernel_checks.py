@@ -95,18 +95,22 @@ def _matrix(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]
     weight_rows = 2 * n_out if swiglu else n_out
     weights = QuantTensor.from_array("w", _normal(rng, weight_rows, n_in), case.weight_format)
     batch = (case.value("n_tokens"),) if case.kernel.startswith("matmul") else ()
-    x = _normal(rng, *batch, n_in)
+    x, norm_weight = _normal(rng, *batch, n_in), _normal(rng, n_in)
     if swiglu:  # gate values of order 1, where silu bends (and exp does not overflow)
         x /= np.sqrt(n_in)
-    out = _normal(rng, *batch, n_out)
+        norm_weight /= np.sqrt(n_in)
+    arrays = {"weights": weights.data, "x": x, "out": _normal(rng, *batch, n_out)}
+    if case.kernel.startswith("matvec_norm"):  # the product of rms_norm(x)
+        arrays["norm_weight"] = norm_weight
+        x = layers.rms_norm(x, norm_weight, dict(case.uniforms)["eps"])
     product = x @ weights.dequantize().T
     if case.kernel.endswith("accumulate"):
-        expected = out + product
+        expected = arrays["out"] + product
     elif swiglu:
         expected = layers.swiglu(*np.split(product, 2, axis=-1))
     else:
         expected = product
-    return {"weights": weights.data, "x": x, "out": out}, {"out": expected}
+    return arrays, {"out": expected}
 
 
 def _embedding(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
@@ -316,6 +320,8 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "matvec": _matrix,
     "matvec_accumulate": _matrix,
     "matvec_swiglu": _matrix,
+    "matvec_norm": _matrix,
+    "matvec_norm_swiglu": _matrix,
     "matmul": _matrix,
     "matmul_accumulate": _matrix,
     "embedding": _embedding,

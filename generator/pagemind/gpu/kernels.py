@@ -155,6 +155,13 @@ def _only(bindings: tuple[Binding, ...], *names: str) -> tuple[Binding, ...]:
 _MATRIX_BINDINGS = _bindings(
     ("weights", "read"), ("x", "read"), ("out", "read_write"), ("params", "uniform")
 )
+_MATVEC_NORM_BINDINGS = _bindings(
+    ("weights", "read"),
+    ("x", "read"),
+    ("out", "read_write"),
+    ("params", "uniform"),
+    ("norm_weight", "read"),
+)
 _NORM_BINDINGS = _bindings(
     ("x", "read"),
     ("out", "read_write"),
@@ -177,22 +184,27 @@ _ROW_WORKGROUPS = ("n_rows", "1", "1")
 _ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
 
 
-def _matvec(entry_point: str) -> KernelSpec:
+def _matvec(entry_point: str, norm: bool = False) -> KernelSpec:
     """One workgroup per 4 output rows with a reduction; the `rows` variant one invocation
-    per output row. `matvec_swiglu` reads 2 * n_out weight rows (gate, then up)."""
+    per output row. `matvec_swiglu` reads 2 * n_out weight rows (gate, then up). With `norm`
+    (kernel `<entry_point>_norm...`), the input file normalizes x: the same entry points
+    compute W rms_norm(x, norm_weight, eps)."""
+    name = entry_point.replace("matvec", "matvec_norm") if norm else entry_point
+    input_file = "matvec_input_norm.wgsl" if norm else "matvec_input.wgsl"
+    common = ("weights_common.wgsl", WEIGHTS, "activations.wgsl", input_file)
+    uniforms: tuple[tuple[str, UniformType], ...] = (("n_in", "u32"), ("n_out", "u32"))
     plain = KernelSpec(
-        name=entry_point,
-        files=("weights_common.wgsl", WEIGHTS, "activations.wgsl", "matvec.wgsl"),
+        name=name,
+        files=(*common, "matvec.wgsl"),
         entry_point=entry_point,
-        bindings=_MATRIX_BINDINGS,
-        uniforms=(("n_in", "u32"), ("n_out", "u32")),
+        bindings=_MATVEC_NORM_BINDINGS if norm else _MATRIX_BINDINGS,
+        uniforms=(*uniforms, ("eps", "f32")) if norm else uniforms,
         workgroup_size=256,
         workgroups=("ceil(n_out / 4)", "1", "1"),
         reads_weights=True,
         subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
     )
-    files = ("weights_common.wgsl", WEIGHTS, "activations.wgsl", "matvec_rows.wgsl")
-    return _with_rows(plain, files, 64, ("ceil(n_out / 64)", "1", "1"))
+    return _with_rows(plain, (*common, "matvec_rows.wgsl"), 64, ("ceil(n_out / 64)", "1", "1"))
 
 
 def _with_rows(
@@ -346,6 +358,8 @@ _SPECS = (
     _matvec("matvec"),
     _matvec("matvec_accumulate"),
     _matvec("matvec_swiglu"),
+    _matvec("matvec", norm=True),
+    _matvec("matvec_swiglu", norm=True),
     _matmul("matmul"),
     _matmul("matmul_accumulate"),
     _norm("rms_norm", "weight"),

@@ -47,6 +47,16 @@ class ProgramStep:
     weight_format: str | None = None
 
 
+@dataclass(frozen=True)
+class ProductInput:
+    """What a matrix product reads: its bindings (`x`...) and uniforms beyond n_in and n_out;
+    `kernel_suffix` "_norm" (matvec_norm...): x under an RMS norm that the kernel applies."""
+
+    buffers: dict[str, str]
+    uniforms: dict[str, float | str] = field(default_factory=dict)
+    kernel_suffix: str = ""
+
+
 @dataclass
 class Program:
     buffers: dict[str, BufferSpec] = field(default_factory=dict)
@@ -72,20 +82,25 @@ class ProgramBuilder:
     def batched(self) -> bool:
         return self.n_tokens != 1
 
-    def linear(self, weight: str, x: str, out: str, accumulate: bool = False) -> None:
+    def linear(
+        self, weight: str, x: str | ProductInput, out: str, accumulate: bool = False
+    ) -> None:
         """out = x W^T (+ bias), or out += x W^T, for every token of the phase; a bias tensor
         beside the weight (qwen2's Q/K/V, every BERT linear) is added in a second step."""
+        product_input = x if isinstance(x, ProductInput) else ProductInput({"x": x})
         n_out, n_in = self.tensors[weight].shape
         bias = weight.removesuffix(".weight") + ".bias"
         has_bias = bias in self.tensors
         if has_bias and accumulate:
             raise ValueError(f"{weight}: add the bias to the residual before accumulating")
         target = self.rows(out + "_without_bias", n_out) if has_bias else out
-        kernel = ("matmul" if self.batched else "matvec") + ("_accumulate" if accumulate else "")
+        kernel = "matmul" if self.batched else "matvec"
+        kernel += product_input.kernel_suffix + ("_accumulate" if accumulate else "")
         uniforms: dict[str, float | str] = {"n_in": n_in, "n_out": n_out}
         if self.batched:
             uniforms["n_tokens"] = self.n_tokens
-        self.emit(kernel, weight, {"x": x, "out": target}, uniforms)
+        buffers = {**product_input.buffers, "out": target}
+        self.emit(kernel, weight, buffers, uniforms | product_input.uniforms)
         if has_bias:
             self.emit(
                 "add_bias",
@@ -198,15 +213,10 @@ class _DecoderCompiler(ProgramBuilder):
         if self.batched:
             last = self.rows("x_last", c.hidden_size)
             self.copy_rows(x, last, c.hidden_size, n_rows=1, source_row=f"{n_tokens} - 1")
-        self.rms_norm(last, "output_norm.weight", "h_last", n_rows=1)
         output = "token_embd.weight" if c.tied_embeddings else "output.weight"
-        logits = self.floats("logits", c.vocab_size)
-        self.emit(
-            "matvec",
-            output,
-            {"x": "h_last", "out": logits},
-            {"n_in": c.hidden_size, "n_out": c.vocab_size},
-        )
+        self.n_tokens = 1  # from here on the last token only, in both phases: its logits
+        normed = self.normed_input(last, "output_norm.weight", "h_last")
+        self.linear(output, normed, self.floats("logits", c.vocab_size))
         self.top_k()
         return self.steps
 
@@ -229,9 +239,12 @@ class _DecoderCompiler(ProgramBuilder):
         prefix = f"blk.{block}."
         kv_size = c.num_kv_heads * c.head_dim
         q_size = c.num_heads * c.head_dim
-        self.rms_norm("x", prefix + "attn_norm.weight", "h", n_rows=self.n_tokens)
         qkv = self.rows("qkv", q_size + 2 * kv_size)
-        self.linear(prefix + "attn_qkv.weight", "h", qkv)
+        self.linear(
+            prefix + "attn_qkv.weight",
+            self.normed_input("x", prefix + "attn_norm.weight", "h"),
+            qkv,
+        )
         cache_floats = self.context_length * kv_size
         caches = {name: self.floats(f"{prefix}{name}_cache", cache_floats) for name in "kv"}
         self.emit(
@@ -273,10 +286,10 @@ class _DecoderCompiler(ProgramBuilder):
         c = self.config
         prefix = f"blk.{block}."
         gate_up, size = prefix + "ffn_gate_up.weight", c.intermediate_size
-        self.rms_norm("x", prefix + "ffn_norm.weight", "h", n_rows=self.n_tokens)
+        normed = self.normed_input("x", prefix + "ffn_norm.weight", "h")
         activated = self.rows("activated", size)
         if self.batched:  # the fused gate and up rows of every token, then SwiGLU
-            self.linear(gate_up, "h", self.rows("gate_up", 2 * size))
+            self.linear(gate_up, normed, self.rows("gate_up", 2 * size))
             self.emit(
                 "swiglu",
                 None,
@@ -285,12 +298,22 @@ class _DecoderCompiler(ProgramBuilder):
             )
         else:  # one product: SwiGLU of the gate and up rows of each output
             self.emit(
-                "matvec_swiglu",
+                f"matvec{normed.kernel_suffix}_swiglu",
                 gate_up,
-                {"x": "h", "out": activated},
-                {"n_in": c.hidden_size, "n_out": size},
+                {**normed.buffers, "out": activated},
+                {"n_in": c.hidden_size, "n_out": size, **normed.uniforms},
             )
         self.linear(prefix + "ffn_down.weight", activated, "x", accumulate=True)
+
+    def normed_input(self, x: str, norm: str, h: str) -> ProductInput:
+        """The input rms_norm(x) of the products that follow: for one token, x normalized by
+        the product itself (one dispatch fewer); for a batch `h`, which an rms_norm step
+        emitted here writes."""
+        if self.batched:
+            self.rms_norm(x, norm, h, n_rows=self.n_tokens)
+            return ProductInput({"x": h})
+        buffers = {"x": x, "norm_weight": self.tensor(norm)}
+        return ProductInput(buffers, {"eps": self.config.rms_norm_eps}, kernel_suffix="_norm")
 
     def rms_norm(self, x: str, weight: str, out: str, n_rows: int | str) -> None:
         n = self.config.hidden_size
