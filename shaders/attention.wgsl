@@ -19,7 +19,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;  // head_dim is a multiple of 4
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -28,7 +28,7 @@ struct Params {
 const MAX_KEYS: u32 = 2048u;
 const MAX_HEAD_DIM: u32 = REDUCE_THREADS;
 var<workgroup> scores: array<f32, MAX_KEYS>;
-var<workgroup> query: array<f32, MAX_HEAD_DIM>;
+var<workgroup> query: array<vec4<f32>, MAX_HEAD_DIM / 4>;
 var<workgroup> partial_outputs: array<f32, REDUCE_THREADS>;
 
 // Attention of query `token` (the query_index-th of its sequence) over keys first_key ..
@@ -41,18 +41,20 @@ fn attend(head: u32, token: u32, thread: u32, first_key: u32, key_count: u32, qu
     if (params.causal != 0u) {
         visible = min(visible, query_index + params.causal_offset + 1u);
     }
-    if (thread < d) {
-        query[thread] = q[q_base + thread] * inverseSqrt(f32(d));
+    let quads = d / 4u;
+    if (thread < quads) {
+        let at = q_base + 4u * thread;
+        query[thread] = vec4<f32>(q[at], q[at + 1u], q[at + 2u], q[at + 3u]) * inverseSqrt(f32(d));
     }
     workgroupBarrier();
 
-    // Scores, one key per thread.
+    // Scores, one key per thread, read as vec4s: a quarter of the loads.
     var largest = -3.4e38;
     for (var j = thread; j < visible; j += REDUCE_THREADS) {
-        let k_base = ((first_key + j) * params.n_kv_heads + kv_head) * d;
+        let k_quad = ((first_key + j) * params.n_kv_heads + kv_head) * quads;
         var score = 0.0;
-        for (var i = 0u; i < d; i++) {
-            score += query[i] * k[k_base + i];
+        for (var i = 0u; i < quads; i++) {
+            score += dot(query[i], k[k_quad + i]);
         }
         scores[j] = score;
         largest = max(largest, score);

@@ -10,7 +10,7 @@ const QUERIES_PER_WORKGROUP: u32 = 16u;
 fn vec4_at(values_base: u32, kind: u32, index: u32) -> vec4<f32> {
     let i = values_base + 4u * index;
     if (kind == 0u) {
-        return vec4<f32>(k[i], k[i + 1u], k[i + 2u], k[i + 3u]);
+        return k[i / 4u];  // attention.wgsl declares k as vec4s
     }
     return vec4<f32>(v[i], v[i + 1u], v[i + 2u], v[i + 3u]);
 }

@@ -45,12 +45,17 @@ def test_f16_variant_compiles_in_every_format(name, f16_runner):
         f16_runner.pipeline(spec, weight_format)
 
 
-@pytest.mark.parametrize("variant", ["plain", "rows", "f16"])
-@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize(
+    ("name", "variant"),
+    [
+        (name, variant)
+        for name in sorted(KERNELS)
+        for variant in ("plain", "rows", "f16")
+        if variant == "plain" or getattr(KERNELS[name], variant)
+    ],
+)
 def test_spec_matches_the_wgsl_declarations(name, variant):
     spec = KERNELS[name] if variant == "plain" else getattr(KERNELS[name], variant)
-    if spec is None:
-        pytest.skip(f"{name} has no {variant} variant")
     source = spec.source("F32" if spec.reads_weights else None)
     struct_body = re.search(r"struct Params \{(.*?)\}", source, re.S).group(1)
     declared = re.findall(r"(\w+): (u32|f32)", struct_body)

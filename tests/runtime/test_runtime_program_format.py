@@ -46,7 +46,9 @@ def test_modules_are_the_sources_the_python_runner_compiles(program):
                 assert whole["workgroups"] == list(variant.workgroups)
             else:
                 assert module[name] is None
-    assert {"matvec:Q4_1", "matvec:F16", "embedding:Q8_0", "top_k"} <= set(program["modules"])
+    assert {"matvec_norm:Q4_1", "matvec_norm:F16", "embedding:Q8_0", "top_k"} <= set(
+        program["modules"]
+    )
     assert program["modules"]["matmul:Q4_1"]["f16"]["files"][0] == "matmul_f16.wgsl"
 
 
