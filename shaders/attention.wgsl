@@ -20,7 +20,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;  // head_dim is a multiple of 4
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 @group(0) @binding(5) var<storage, read> spans: array<u32>;
@@ -29,7 +29,7 @@ const MAX_KEYS: u32 = 2048u;
 const MAX_HEAD_DIM: u32 = REDUCE_THREADS;
 var<workgroup> scores: array<f32, MAX_KEYS>;
 var<workgroup> query: array<vec4<f32>, MAX_HEAD_DIM / 4>;
-var<workgroup> partial_outputs: array<f32, REDUCE_THREADS>;
+var<workgroup> partial_outputs: array<vec4<f32>, REDUCE_THREADS>;
 
 // Attention of query `token` (the query_index-th of its sequence) over keys first_key ..
 // first_key + key_count - 1; every thread of the workgroup calls it.
@@ -67,25 +67,28 @@ fn attend(head: u32, token: u32, thread: u32, first_key: u32, key_count: u32, qu
     }
     let inverse_sum = 1.0 / workgroup_sum(thread, sum);  // its barriers publish `scores`
 
-    // Weighted values: thread = (key slice, dimension), so every thread works even for
-    // short head dimensions; then the key slices of each dimension are summed.
-    let slices = REDUCE_THREADS / d;
-    let dimension = thread % d;
-    let slice = thread / d;
-    var acc = 0.0;
+    // Weighted values: thread = (key slice, 4 dimensions), so every thread works and each
+    // reads vec4s; then the key slices of each 4 dimensions are summed.
+    let slices = REDUCE_THREADS / quads;
+    let quad = thread % quads;
+    let slice = thread / quads;
+    var acc = vec4<f32>(0.0);
     if (slice < slices) {
         for (var j = slice; j < visible; j += slices) {
-            acc += scores[j] * v[((first_key + j) * params.n_kv_heads + kv_head) * d + dimension];
+            acc += scores[j] * v[((first_key + j) * params.n_kv_heads + kv_head) * quads + quad];
         }
     }
     partial_outputs[thread] = acc;
     workgroupBarrier();
-    if (thread < d) {
-        var total = 0.0;
+    if (thread < quads) {
+        var total = vec4<f32>(0.0);
         for (var s = 0u; s < slices; s++) {
-            total += partial_outputs[s * d + thread];
+            total += partial_outputs[s * quads + thread];
         }
-        out[q_base + thread] = total * inverse_sum;
+        total *= inverse_sum;
+        for (var c = 0u; c < 4u; c++) {
+            out[q_base + 4u * thread + c] = total[c];
+        }
     }
 }
 

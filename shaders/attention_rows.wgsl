@@ -7,12 +7,13 @@
 
 const QUERIES_PER_WORKGROUP: u32 = 16u;
 
+// attention.wgsl declares k and v as vec4s.
 fn vec4_at(values_base: u32, kind: u32, index: u32) -> vec4<f32> {
-    let i = values_base + 4u * index;
+    let i = values_base / 4u + index;
     if (kind == 0u) {
-        return k[i / 4u];  // attention.wgsl declares k as vec4s
+        return k[i];
     }
-    return vec4<f32>(v[i], v[i + 1u], v[i + 2u], v[i + 3u]);
+    return v[i];
 }
 
 fn attend_rows(head: u32, token: u32, first_key: u32, key_count: u32, query_index: u32) {
