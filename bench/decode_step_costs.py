@@ -13,22 +13,15 @@ launch and a barrier whatever its work, which the ablation shows.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from decode_speed import SMOLLM2_135M_SHAPES
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "runtime")]
-
-from node_runtime import NodeRuntime  # noqa: E402
-from pagemind.gpu.program import compile_decoder  # noqa: E402
-from pagemind.models.gguf_source import read_gguf  # noqa: E402
-from pagemind.models.tiny_model import tiny_llama_gguf  # noqa: E402
-from runtime_site import add_model, build_runtime_site  # noqa: E402
-from static_host import StaticHost  # noqa: E402
+from node_program_speed import run_in_node
+from pagemind.gpu.program import compile_decoder
+from pagemind.models.gguf_source import read_gguf
+from pagemind.models.tiny_model import tiny_llama_gguf
 
 # Milliseconds per step, measured in Node on the loaded program's decode phase.
 MEASURE = """
@@ -40,17 +33,6 @@ async ({urls, prompt, steps, position}) => {
   const {device} = executor.gpu;
   const {steps: decode, uniforms} = executor.phases.decode;
   const variables = {position};
-  const record = (list) => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (const step of list) {
-      pass.setPipeline(step.pipeline);
-      pass.setBindGroup(0, step.bindGroup);
-      pass.dispatchWorkgroups(...step.workgroups);
-    }
-    pass.end();
-    return encoder.finish();
-  };
   const perStep = async (submitOne) => {
     submitOne();
     await executor.read("top_indices", 4);
@@ -63,8 +45,8 @@ async ({urls, prompt, steps, position}) => {
   const [run, paced] = await perStep(() => executor.run("decode", variables));
   for (const step of decode) step.update(variables);
   uniforms.write(device.queue);
-  const [recording] = await perStep(() => record(decode));
-  const submit = (list) => () => device.queue.submit([record(list)]);
+  const [recording] = await perStep(() => executor.record(decode));
+  const submit = (list) => () => device.queue.submit([executor.record(list)]);
   const [, all] = await perStep(submit(decode));
   const saved = {};
   for (const kernel of new Set(decode.map((step) => step.step.kernel))) {
@@ -87,16 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         model = read_gguf(tiny_llama_gguf(Path(folder) / "m.gguf", **SMOLLM2_135M_SHAPES))
         program = compile_decoder(model, args.position + 64, max_prefill_tokens=16)
-        root = build_runtime_site(Path(folder) / "site")
-        urls = add_model(root, model, program, "model")
-        server = StaticHost(root)
-        node = NodeRuntime(server.url)
-        try:
-            data = {**vars(args), "urls": urls.__dict__, "prompt": prompt}
-            result = node.run(MEASURE, data)
-        finally:
-            node.close()
-            server.close()
+        result = run_in_node(model, program, MEASURE, {**vars(args), "prompt": prompt})
     report(result)
 
 

@@ -25,8 +25,7 @@ import time
 import numpy as np
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.device import open_device
-from pagemind.gpu.kernels import top_k_list_count
-from pagemind.gpu.runner import Dispatch, KernelRunner
+from pagemind.gpu.runner import Dispatch, KernelRunner, top_k_dispatches
 from pagemind.models.tensors import QuantTensor
 
 MATVEC_SHAPES = {"ffn gate/up (1536 x 576)": (1536, 576), "output (49152 x 576)": (49152, 576)}
@@ -95,16 +94,7 @@ def measure(
 def measure_top_k(runner: KernelRunner, k: int, dispatches: int, repeats: int) -> None:
     """Both top_k stages over TOP_K_VOCAB random logits."""
     logits = np.random.default_rng(0).standard_normal(TOP_K_VOCAB, dtype=np.float32)
-    n_candidates = top_k_list_count(TOP_K_VOCAB) * k
-    buffers = {
-        "x": runner.upload(logits),
-        "candidate_values": runner.empty(4 * n_candidates),
-        "candidate_indices": runner.empty(4 * n_candidates),
-        "indices": runner.empty(4 * k),
-        "values": runner.empty(4 * k),
-    }
-    uniforms = {"n": TOP_K_VOCAB, "k": k}
-    stages = [Dispatch(stage, buffers, uniforms) for stage in ("top_k_lists", "top_k")]
+    stages, buffers = top_k_dispatches(runner, logits, k)
     step = runner.prepare(stages) * dispatches
 
     def gpu_step() -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "runtime")]
 
 from node_runtime import NodeRuntime  # noqa: E402
-from pagemind.gpu.program import compile_decoder  # noqa: E402
-from pagemind.models.gguf_source import read_gguf  # noqa: E402
+from pagemind.gpu.program import Program, compile_decoder  # noqa: E402
+from pagemind.models.gguf_source import GGUFModel, read_gguf  # noqa: E402
 from runtime_site import add_model, build_runtime_site  # noqa: E402
 from static_host import StaticHost  # noqa: E402
 
@@ -46,20 +47,25 @@ async ({urls, prompts, steps}) => {
 """
 
 
-def measure_node(path: Path, prompts: list[list[int]], steps: int) -> tuple[str, dict]:
-    """(adapter, seconds per prefill length, per decode step and for the load)."""
-    model = read_gguf(path)
-    longest = max(len(prompt) for prompt in prompts)
-    program = compile_decoder(model, longest + steps + 1, max_prefill_tokens=longest)
+def run_in_node(model: GGUFModel, program: Program, check: str, data: dict) -> Any:
+    """`check` (a browser-harness check, see tests/runtime/runtime_site.py) run under Node
+    with `model` and `program` served from a local site; `data` gains the model's `urls`."""
     with tempfile.TemporaryDirectory() as folder:
         root = build_runtime_site(Path(folder))
         urls = add_model(root, model, program, "model")
         server = StaticHost(root)
         node = NodeRuntime(server.url)
         try:
-            arguments = {"urls": urls.__dict__, "prompts": prompts, "steps": steps}
-            seconds = node.run(MEASURE, arguments)
+            return node.run(check, {**data, "urls": urls.__dict__})
         finally:
             node.close()
             server.close()
+
+
+def measure_node(path: Path, prompts: list[list[int]], steps: int) -> tuple[str, dict]:
+    """(adapter, seconds per prefill length, per decode step and for the load)."""
+    model = read_gguf(path)
+    longest = max(len(prompt) for prompt in prompts)
+    program = compile_decoder(model, longest + steps + 1, max_prefill_tokens=longest)
+    seconds = run_in_node(model, program, MEASURE, {"prompts": prompts, "steps": steps})
     return seconds.pop("adapter"), seconds

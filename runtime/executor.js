@@ -274,6 +274,12 @@ export class Executor {
     const { queue } = this.gpu.device;
     for (const step of steps) step.update(variables);
     uniforms.write(queue);
+    queue.submit([this.record(steps, slot)]);
+  }
+
+  // A command buffer running prepared `steps` (a phase's, with their uniforms written) in one
+  // compute pass; `slot`, if given, takes a copy of its buffer at the end.
+  record(steps, slot = null) {
     const encoder = this.gpu.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (const step of steps) {
@@ -283,7 +289,7 @@ export class Executor {
     }
     pass.end();
     slot?.record(encoder);
-    queue.submit([encoder.finish()]);
+    return encoder.finish();
   }
 
   // The first `bytes` of a buffer, copied into a slot kept for the next read of that buffer.

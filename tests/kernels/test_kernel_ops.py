@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.kernel_checks import KernelCase, check_kernel
-from pagemind.gpu.kernels import top_k_list_count
-from pagemind.gpu.runner import Dispatch
+from pagemind.gpu.runner import top_k_dispatches
 from pagemind.models import layers
 
 pytestmark = pytest.mark.gpu
@@ -149,17 +148,8 @@ def test_copy_rows_between_row_offsets(runner, rng):
 
 
 def run_top_k(runner, x, k):
-    """Both stages, as a program runs them: each list's k best, then the k best of those."""
-    n_candidates = top_k_list_count(x.size) * k
-    buffers = {
-        "x": runner.upload(x),
-        "candidate_values": runner.empty(4 * n_candidates),
-        "candidate_indices": runner.empty(4 * n_candidates),
-        "indices": runner.empty(4 * k),
-        "values": runner.empty(4 * k),
-    }
-    uniforms = {"n": x.size, "k": k}
-    runner.run([Dispatch(stage, buffers, uniforms) for stage in ("top_k_lists", "top_k")])
+    stages, buffers = top_k_dispatches(runner, x, k)
+    runner.run(stages)
     return runner.read(buffers["indices"], np.uint32), runner.read(buffers["values"])
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import wgpu
 
 from pagemind.gpu.device import GpuDevice
-from pagemind.gpu.kernels import KERNELS, KernelSpec
+from pagemind.gpu.kernels import KERNELS, KernelSpec, top_k_list_count
 
 _STORAGE_USAGE = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
 
@@ -248,3 +248,21 @@ class KernelRunner:
         return self.device.create_bind_group(
             layout=pipeline.get_bind_group_layout(0), entries=entries
         )
+
+
+def top_k_dispatches(
+    runner: KernelRunner, x: np.ndarray, k: int
+) -> tuple[list[Dispatch], dict[str, wgpu.GPUBuffer]]:
+    """The two top_k stages over `x` as a program runs them (each list's k best, then the k
+    best of those), with their buffers: `indices` and `values` hold the result."""
+    n_candidates = top_k_list_count(x.size) * k
+    buffers = {
+        "x": runner.upload(x),
+        "candidate_values": runner.empty(4 * n_candidates),
+        "candidate_indices": runner.empty(4 * n_candidates),
+        "indices": runner.empty(4 * k),
+        "values": runner.empty(4 * k),
+    }
+    uniforms = {"n": x.size, "k": k}
+    stages = [Dispatch(stage, buffers, uniforms) for stage in ("top_k_lists", "top_k")]
+    return stages, buffers
