@@ -1,21 +1,54 @@
-// The assistant's conversation, without any UI: load the models, retrieve the sections for a
-// question (hybrid search), build the prompt (prompt.js), stream the answer from the
-// runtime worker, and keep the turns for follow-ups.
+// The assistant's conversation, without any UI: load the models, gather the evidence for a
+// question (hybrid search, sections ranked again by their best sentence), quote the passage
+// that answers it, build the prompt (prompt.js), stream the answer from the runtime worker
+// biased toward the sources' words, check and cite each sentence as it completes, and keep
+// the turns for follow-ups. Each step is a module shared name for name with
+// pagemind.assistant in Python: evidence, passage, prompt, copy_bias, attribution.
 //
 //   const chat = new AssistantChat(site);
-//   await chat.load(({loaded, total}) => ...);       // both models, bytes summed
-//   const {hits, relevant} = await chat.retrieve(question);
-//   const {text, reason} = await chat.answer(question, hits, relevant, {onSources, onText});
+//   await chat.load(({loaded, total}) => ...);        // both models, bytes summed
+//   const found = await chat.retrieve(question);      // {evidence, covered, passage}
+//   const {claims, text, reason} = await chat.answer(question, found, {onSources, onClaims});
 //   chat.stop();
+//   await keywordAnswer(site, question)                // found, by keywords: no model at all
 
-import { buildPrompt, NOT_COVERED, PromptTokenizer, retrievalQuery } from "./prompt.js";
+import { Attributor, citedText } from "./attribution.js";
+import { copyBiasTokens } from "./copy_bias.js";
+import { candidateSections, covers, unitTexts, weigh } from "./evidence.js";
+import { bestPassage } from "./passage.js";
+import {
+  buildPrompt,
+  NOT_COVERED,
+  PromptTokenizer,
+  retrievalQuery,
+  STOP_STRINGS,
+} from "./prompt.js";
 
 const ROLES = ["embedder", "generator"];
 
-// Keyword-only results: what the panel shows without WebGPU.
-export async function keywordHits(site, question) {
+// The grounding constants (assistant file) with what they need of the index.
+function groundingOf(site, index) {
+  return {
+    ...site.assistant.grounding,
+    stopwords: index.stopwords,
+    keyword_weight: index.ranking.keyword_weight,
+  };
+}
+
+// {evidence, covered, passage}: the passage only where the docs cover the question.
+function found(evidence, index, grounding) {
+  const covered = covers(evidence, index, grounding);
+  return { evidence, covered, passage: covered ? bestPassage(evidence, grounding) : null };
+}
+
+// What the panel answers with without WebGPU: the evidence by keywords, and its passage.
+export async function keywordAnswer(site, question) {
   const index = await site.searchIndex();
-  return index.keyword(question, site.assistant.settings.top_k);
+  const grounding = groundingOf(site, index);
+  const hits = index.keyword(question, grounding.candidate_chunks);
+  const candidates = candidateSections(hits, grounding);
+  const evidence = weigh(candidates, null, null, index.termWeights(question), grounding);
+  return found(evidence, index, grounding);
 }
 
 export class AssistantChat {
@@ -58,6 +91,7 @@ export class AssistantChat {
       this.site.searchIndex(),
     ]);
     this.index = index;
+    this.grounding = groundingOf(this.site, index);
     this.generator = {
       chat: manifest.chat,
       tokenizer: new PromptTokenizer(manifest.tokenizer),
@@ -65,26 +99,29 @@ export class AssistantChat {
     };
   }
 
-  // The best sections for `question` (read with the turn before it), and whether any of
-  // them is relevant enough to answer from.
+  // The evidence for `question` (read with the turn before it): {evidence, covered, passage}.
   async retrieve(question) {
     this.stopRequested = false; // a new turn
     const query = retrievalQuery(this.history, question);
     const runtime = await this.site.runtime();
     const [vector] = await runtime.embed([query]);
-    const hits = this.index.hybrid(query, vector, this.settings.top_k);
-    return { hits, relevant: hits.length > 0 && this.index.isRelevant(hits) };
+    const hits = this.index.hybrid(query, vector, this.grounding.candidate_chunks);
+    const candidates = candidateSections(hits, this.grounding);
+    const unitVectors = await runtime.embed(unitTexts(candidates));
+    const termWeights = this.index.termWeights(query);
+    const evidence = weigh(candidates, vector, unitVectors, termWeights, this.grounding);
+    return found(evidence, this.index, this.grounding);
   }
 
-  // Streams the answer to `question` from `hits`: onSources(the hits behind [1], [2]...)
-  // before the first token, onText(the text so far) after each. Resolves with {text, reason};
-  // reason "not-covered" when nothing relevant was found (nothing is generated then).
-  async answer(question, hits, relevant, { onSources = () => {}, onText = () => {} } = {}) {
-    if (!relevant) {
-      onSources([]);
-      onText(NOT_COVERED);
+  // Streams the answer to `question` from what retrieve() found: onSources(the sections
+  // behind [1], [2]...) before the first token, onClaims(claims) as each unit of the answer
+  // completes and is judged (attribution.js). Resolves with {claims, text, reason}:
+  // `text` is what the reader is shown (the supported claims, cited); reason "not-covered"
+  // when nothing relevant was found (nothing is generated then).
+  async answer(question, { evidence, covered }, { onSources = () => {}, onClaims = () => {} } = {}) {
+    if (!covered) {
       this.remember(question, NOT_COVERED);
-      return { text: NOT_COVERED, reason: "not-covered" };
+      return { claims: [], text: NOT_COVERED, reason: "not-covered" };
     }
     const { chat, tokenizer, window } = this.generator;
     const prompt = buildPrompt({
@@ -92,35 +129,45 @@ export class AssistantChat {
       chat,
       tokenizer,
       window,
-      hits,
+      hits: evidence.sections.slice(0, this.settings.top_k),
       history: this.history,
       question,
     });
-    onSources(prompt.sources);
+    const sources = prompt.sources;
+    onSources(sources);
+    const attributor = new Attributor(sources.map((source) => source.text), question, this.grounding);
     if (this.stopRequested) {
       this.remember(question, "");
-      return { text: "", reason: "stopped" }; // stopped before the first token
+      return { claims: [], text: "", reason: "stopped" }; // stopped before the first token
     }
-    let text = "";
+    let raw = "";
     const runtime = await this.site.runtime();
-    const result = await runtime.generate(prompt.text, this.generation(prompt), (_, piece) => {
-      text += piece;
-      onText(text);
+    const result = await runtime.generate(prompt.text, this.generation(prompt, question), (_, piece) => {
+      raw += piece;
+      onClaims(attributor.claims(raw, false));
     });
-    text = result.text.trim() || text.trim();
+    // The last unit counts only if the model ended the answer: a sentence cut off by the
+    // token limit or by Stop is never shown.
+    const ended = ["stop-id", "stop-string"].includes(result.reason);
+    const claims = attributor.claims(result.text || raw, ended);
+    const text = citedText(claims);
     this.remember(question, text);
-    return { text, reason: result.reason };
+    return { claims, text, reason: result.reason };
   }
 
-  generation(prompt) {
+  generation(prompt, question) {
     const { temperature, top_p: topP, repetition_penalty: repetitionPenalty } = this.settings;
+    const { chat, tokenizer } = this.generator;
+    const texts = [...prompt.sources.map((source) => source.text), question];
     return {
       maxTokens: prompt.answerTokens,
       temperature,
       topP,
       repetitionPenalty,
-      stopIds: this.generator.chat.stop_ids,
+      stopIds: chat.stop_ids,
+      stopStrings: STOP_STRINGS,
       seed: Math.floor(Math.random() * 2 ** 31),
+      logitBias: { tokens: copyBiasTokens(tokenizer, texts, chat.stop_ids), value: this.settings.copy_bias },
     };
   }
 

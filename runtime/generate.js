@@ -12,9 +12,11 @@ export const DEFAULT_SETTINGS = {
   topP: 1,
   repetitionPenalty: 1,
   seed: 0,
+  logitBias: null, // {tokens: [ids], value}: `value` added to those tokens' logits
 };
 
 const U32 = 4;
+const F32 = 4;
 
 // Decode steps submitted ahead of the tokens read back. A read's round trip costs
 // about one step, and the CPU's work between reads (stop checks, streaming the text) varies;
@@ -34,6 +36,24 @@ function prefill(executor, promptIds, from, runLast) {
     if (position + rows >= promptIds.length) runLast("prefill", variables);
     else executor.run("prefill", variables);
   }
+}
+
+// The program's logit_bias values (one per vocabulary entry) for the `logitBias` setting:
+// each listed token gets `value`, every other 0; none asked for, all 0.
+function denseLogitBias(logitBias, vocabSize) {
+  const bias = new Float32Array(vocabSize);
+  if (!logitBias) return bias;
+  const { tokens, value } = logitBias;
+  if (!Number.isFinite(value) || !tokens?.[Symbol.iterator]) {
+    throw new Error("logitBias must be {tokens: [token ids], value: a finite number}");
+  }
+  for (const token of tokens) {
+    if (!Number.isInteger(token) || token < 0 || token >= vocabSize) {
+      throw new Error(`logitBias: ${token} is not one of the model's ${vocabSize} token ids`);
+    }
+    bias[token] = value;
+  }
+  return bias;
 }
 
 // How many leading prompt tokens the KV cache holds already (`cached`: its token ids). The
@@ -124,12 +144,15 @@ export async function generate(
     );
   }
   if (settings.stopStrings.length && !textOf) throw new Error("stop strings need a tokenizer");
+  const bias = denseLogitBias(settings.logitBias, executor.bytesOf("logit_bias") / F32);
   const stopIds = new Set(settings.stopIds);
   const tokens = [];
   const reused = reusablePrefix(cached, promptIds);
   cached.splice(reused, Infinity, ...promptIds.slice(reused));
   // The prefill's token and one per decode step, never a step past maxTokens or the context.
   const steps = Math.max(1, Math.min(settings.maxTokens, contextLength - promptIds.length + 1));
+  // Every generation writes it, zeros included: the buffer keeps the last one's bias.
+  executor.write("logit_bias", bias);
   const decoder = new Decoder(executor, promptIds, reused, steps, settings);
   try {
     for (;;) {

@@ -1,23 +1,25 @@
 // The assistant panel: a button on the page (and Ctrl/Cmd+I) opens a side panel that asks
 // before the first download (showing its size), shows the download's progress in bytes,
-// then answers questions from the docs in a stream, with the sources first and citations
-// linked to their sections; stop, copy, thumbs up/down, follow-ups. Without WebGPU, or when
-// the GPU fails, it says why and shows search results instead: it never spins forever.
-// Text from the model and the docs reaches the page only through render_text.js.
+// then answers questions from the docs: first the passage of the docs that answers best
+// ("From the docs", no model needed), then the model's answer streamed sentence by sentence,
+// each cited to the section that supports it, then the sources; "Why this answer" lists the
+// sentences held back as not in the docs. Stop, copy, thumbs up/down, follow-ups. Without
+// WebGPU, or when the GPU fails, it says why and answers with the passage and search
+// results: it never spins forever. It only shows what assistant_chat.js returns; text from
+// the model and the docs reaches the page only through render_text.js.
 
-import { AssistantChat, keywordHits } from "./assistant_chat.js";
-import { exportFeedback, rate, readFeedback } from "./assistant_feedback.js";
+import { AssistantChat, keywordAnswer } from "./assistant_chat.js";
+import { exportFeedback, readFeedback } from "./assistant_feedback.js";
 import { element, megabytes } from "./dom.js";
-import { renderText } from "./render_text.js";
+import { Turn } from "./panel_turn.js";
 
 const NO_WEBGPU =
   "This browser does not offer WebGPU, which the assistant needs to run its language " +
   "model on your device (a recent Chrome, Edge or Safari has it). Questions are answered " +
-  "with search results instead.";
-const SEARCH_INSTEAD = "Questions are answered with search results instead.";
-const THUMB_UP =
-  "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.4-1.1L13.2 1 6.6 " +
-  "7.6A2 2 0 0 0 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z";
+  "with the passages of the docs that match them, and search results, instead.";
+const SEARCH_INSTEAD =
+  "Questions are answered with the passages of the docs that match them, and search " +
+  "results, instead.";
 
 export async function mount(slot, sitePromise) {
   const site = await sitePromise;
@@ -26,21 +28,6 @@ export async function mount(slot, sitePromise) {
   document.addEventListener("keydown", (event) => panel.onPageKey(event));
   return panel;
 }
-
-// A thumb (pointing down when `down`), drawn as SVG: emoji fonts are not everywhere.
-function thumb(down) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("class", down ? "pm-thumb pm-thumb-down" : "pm-thumb");
-  const path = document.createElementNS(svg.namespaceURI, "path");
-  path.setAttribute("d", THUMB_UP);
-  path.setAttribute("fill", "currentColor");
-  svg.append(path);
-  return svg;
-}
-
-let turnCount = 0;
 
 class AssistantPanel {
   constructor(slot, site) {
@@ -161,6 +148,7 @@ class AssistantPanel {
   }
 
   async open() {
+    this.site.dispatchEvent(new Event("assistant-open")); // the search box makes way
     this.panel.hidden = false;
     this.button.setAttribute("aria-expanded", "true");
     document.documentElement.classList.add("pm-assistant-open");
@@ -309,10 +297,11 @@ class AssistantPanel {
     this.stopButton.hidden = false;
     const turn = new Turn(this, question);
     try {
-      const { hits, relevant } = await this.chat.retrieve(question);
-      const result = await this.chat.answer(question, hits, relevant, {
+      const found = await this.chat.retrieve(question);
+      turn.showFound(found, "Nearest sections");
+      const result = await this.chat.answer(question, found, {
         onSources: (sources) => turn.showSources(sources),
-        onText: (text) => turn.showText(text),
+        onClaims: (claims) => turn.showClaims(claims),
       });
       turn.finish(result);
     } catch (error) {
@@ -328,24 +317,14 @@ class AssistantPanel {
     }
   }
 
-  // Keyword results for `question`, as links to their sections.
+  // Without the models: the passage and the sections found by keywords, as links.
   async showSearch(question) {
-    const block = element("div", { class: "pm-turn" }, element("p", { class: "pm-question" },
-      question));
-    this.log.append(block);
-    let hits;
+    const turn = new Turn(this, question);
     try {
-      hits = await keywordHits(this.site, question);
+      turn.showSearch(await keywordAnswer(this.site, question));
     } catch (error) {
-      block.append(element("p", { class: "pm-assistant-note" },
-        `Search is unavailable too: ${error.message ?? error}`));
-      return;
+      turn.note(`Search is unavailable too: ${error.message ?? error}`);
     }
-    // A long section comes in several chunks: one link to it is enough here.
-    hits = hits.filter((hit, i) => hits.findIndex((other) => other.url === hit.url) === i);
-    const list = sourceList(hits, this.site, "Search results");
-    block.append(hits.length ? list : element("p", {}, "No section matches these words."));
-    block.scrollIntoView({ block: "end" });
   }
 
   updateExport() {
@@ -362,112 +341,4 @@ function failureReason(error, offline) {
   if (storage && offline) return offline.describeStorageError(error);
   return `The assistant could not start on this device: ${error?.message ?? error}. ` +
     SEARCH_INSTEAD;
-}
-
-// The links to the sections behind an answer, or search results.
-function sourceList(hits, site, label) {
-  const list = element("ol", { class: "pm-sources", "aria-label": label });
-  for (const hit of hits) {
-    const link = element("a", { href: new URL(hit.url, site.root).href },
-      hit.breadcrumb || hit.heading);
-    list.append(element("li", {}, link));
-  }
-  return list;
-}
-
-// One question and its answer in the conversation log.
-class Turn {
-  constructor(panel, question) {
-    this.panel = panel;
-    this.question = question;
-    this.id = `${Date.now()}-${turnCount++}`;
-    this.sources = [];
-    this.text = "";
-    this.answer = element("div", { class: "pm-answer", "aria-busy": "true" },
-      element("p", { class: "pm-assistant-note" }, "Searching the docs…"));
-    this.element = element(
-      "article",
-      { class: "pm-turn" },
-      element("p", { class: "pm-question" }, question),
-      this.answer,
-    );
-    panel.log.append(this.element);
-    this.element.scrollIntoView({ block: "end" });
-    this.frame = 0;
-  }
-
-  showSources(sources) {
-    this.sources = sources;
-    if (sources.length) this.answer.before(sourceList(sources, this.panel.site, "Sources"));
-    this.answer.replaceChildren(element("p", { class: "pm-assistant-note" }, "Writing…"));
-  }
-
-  // Renders at most once a frame, however fast the tokens come.
-  showText(text) {
-    this.text = text;
-    this.frame ||= requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
-
-  render() {
-    const siteRoot = this.panel.site.root;
-    this.answer.replaceChildren(renderText(this.text, { siteRoot, sources: this.sources }));
-  }
-
-  finish({ text, reason }) {
-    cancelAnimationFrame(this.frame);
-    this.text = text;
-    this.render();
-    this.answer.setAttribute("aria-busy", "false");
-    if (reason === "stopped") this.answer.append(element("p", { class: "pm-assistant-note" },
-      "Stopped."));
-    if (reason !== "not-covered") this.element.append(this.actions());
-  }
-
-  fail(error) {
-    cancelAnimationFrame(this.frame);
-    this.answer.setAttribute("aria-busy", "false");
-    this.answer.replaceChildren(element("p", { class: "pm-assistant-note" },
-      `No answer: ${error.message ?? error}`));
-  }
-
-  actions() {
-    const copy = element("button", { type: "button", class: "pm-link-button" }, "Copy");
-    copy.addEventListener("click", () => this.copy(copy));
-    const buttons = ["up", "down"].map((rating) => {
-      const label = rating === "up" ? "Helpful" : "Not helpful";
-      const button = element(
-        "button",
-        { type: "button", class: "pm-icon-button", "aria-label": label, "aria-pressed": "false",
-          "data-rating": rating },
-        thumb(rating === "down"),
-      );
-      button.addEventListener("click", () => this.rate(rating, buttons));
-      return button;
-    });
-    return element("div", { class: "pm-actions" }, copy, ...buttons);
-  }
-
-  async copy(button) {
-    const lines = this.sources.map((hit, i) =>
-      `[${i + 1}] ${hit.breadcrumb || hit.heading}: ${new URL(hit.url, this.panel.site.root)}`);
-    const text = lines.length ? `${this.text}\n\n${lines.join("\n")}` : this.text;
-    try {
-      await navigator.clipboard.writeText(text);
-      button.textContent = "Copied";
-    } catch {
-      button.textContent = "Copy failed";
-    }
-  }
-
-  rate(rating, buttons) {
-    const { id, question, text: answer, sources } = this;
-    const saved = rate({ id, rating, question, answer, sources });
-    for (const button of buttons) {
-      button.setAttribute("aria-pressed", String(saved && button.dataset.rating === rating));
-    }
-    this.panel.updateExport();
-  }
 }

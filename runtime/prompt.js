@@ -13,6 +13,8 @@ export const NOT_COVERED =
   "The docs do not cover this. Try other words, or look through the search results.";
 // Asked to cite "[1]", SmolLM2-135M writes citations instead of answers (see prompt.py).
 export const ANSWER_RULE = "Answer this question using the documentation above.";
+// The prompt's own labels: a model that writes one has finished (see prompt.py).
+export const STOP_STRINGS = ["\nQuestion:", "\nDocumentation:"];
 const MIN_SECTION_TOKENS = 24;
 const FIT_ROUNDS = 8;
 
@@ -24,13 +26,18 @@ export class PromptTokenizer {
     this.bosId = spec.add_bos ? spec.bos_id : null; // read before the text, when wanted
   }
 
+  // The ids of `text` alone, without BOS.
+  ids(text) {
+    return this.bpe.encode(text, { addBos: false });
+  }
+
   count(text) {
-    return this.bpe.encode(text, { addBos: false }).length;
+    return this.ids(text).length;
   }
 
   // The first `tokens` tokens of `text`, without a character cut in half.
   truncate(text, tokens) {
-    const ids = this.bpe.encode(text, { addBos: false }).slice(0, tokens);
+    const ids = this.ids(text).slice(0, tokens);
     return this.bpe.decode(ids).replace(/\uFFFD+$/u, "");
   }
 

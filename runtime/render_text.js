@@ -110,7 +110,7 @@ function inlineNode([whole, code, label, href, citation, bold], siteRoot, source
     if (!target) return whole;
     const link = withText("a", whole);
     link.href = target;
-    link.className = "pagemind-citation";
+    link.className = "pm-citation";
     link.title = source.breadcrumb || source.heading;
     return link;
   }

@@ -1,5 +1,6 @@
 // The site's search index in the browser: keyword (BM25), vector (cosine) and hybrid
-// (reciprocal rank fusion) ranking, the same as pagemind.search_index.ranking in Python
+// (cosine plus weighted keyword strength) ranking, and chunks grouped into sections, the
+// same as pagemind.search_index.ranking in Python
 // (parity-tested). The ranking constants and stop words come from the index description
 // in site.json, so both sides read the same values.
 //
@@ -8,7 +9,8 @@
 //   const [vector] = await (await site.runtime()).embed([query]);   // once the embedder is in
 //   const hits = index.hybrid(query, vector, 5);          // vector null: keyword ranking
 //   index.isRelevant(hits)                               // false: the docs do not cover it
-//   hit: {id, url, page, heading, breadcrumb, text, score, cosine, coverage}
+//   sections(hits)                                       // one hit per section
+//   hit: {id, url, page, heading, breadcrumb, text, score, cosine, coverage, strength, chunks}
 //   hit.url is site-relative: new URL(hit.url, site.root) opens it.
 
 const WORD = /[\p{L}\p{N}]+/gu; // Python's [^\W_]+: Unicode letters and digits
@@ -68,6 +70,11 @@ export class SearchIndex {
         ? fetchOk(site.url(description.vectors.file)).then((response) => response.arrayBuffer())
         : null,
     ]);
+    return SearchIndex.fromFiles(description, chunks, keywords, vectors);
+  }
+
+  // The index from its files' contents: chunks and keywords parsed, vectors an ArrayBuffer.
+  static fromFiles(description, chunks, keywords, vectors) {
     const count = chunks.chunks.length;
     const rows = vectors && dequantize(vectors, count, description.vectors.dimensions);
     return new SearchIndex(description, chunks.chunks, keywords, rows);
@@ -78,30 +85,26 @@ export class SearchIndex {
   }
 
   keyword(query, k) {
-    const { scores, coverage } = this.bm25(query);
-    return ranked(scores).slice(0, k).map((id) => this.hit(id, scores.get(id), coverage, null));
+    const keywords = this.bm25(query);
+    const { scores } = keywords;
+    return ranked(scores).slice(0, k).map((id) => this.hit(id, scores.get(id), keywords, null));
   }
 
   vector(query, queryVector, k) {
-    const { coverage } = this.bm25(query);
+    const keywords = this.bm25(query);
     const cosines = this.cosines(queryVector);
     const scores = new Map(cosines.map((cosine, id) => [id, cosine]));
-    return ranked(scores).slice(0, k).map((id) => this.hit(id, cosines[id], coverage, cosines));
+    return ranked(scores).slice(0, k).map((id) => this.hit(id, cosines[id], keywords, cosines));
   }
 
   // Fused ranking; the keyword ranking alone without a query vector.
   hybrid(query, queryVector, k) {
     if (!queryVector || !this.vectors) return this.keyword(query, k);
-    const { scores, coverage } = this.bm25(query);
+    const keywords = this.bm25(query);
     const cosines = this.cosines(queryVector);
-    const fused = new Map();
-    const vectorScores = new Map(cosines.map((cosine, id) => [id, cosine]));
-    for (const ranking of [ranked(scores), ranked(vectorScores)]) {
-      ranking.forEach((id, index) => {
-        fused.set(id, (fused.get(id) ?? 0) + 1 / (this.ranking.rrf_k + index + 1));
-      });
-    }
-    return ranked(fused).slice(0, k).map((id) => this.hit(id, fused.get(id), coverage, cosines));
+    const weight = this.ranking.keyword_weight;
+    const fused = new Map(cosines.map((cosine, id) => [id, cosine + weight * keywords.strength(id)]));
+    return ranked(fused).slice(0, k).map((id) => this.hit(id, fused.get(id), keywords, cosines));
   }
 
   // False when the docs do not cover the query (see pagemind.search_index.ranking).
@@ -119,15 +122,20 @@ export class SearchIndex {
     return Math.log(1 + (count - frequency + 0.5) / (frequency + 0.5));
   }
 
-  // BM25 score and idf coverage of every chunk holding a query term.
+  // The query's distinct terms, in order of appearance, and their idf.
+  termWeights(query) {
+    const terms = new Set(keywordTerms(query, this.stopwords));
+    return new Map([...terms].map((term) => [term, this.idf(term)]));
+  }
+
+  // BM25 score and idf coverage of every chunk holding a query term, and its strength: its
+  // BM25 over the most any chunk could score, (k1 + 1) times the terms' summed idf.
   bm25(query) {
     const { k1, b } = this.ranking;
-    const terms = [...new Set(keywordTerms(query, this.stopwords))];
     const scores = new Map();
     const matched = new Map();
     let total = 0;
-    for (const term of terms) {
-      const idf = this.idf(term);
+    for (const [term, idf] of this.termWeights(query)) {
       total += idf;
       const postings = this.terms.get(term) ?? [];
       for (let i = 0; i < postings.length; i += 2) {
@@ -138,7 +146,9 @@ export class SearchIndex {
       }
     }
     const coverage = new Map([...matched].map(([id, idf]) => [id, idf / total]));
-    return { scores, coverage };
+    const ceiling = (k1 + 1) * total;
+    const strength = (id) => (ceiling ? (scores.get(id) ?? 0) / ceiling : 0);
+    return { scores, coverage, strength };
   }
 
   cosines(queryVector) {
@@ -152,7 +162,7 @@ export class SearchIndex {
     });
   }
 
-  hit(id, score, coverage, cosines) {
+  hit(id, score, keywords, cosines) {
     const chunk = this.chunks[id];
     return {
       id,
@@ -163,9 +173,37 @@ export class SearchIndex {
       text: chunk.text,
       score,
       cosine: cosines ? cosines[id] : null,
-      coverage: coverage.get(id) ?? 0,
+      coverage: keywords.coverage.get(id) ?? 0,
+      strength: keywords.strength(id),
+      chunks: [id],
     };
   }
+}
+
+// One hit per section (url), at the place of its best chunk, holding the texts of all its
+// chunks among `hits` in reading order and the best of their figures.
+export function sections(hits) {
+  const grouped = new Map();
+  for (const hit of hits) {
+    if (!grouped.has(hit.url)) grouped.set(hit.url, []);
+    grouped.get(hit.url).push(hit);
+  }
+  return [...grouped.values()].map(section);
+}
+
+function section(group) {
+  const [best] = group;
+  if (group.length === 1) return best;
+  const ordered = [...group].sort((a, b) => a.id - b.id);
+  const cosines = group.map((hit) => hit.cosine).filter((cosine) => cosine !== null);
+  return {
+    ...best,
+    text: ordered.map((hit) => hit.text).join("\n\n"),
+    cosine: cosines.length ? Math.max(...cosines) : null,
+    coverage: Math.max(...group.map((hit) => hit.coverage)),
+    strength: Math.max(...group.map((hit) => hit.strength)),
+    chunks: ordered.map((hit) => hit.id),
+  };
 }
 
 // vectors.<hash>.bin: a float32 scale per chunk, then int8 rows; unit rows out.

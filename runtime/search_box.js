@@ -5,7 +5,7 @@
 // Index text reaches the page only as text nodes (see search_snippet.js).
 
 import { element, megabytes } from "./dom.js";
-import { stem } from "./retrieval.js";
+import { sections, stem } from "./retrieval.js";
 import { MeaningSearch } from "./search_meaning.js";
 import { appendHighlighted, queryTerms } from "./search_snippet.js";
 
@@ -55,10 +55,9 @@ function completeLastWord(index, text) {
   return best ? text.slice(0, -typing.length) + best : text;
 }
 
-// The best chunk of each section, best first, at most RESULTS of them.
+// One result per section, best first, at most RESULTS of them.
 function bySection(hits) {
-  const seen = new Set();
-  return hits.filter((hit) => !seen.has(hit.url) && seen.add(hit.url)).slice(0, RESULTS);
+  return sections(hits).slice(0, RESULTS);
 }
 
 class SearchBox {
@@ -134,6 +133,7 @@ class SearchBox {
     this.stopwords = new Set(site.index?.stopwords);
     if (!site.index) this.root.classList.add("pm-search-off");
     if (document.activeElement === this.input) this.meaning.startIfCached();
+    site.addEventListener("assistant-open", () => this.close()); // it would sit under the panel
   }
 
   // The page-wide shortcuts: `/` outside text fields, Ctrl/Cmd+K anywhere.

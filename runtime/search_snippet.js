@@ -54,9 +54,20 @@ function wordWindow(text, start) {
   return [from, to];
 }
 
+// A chunk's text (pagemind.search_index.chunks) as one line of words: without the fences,
+// backticks and list markers that mark its code and lists.
+function plainText(text) {
+  return text
+    .replace(/^\s*(?:```|~~~).*$/gm, " ")
+    .replace(/^\s*(?:[-*+]|\d{1,3}[.)])\s+/gm, "")
+    .replace(/`/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
 // [{text, marked}] pieces of the snippet of `text` for `terms`, with "…" where it is cut.
 export function snippetPieces(text, terms) {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = plainText(text);
   const ranges = markedRanges(flat, terms);
   const [from, to] = wordWindow(flat, bestStart(flat, ranges));
   const pieces = from > 0 ? [{ text: "…", marked: false }] : [];

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pagemind import __version__
+from pagemind.assistant import grounding_settings
 from pagemind.config import SiteConfig
 from pagemind.gpu.embedder_program import compile_embedder
 from pagemind.gpu.program import Program, compile_decoder
@@ -207,6 +208,7 @@ def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> 
         "runtime": "runtime/",
         "shaders": "shaders/",
         "settings": settings,
+        "grounding": grounding_settings(),
     }
 
 

@@ -34,4 +34,4 @@ def test_out_of_range_settings_name_the_key(tmp_path, line, key, message):
 def test_the_example_site_settings_are_valid():
     from paths import REPO
 
-    assert load_config(REPO / "example_site").assistant.top_k == 5
+    assert load_config(REPO / "example_site").assistant.top_k == 2

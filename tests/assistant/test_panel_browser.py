@@ -1,10 +1,15 @@
 """The assistant panel in real Chromium (WebGPU on SwiftShader), on a built copy of
-example_site served over HTTP: the tiny test model generates, the real MiniLM embeds.
+example_site served over HTTP: a scripted test model generates (it writes sentences of the
+docs with a made-up command planted among them, see assistant_site.py), the real MiniLM
+embeds.
 
-A random model writes random words, so what is checked is the panel's behaviour: the
-download offer and its size, the progress bar, sources at once, a streamed answer, citation
-links to real anchors, stop, follow-ups, copy, ratings and their export, a second visit from
-cache, the fallbacks, and that no text from the docs, the reader or the model runs as HTML.
+Checked: the download offer and its size, the progress bar, the passage shown before any
+generation, the answer streamed sentence by sentence with citation links to real anchors,
+the planted command never shown as the answer but listed under "Why this answer", sources
+never listed twice, stop, follow-ups, copy, ratings and their export, a second visit from
+cache, the docs not covering a question, the fallbacks (with the passage), the search popup
+making way for the panel, and that no text from the docs, the reader or the model runs as
+HTML.
 """
 
 from __future__ import annotations
@@ -15,22 +20,28 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from assistant_site import build_assistant_site
+from assistant_site import INVENTED, QUESTION, build_assistant_site
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-QUESTION = "How do I deploy to GitHub Pages?"
-# Records, in the page, every value the progress bar takes and every length the answer
-# being written reaches, and counts animation frames and timer ticks (the page's liveness).
+# Records, in the page, every value the progress bar takes, every text the answer being
+# written shows (and whether the passage was there by then), and counts animation frames
+# and timer ticks (the page's liveness).
 WATCH = """() => {
-  window.seen = {progress: [], lengths: [], frames: 0, ticks: 0};
+  window.seen = {progress: [], answers: [], frames: 0, ticks: 0};
   const panel = document.querySelector("#pm-assistant");
   new MutationObserver(() => {
     const bar = panel.querySelector("progress");
     if (bar) window.seen.progress.push(Number(bar.value));
-    const answers = panel.querySelectorAll(".pm-answer");
-    if (answers.length) window.seen.lengths.push(answers[answers.length - 1].textContent.length);
+    const turns = panel.querySelectorAll(".pm-turn");
+    const turn = turns[turns.length - 1];
+    const answer = turn?.querySelector(".pm-answer");
+    const written = answer && [...answer.children].filter((c) => !c.matches(".pm-assistant-note"));
+    if (written?.length) {
+      const text = written.map((c) => c.textContent).join("\\n");
+      window.seen.answers.push({text, passage: Boolean(turn.querySelector(".pm-passage"))});
+    }
   }).observe(panel, {subtree: true, childList: true, attributes: true, characterData: true});
   const frame = () => { window.seen.frames++; requestAnimationFrame(frame); };
   requestAnimationFrame(frame);
@@ -107,18 +118,31 @@ def test_first_visit_download_answer_stop_follow_up_and_cache(
     frames_before = page.evaluate("window.seen.frames")
     ask(page, QUESTION)
     turn = page.locator(".pm-turn").first
-    expect(turn.locator(".pm-sources a").first).to_be_visible(timeout=60_000)
+    expect(turn.locator(".pm-passage")).to_contain_text("From the docs", timeout=120_000)
     expect(turn.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
-    lengths = page.evaluate("window.seen.lengths")
-    assert len(set(lengths)) > 3  # the answer grew in several steps: streamed
+    answers = page.evaluate("window.seen.answers")
+    assert len({seen["text"] for seen in answers}) > 3  # streamed, sentence by sentence
+    assert all(seen["passage"] for seen in answers)  # the passage came first
+    assert not any("--force-push" in seen["text"] for seen in answers)  # never, not even once
     assert page.evaluate("window.seen.frames") - frames_before > 10  # the page kept painting
+    answer = turn.locator(".pm-answer")
+    expect(answer.locator(".pm-citation").first).to_be_visible()
+    why = turn.locator(".pm-why")
+    why.locator("summary").click()
+    expect(why).to_contain_text(INVENTED.removesuffix("."))
+    expect(why).to_contain_text("code not in the docs")
     sources = turn.locator(".pm-sources a")
     hrefs = [sources.nth(i).get_attribute("href") for i in range(sources.count())]
-    assert hrefs and all(anchor_exists(site, base, href) for href in hrefs)
+    citations = answer.locator(".pm-citation")
+    cited = [citations.nth(i).get_attribute("href") for i in range(citations.count())]
+    passage_link = turn.locator(".pm-passage-source a").get_attribute("href")
+    assert hrefs and len(set(hrefs)) == len(hrefs)  # no section twice
+    assert set(cited) <= set(hrefs)
+    assert all(anchor_exists(site, base, href) for href in [*hrefs, passage_link])
     page.screenshot(path=artifacts / "assistant-answer.png")
 
-    # A citation link opens the exact section (the answer above was random words).
-    first = hrefs[0]
+    # A citation link opens the exact section.
+    first = cited[0]
     page.goto(first)
     assert page.evaluate("location.hash") == "#" + urlsplit(first).fragment
     assert page.locator(urlsplit(first).fragment.join(['[id="', '"]'])).count() == 1
@@ -131,23 +155,23 @@ def test_first_visit_download_answer_stop_follow_up_and_cache(
     expect(page.get_by_role("button", name=re.compile("^Download"))).to_have_count(0)
     expect(page.locator(".pm-assistant-status progress")).to_have_count(0, timeout=120_000)
 
-    # Stop mid-answer.
-    ask(page, "What does pagemind serve do?")
+    # Stop mid-answer: as soon as the passage shows, the model starts writing.
+    ask(page, QUESTION)
     stop = page.get_by_role("button", name="Stop")
     answer = page.locator(".pm-turn").last.locator(".pm-answer")
-    expect(answer.locator("p:not(.pm-assistant-note)")).not_to_have_count(0, timeout=60_000)
+    expect(page.locator(".pm-turn").last.locator(".pm-passage")).to_be_visible(timeout=120_000)
     stop.click()
     expect(answer).to_contain_text("Stopped.", timeout=60_000)
     expect(stop).to_be_hidden()
 
     # A follow-up: the conversation goes on in the same log.
     ticks_before = page.evaluate("window.seen.ticks")
-    ask(page, "And how do I change its port?")
+    ask(page, "And with GitHub Actions?")
     expect(page.locator(".pm-turn")).to_have_count(2)
     last = page.locator(".pm-turn").last
     expect(last.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
     assert page.evaluate("window.seen.ticks") - ticks_before > 5  # timers ran meanwhile
-    expect(last.locator(".pm-question")).to_have_text("And how do I change its port?")
+    expect(last.locator(".pm-question")).to_have_text("And with GitHub Actions?")
     assert context.console_errors == []
 
 
@@ -158,12 +182,23 @@ def test_copy_rate_and_export(context, site, static_server, tmp_path):
     open_panel(page)
     page.get_by_role("button", name=re.compile("^Download")).click()
     expect(page.locator("#pm-assistant-question")).to_be_focused(timeout=180_000)
+
+    # The docs do not cover it: said plainly, with the nearest sections, nothing generated.
+    ask(page, "What is the capital of Australia?")
+    off_topic = page.locator(".pm-turn").first
+    expect(off_topic.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
+    expect(off_topic.locator(".pm-answer")).to_contain_text("The docs do not cover this")
+    expect(off_topic.locator(".pm-sources[aria-label='Nearest sections'] a").first).to_be_visible()
+    assert off_topic.locator(".pm-passage, .pm-why, .pm-actions").count() == 0
+
     ask(page, QUESTION)
-    turn = page.locator(".pm-turn").first
+    turn = page.locator(".pm-turn").nth(1)
+    expect(turn.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
     turn.get_by_role("button", name="Copy").click()
     expect(turn.get_by_role("button", name="Copied")).to_be_visible()
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied.startswith(turn.locator(".pm-answer").inner_text().strip()[:20])
+    shown = turn.locator(".pm-answer").inner_text().strip()
+    assert copied.replace("`", "").startswith(shown[:20])  # the answer, as Markdown
     assert "\n\n[1] " in copied  # the sources follow the answer
 
     turn.get_by_role("button", name="Helpful", exact=True).click()
@@ -206,13 +241,24 @@ def test_without_webgpu_the_panel_says_why_and_searches(context, site, static_se
     expect(page.locator("#pm-assistant-question")).to_be_focused()
     expect(page.get_by_role("button", name="Search", exact=True)).to_be_visible()
     ask(page, QUESTION)
-    results = page.locator(".pm-turn").last.locator(".pm-sources a")
-    expect(results.first).to_be_visible()
+    turn = page.locator(".pm-turn").last
+    expect(turn.locator(".pm-sources[aria-label='Search results'] a").first).to_be_visible()
+    expect(turn.locator(".pm-passage")).to_contain_text("gh-deploy")  # the docs' own words
     page.screenshot(path=artifacts / "assistant-no-webgpu-phone-dark.png")
     page.keyboard.press("Escape")  # closes, and gives the focus back to the button
     expect(page.get_by_role("button", name="Ask the docs")).to_be_focused()
     page.keyboard.press("Control+i")
     expect(page.locator("#pm-assistant-question")).to_be_focused()
+    assert context.console_errors == []
+
+
+def test_the_search_popup_makes_way_for_the_panel(context, site, static_server):
+    page = context.new_page()
+    page.goto(static_server(site))
+    page.locator("#pagemind-search-input").fill("deploy")
+    expect(page.locator(".pm-search-panel")).to_be_visible()
+    open_panel(page)
+    expect(page.locator(".pm-search-panel")).to_be_hidden()
     assert context.console_errors == []
 
 

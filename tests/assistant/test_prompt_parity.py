@@ -5,10 +5,8 @@ windows tight enough to cut sections, drop turns and examples, and injected spec
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
-import pytest
+from node_script import run_module
 from pagemind.assistant import prompt
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.models.gguf_source import read_gguf
@@ -60,21 +58,11 @@ def cases() -> list[dict]:
 
 
 def test_browser_and_terminal_prompts_are_identical():
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
     model = read_gguf(resolve_model("smollm2-135m-instruct", "generator", REPO))
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     inputs = cases()
     data = {"spec": model.tokenizer_spec, "chat": model.chat, "cases": inputs}
-    output = subprocess.run(
-        [node, "--input-type=module", "-e", SCRIPT],
-        input=json.dumps(data),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    browser = json.loads(output)
+    browser = run_module(SCRIPT, data)
     expected = []
     for case in inputs:
         built = prompt.build_prompt(**case, chat=model.chat, tokenizer=tokenizer)

@@ -33,6 +33,7 @@ def test_check_passes_and_prints_each_figure(site: Path, capsys: pytest.CaptureF
     assert any(line.startswith(f"ok  kernel {qkv}") for line in kernels)
     assert any(line.startswith(f"ok  kernel {gate_up}") for line in kernels)
     assert any(line.startswith("ok  kernel attention_packed ") for line in kernels)
+    assert any(line.startswith("ok  kernel add_logit_bias n=") for line in kernels)
     assert all(" error " in line and "(limit " in line for line in kernels)
     assert any(
         line.startswith("ok  generator: ") and "32 greedy tokens identical" in line

@@ -121,6 +121,24 @@ def test_add_and_add_bias(runner, rng):
     np.testing.assert_array_equal(biased["out"], a + b[0])
 
 
+@pytest.mark.parametrize("n", [49152, 1000, 50])
+def test_add_logit_bias_adds_a_sparse_bias_as_the_reference(runner, rng, n):
+    assert check_kernel(runner, KernelCase("add_logit_bias", None, (("n", n),)), rng) == 0
+
+
+def test_add_logit_bias_leaves_unbiased_logits_bit_for_bit(runner, rng):
+    """Where the bias is 0 the logit is not written (-0.0 stays -0.0); past n, nothing is."""
+    logits = rng.standard_normal(1000, dtype=np.float32)
+    logits[:2] = [-0.0, 0.0]
+    bias = np.zeros_like(logits)
+    bias[[1, 5, 900]] = [3.0, -2.5, 1000.0]
+    bias[995] = 7.0  # past n
+    result = runner.run_one("add_logit_bias", {"logits": logits, "bias": bias}, {"n": 990})
+    expected = logits.copy()
+    expected[[1, 5, 900]] += bias[[1, 5, 900]]
+    np.testing.assert_array_equal(result["logits"].view(np.uint32), expected.view(np.uint32))
+
+
 @pytest.mark.parametrize("mask", [[1] * 11, [1] * 7 + [0] * 4, [0] * 11])
 def test_mean_pool_over_masked_tokens(runner, rng, mask):
     hidden = rng.standard_normal((11, 384), dtype=np.float32)

@@ -1,6 +1,6 @@
 """The compiled decoder program on wgpu-py against the numpy Llama reference: a prefill of
 the prompt, then decoding token by token from the GPU's own picks or tokens the CPU wrote
-over them, and greedy steps submitted together."""
+over them, greedy steps submitted together, and the logit bias that steers the choices."""
 
 from __future__ import annotations
 
@@ -63,12 +63,12 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
 
 def test_decode_runs_six_dispatches_per_layer(tmp_path):
     """The norm, Q, K and V in one product, whose rows rope_to_cache reads; the norm, gate,
-    up and SwiGLU in one; the output norm in the logits product."""
+    up and SwiGLU in one; the output norm in the logits product, then the logit bias."""
     model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", num_layers=2))
     decode = compile_decoder(model, context_length=16, max_prefill_tokens=4).phases["decode"]
     layer = ["matvec_norm", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
     layer += ["matvec_norm_swiglu", "matvec_accumulate"]
-    tail = ["matvec_norm", "top_k_lists", "top_k"]
+    tail = ["matvec_norm", "add_logit_bias", "top_k_lists", "top_k"]
     assert [step.kernel for step in decode] == ["embedding", *layer * 2, *tail]
 
 
@@ -96,6 +96,55 @@ def test_greedy_decode_steps_submitted_together_follow_the_reference(runner, tmp
     decoded = program.decode_greedy(len(prompt), GENERATED)
 
     assert [first, *decoded] == generate(Llama(model), prompt, GENERATED + 1)
+
+
+def greedy_answer(program: ProgramRunner, prompt: list[int], count: int) -> list[int]:
+    """`count` greedy tokens after `prompt`, prefilled from position 0."""
+    program.write("tokens", np.asarray(prompt, np.uint32))
+    program.run("prefill", {"n_tokens": len(prompt), "position": 0})
+    first = int(program.read("top_indices", np.uint32)[0])
+    return [first, *program.decode_greedy(len(prompt), count - 1)]
+
+
+def test_a_logit_bias_steers_prefill_and_decode_until_zeros_are_written(runner, tmp_path):
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    compiled = compile_decoder(model, context_length=32, max_prefill_tokens=16)
+    assert compiled.buffers["logit_bias"].nbytes == 4 * model.config.vocab_size
+    assert compiled.buffers["logit_bias"].tensor is None  # zeros until written
+    program = ProgramRunner(runner, compiled, model.tensors)
+    unbiased = greedy_answer(program, prompt, GENERATED)
+    favoured = next(token for token in range(model.config.vocab_size) if token not in unbiased)
+    bias = np.zeros(model.config.vocab_size, np.float32)
+    bias[favoured] = 1000.0
+
+    program.write("logit_bias", bias)
+    biased = greedy_answer(program, prompt, GENERATED)
+    program.write("logit_bias", np.zeros_like(bias))
+    program.write("tokens", np.asarray(prompt, np.uint32))
+    program.run("prefill", {"n_tokens": len(prompt), "position": 0})
+
+    assert biased == [favoured] * GENERATED
+    check_step(program, Llama(model).forward(prompt, KVCache())[-1])  # unbiased logits again
+
+
+def test_a_logit_bias_chooses_as_the_reference_generate_does(runner, tmp_path):
+    """Every fifth token made likelier: the bias changes the answer, and the model still
+    chooses among the favoured tokens."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    bias = np.zeros(model.config.vocab_size, np.float32)
+    bias[::5] = 10.0
+    program = ProgramRunner(
+        runner, compile_decoder(model, context_length=32, max_prefill_tokens=16), model.tensors
+    )
+    program.write("logit_bias", bias)
+
+    answer = greedy_answer(program, prompt, GENERATED)
+
+    assert answer == generate(Llama(model), prompt, GENERATED, logit_bias=bias)
+    assert answer != generate(Llama(model), prompt, GENERATED), "the bias changes the answer"
+    assert len(set(answer)) > 1
 
 
 def test_a_prompt_longer_than_the_prefill_limit_is_prefilled_in_chunks(variant_runner, tmp_path):

@@ -327,7 +327,8 @@ def test_the_assistant_panel_answers_offline(page: Page, example_source: Path, h
     question.fill("How do I preview my site while I edit it?")
     question.press("Enter")
     turn = page.locator(".pm-turn").first
-    expect(turn.locator(".pm-sources a").first).to_be_visible(timeout=60_000)
+    expect(turn.locator(".pm-passage")).to_contain_text("pagemind serve", timeout=180_000)
     expect(turn.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
+    expect(turn.locator(".pm-sources a").first).to_be_visible()
     assert turn.locator(".pm-answer").inner_text().strip()
     assert page.console_errors == [], page.console_errors

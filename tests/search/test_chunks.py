@@ -86,3 +86,26 @@ def test_pages_without_the_assistant_stay_searchable(tmp_path: Path) -> None:
     index = SiteIndex.build(load_config(write_site(tmp_path)))
     hits = index.search("zorblax licence", k=1)
     assert [(hit.page, hit.url) for hit in hits] == [("legal.md", "legal/#licence")]
+
+
+def test_chunk_text_keeps_code_and_lists_as_the_reader_sees_them(tmp_path: Path) -> None:
+    page = (
+        "## Options\n\nSet `site_url` in **pagemind.toml**:\n\n"
+        '```toml\nsite_url = "https://x.io/"\n\n[theme]\n```\n\n'
+        "- first `--strict`\n- second\n    1. nested\n    2. more\n\n"
+        "Then:\n\n1. third\n2. fourth\n"
+    )
+    pages = parse_pages(load_config(write_site(tmp_path, {"opts.md": page})))
+    [chunk] = chunk_page(pages["opts.md"], estimate_tokens, 200)
+    assert chunk.text.split("\n\n") == [
+        "Set `site_url` in pagemind.toml:",
+        '```\nsite_url = "https://x.io/"',  # a code block keeps its blank lines
+        "[theme]\n```",
+        "- first `--strict`",
+        "- second",
+        "1. nested",
+        "2. more",
+        "Then:",
+        "1. third",
+        "2. fourth",
+    ]

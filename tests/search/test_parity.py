@@ -26,8 +26,9 @@ QUERIES = [
     "a recipe for sourdough bread",
 ]
 K = 5
-# One rank step of reciprocal rank fusion near the top: 1/61 - 1/62.
-RRF_STEP = 1 / 61 - 1 / 62
+# How far the fused scores of two near-tied sections may move when each side embeds the
+# query itself (MiniLM on SwiftShader and numpy agree to a cosine of 0.999).
+NEAR_TIE = 0.01
 
 HARNESS = """<!doctype html>
 <meta charset="utf-8">
@@ -92,7 +93,7 @@ def test_browser_and_terminal_rank_the_same(page, static_server, site_dir: Path,
         scores = {hit.url: hit.score for hit in index.ranker.hybrid(query, py_vector, 50)}
         for theirs, ours in zip(browser["hybrid"], terminal, strict=True):
             if theirs["url"] != ours["url"]:
-                assert abs(scores[theirs["url"]] - ours["score"]) <= RRF_STEP, (query, theirs, ours)
+                assert abs(scores[theirs["url"]] - ours["score"]) <= NEAR_TIE, (query, theirs, ours)
         assert browser["relevant"] == is_relevant(index.search(query, k=K)), query
     assert [result["relevant"] for result in results] == [True] * 4 + [False]
     assert page.console_errors == []
@@ -103,6 +104,7 @@ def _assert_same_hits(browser: list[dict], python: list, query: str) -> None:
     for theirs, ours in zip(browser, python, strict=True):
         assert theirs["score"] == pytest.approx(ours.score, rel=1e-9), query
         assert theirs["coverage"] == pytest.approx(ours.coverage, rel=1e-9), query
+        assert theirs["strength"] == pytest.approx(ours.strength, rel=1e-9, abs=1e-15), query
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,2 +1,23 @@
-"""The assistant from the terminal: prompt assembly (prompt.py, mirrored by
-runtime/prompt.js) and answering a question over a site's docs (answer.py)."""
+"""The assistant's answer, step by step (runtime/ holds a module of the same name for each):
+evidence.py (sections ranked again by their best sentence), passage.py (the docs' own
+words first), prompt.py, copy_bias.py (generation prefers the sources' words), support.py
+and attribution.py (every unit of the answer checked and cited), sentences.py (the units
+they share); answer.py runs them in the terminal."""
+
+
+def grounding_settings() -> dict:
+    """The constants of those steps, for the runtime (the assistant file's "grounding"), so
+    both sides decide with the same values."""
+    from pagemind.assistant import attribution, evidence, passage, support
+
+    return {
+        "candidate_chunks": evidence.CANDIDATE_CHUNKS,
+        "candidate_sections": evidence.CANDIDATE_SECTIONS,
+        "min_score": evidence.MIN_SCORE,
+        "passage_units": passage.PASSAGE_UNITS,
+        "code_prior": passage.CODE_PRIOR,
+        "support_share": attribution.SUPPORT_SHARE,
+        "function_words": sorted(support.FUNCTION_WORDS),
+        "match_prefix": support.MATCH_PREFIX,
+        "min_prefix": support.MIN_PREFIX,
+    }

@@ -1,22 +1,28 @@
 """Answering a question over a site's docs from the terminal, as the panel does in the
-browser: retrieve sections, build the prompt (pagemind.assistant.prompt), generate with the
-site's generator, either through its compiled program on wgpu (what the browser runs) or
-through the numpy reference.
+browser: the evidence (pagemind.assistant.evidence), the passage (passage.py), the prompt
+(prompt.py), generation biased toward the sources' words (copy_bias.py) with the site's
+generator, either through its compiled program on wgpu (what the browser runs) or through
+the numpy reference, and every unit of the answer checked and cited (attribution.py).
 
+    evidence = find_evidence(index, "How do I deploy?")
     answerer = Answerer(config, cpu=True)
-    answer = answerer.ask("How do I deploy?", on_text=print)
-    answer.text, answer.sources
+    answer = answerer.ask("How do I deploy?", evidence, listener)   # listener: optional
+    answer.passage, answer.text, answer.claims, answer.sources
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from pagemind.assistant.prompt import NOT_COVERED, build_prompt, context_window
+from pagemind.assistant.attribution import Attributor, Claim, cited_text
+from pagemind.assistant.copy_bias import copy_bias_tokens, dense_bias
+from pagemind.assistant.evidence import Evidence
+from pagemind.assistant.passage import Passage, best_passage
+from pagemind.assistant.prompt import NOT_COVERED, STOP_STRINGS, build_prompt, context_window
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.bundle import SAMPLING_CANDIDATES, compile_program
 from pagemind.config import SiteConfig
@@ -25,19 +31,31 @@ from pagemind.models.generate import Sampler, generate
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.registry import load_model, resolve_model
+from pagemind.search_index import Hit
 
-TextListener = Callable[[str], None]
+
+class Listener:
+    """Hears an answer as the panel shows it: the passage before any generation, then each
+    unit of the answer as soon as it is complete and judged."""
+
+    def passage(self, passage: Passage) -> None:
+        pass
+
+    def claim(self, claim: Claim) -> None:
+        pass
 
 
 @dataclass(frozen=True)
 class Answer:
-    text: str
-    sources: list  # the search hits behind [1], [2]...
+    passage: Passage | None  # the docs' own words; None when nothing relevant was found
+    text: str  # what the reader is shown: the supported claims, cited
+    claims: list[Claim]  # every unit the model wrote, shown or held back
+    sources: list[Hit]  # the sections behind [1], [2]...
     covered: bool  # False: retrieval found nothing relevant, nothing was generated
 
 
-def prompt_hit(hit) -> dict:
-    """What the prompt reads of a search hit (pagemind.search_index.Hit)."""
+def prompt_hit(hit: Hit) -> dict:
+    """What the prompt reads of a search hit."""
     return {key: getattr(hit, key) for key in ("url", "heading", "breadcrumb", "text")}
 
 
@@ -45,13 +63,14 @@ class ProgramDecoder:
     """The site's compiled program on wgpu-py (the browser's executor, in Python), with the
     numpy reference's `forward` so that pagemind.models.generate drives either."""
 
-    def __init__(self, model: GGUFModel) -> None:
+    def __init__(self, model: GGUFModel, logit_bias: np.ndarray) -> None:
         from pagemind.gpu.device import open_device
         from pagemind.gpu.program import ProgramRunner
         from pagemind.gpu.runner import KernelRunner
 
         program = compile_program(model)
         self.runner = ProgramRunner(KernelRunner(open_device()), program, model.tensors)
+        self.runner.write("logit_bias", logit_bias)  # the program adds it to the logits
         self.rows = program.buffers["tokens"].nbytes // 4
         self.vocab = model.config.vocab_size
         self.position = 0
@@ -88,7 +107,7 @@ class _Streamed:
 
 
 class Answerer:
-    """The site's generator, loaded once, answering questions over retrieved sections."""
+    """The site's generator, loaded once, answering questions from their evidence."""
 
     def __init__(self, config: SiteConfig, *, cpu: bool, max_new_tokens: int | None = None):
         self.config = config
@@ -109,29 +128,46 @@ class Answerer:
         self.cpu = cpu
         self.reference = Llama(self.model) if cpu else None  # dequantized once
 
-    def ask(
-        self, question: str, hits: Sequence[Mapping], relevant: bool, on_text: TextListener
-    ) -> Answer:
-        """The answer to `question` from `hits` (best first); `on_text` hears it grow."""
-        if not relevant:
-            on_text(NOT_COVERED)
-            return Answer(NOT_COVERED, [], covered=False)
+    def ask(self, question: str, evidence: Evidence, listener: Listener | None = None) -> Answer:
+        """The answer to `question` from its evidence."""
+        listener = listener or Listener()
+        if not evidence.covers:
+            return Answer(None, NOT_COVERED, [], [], covered=False)
+        passage = best_passage(evidence)
+        if passage:
+            listener.passage(passage)
         prompt = build_prompt(
             settings=self.settings,
             chat=self.model.chat,
             tokenizer=self.tokenizer,
             window=self.window,
-            hits=hits,
+            hits=[prompt_hit(hit) for hit in evidence.sections[: self.settings["top_k"]]],
             history=[],
             question=question,
         )
-        decoder = self.reference if self.cpu else ProgramDecoder(self.model)
-        ids = self.tokenizer.encode(prompt.text)
-        text = self._generate(decoder, ids, prompt.answer_tokens, on_text)
-        return Answer(text, list(prompt.sources), covered=True)
+        sources = evidence.sections[: len(prompt.sources)]
+        attributor = Attributor([hit.text for hit in sources], question)
+        bias = self._bias(prompt.sources, question)
+        raw, ended = self._generate(prompt.text, prompt.answer_tokens, bias, attributor, listener)
+        claims = attributor.claims(raw, final=ended)
+        return Answer(passage, cited_text(claims), claims, sources, covered=True)
 
-    def _generate(self, decoder, prompt_ids: list[int], max_tokens: int, on_text) -> str:
-        """Sampled as the browser samples (pagemind.models.generate), streamed as text."""
+    def _bias(self, sources: list[dict], question: str) -> np.ndarray:
+        texts = [*(source["text"] for source in sources), question]
+        tokens = copy_bias_tokens(self.tokenizer, texts, self.model.chat["stop_ids"])
+        return dense_bias(tokens, self.settings["copy_bias"], self.model.config.vocab_size)
+
+    def _generate(
+        self,
+        prompt: str,
+        max_tokens: int,
+        bias: np.ndarray,
+        attributor: Attributor,
+        listener: Listener,
+    ) -> tuple[str, bool]:
+        """The answer, sampled as the browser samples (pagemind.models.generate), and whether
+        the model ended it (not the token limit). Each unit is judged as it completes; the
+        last one only if the model ended it: a sentence cut off is never shown."""
         settings = self.settings
         sampler = Sampler(
             temperature=settings["temperature"],
@@ -140,18 +176,31 @@ class Answerer:
             candidates=SAMPLING_CANDIDATES,  # as the browser draws, among the program's top_k
         )
         answer: list[int] = []
-        shown = ""
+        heard = 0
 
         def on_token(token: int) -> None:
-            nonlocal shown
+            nonlocal heard
             answer.append(token)
-            text = self.tokenizer.decode(answer)
-            if not text.endswith("\ufffd"):  # wait for the rest of a character
-                on_text(text[len(shown) :])
-                shown = text
+            claims = attributor.claims(self.tokenizer.decode(answer), final=False)
+            for claim in claims[heard:]:
+                listener.claim(claim)
+            heard = len(claims)
 
-        streamed = _Streamed(decoder, on_token)
-        tokens = generate(streamed, prompt_ids, max_tokens, sampler, self.model.chat["stop_ids"])
-        text = self.tokenizer.decode(tokens)
-        on_text(text[len(shown) :])  # the last token is never fed back
-        return text.strip()
+        def stop_at(tokens: list[int]) -> bool:
+            text = self.tokenizer.decode(tokens)
+            return any(stop in text for stop in STOP_STRINGS)
+
+        decoder = self.reference if self.cpu else ProgramDecoder(self.model, bias)
+        tokens = generate(
+            _Streamed(decoder, on_token),
+            self.tokenizer.encode(prompt),
+            max_tokens,
+            sampler,
+            self.model.chat["stop_ids"],
+            logit_bias=bias if self.cpu else None,  # the program adds its own copy
+            stop_at=stop_at,
+        )
+        text, ended = self.tokenizer.decode(tokens), len(tokens) < max_tokens
+        for claim in attributor.claims(text, final=ended)[heard:]:
+            listener.claim(claim)
+        return text.strip(), ended

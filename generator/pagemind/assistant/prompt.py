@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 NOT_COVERED = "The docs do not cover this. Try other words, or look through the search results."
-# Measured on the MkDocs questions (bench/eval_retrieval.py --answers): asked to cite "[1]",
+# Measured on the MkDocs questions (bench/eval_answers.py --answers): asked to cite "[1]",
 # SmolLM2-135M writes citations instead of answers; asked only to answer, it answers. The
 # sections keep their [n] headers, so citations it writes still link to them.
 ANSWER_RULE = "Answer this question using the documentation above."
+# The prompt's own labels: a model that writes one has finished its answer and goes on to
+# restate the question or the documentation.
+STOP_STRINGS = ("\nQuestion:", "\nDocumentation:")
 # A cut section keeps at least this many tokens, or it is left out.
 MIN_SECTION_TOKENS = 24
 # Rounds of re-fitting when joined parts tokenize longer than their parts counted alone.

@@ -20,12 +20,16 @@ class PromptTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
+    def ids(self, text: str) -> list[int]:
+        """The ids of `text` alone, without BOS."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
     def count(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self.ids(text))
 
     def truncate(self, text: str, tokens: int) -> str:
         """The first `tokens` tokens of `text`, without a character cut in half."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids[:tokens]
+        ids = self.ids(text)[:tokens]
         return self.decode(ids).rstrip("\ufffd")
 
     def plain(self, text: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from pagemind.config import load_config
@@ -19,17 +20,21 @@ def register(
         "ask",
         parents=parents,
         help="answer a question from the docs, as the on-page assistant does",
-        description="Retrieve the sections that answer QUESTION, build the assistant's "
-        "prompt and generate the answer with the site's generator: through its compiled "
-        "program on this machine's WebGPU adapter (wgpu), or the numpy reference with --cpu. "
-        "When no section is relevant, the answer says the docs do not cover it.",
+        description="Retrieve the sections that answer QUESTION, print the passage of the "
+        "docs that answers it best, then generate the answer with the site's generator: "
+        "through its compiled program on this machine's WebGPU adapter (wgpu), or the numpy "
+        "reference with --cpu. Each sentence of the answer is cited to the section that "
+        "supports it; sentences no section supports are held back. When no section is "
+        "relevant, the answer says the docs do not cover it.",
     )
     parser.add_argument("dir", type=Path, help="the site folder")
     parser.add_argument("question", help="the question, in quotes")
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"answer": ..., "sources": [hits as `pagemind search --json` prints]}',
+        help='print {"passage": {"text", "url", "heading"}, "answer": the supported sentences '
+        'with citations, "claims": [{"text", "source", "reason"}] (reason: why a sentence was '
+        'held back, "" when shown), "sources": [hits as `pagemind search --json` prints]}',
     )
     parser.add_argument(
         "--cpu", action="store_true", help="generate with the numpy reference instead of wgpu"
@@ -45,9 +50,10 @@ def register(
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for numpy, tokenizers and wgpu.
-    from pagemind.assistant.answer import Answerer, prompt_hit
+    from pagemind.assistant.answer import Answerer
+    from pagemind.assistant.evidence import find_evidence
     from pagemind.assistant.prompt import retrieval_query
-    from pagemind.search_index import SiteIndex, is_relevant
+    from pagemind.search_index import SiteIndex
 
     if args.max_tokens is not None and args.max_tokens < 1:
         raise PagemindError("--max-tokens must be at least 1", key="--max-tokens")
@@ -62,21 +68,57 @@ def run(args: argparse.Namespace) -> int:
             key="assistant.enabled",
             fix="set enabled = true in [assistant]",
         )
-    index = SiteIndex.build(config)
-    hits = index.search(retrieval_query([], question), k=config.assistant.top_k)
+    evidence = find_evidence(SiteIndex.build(config), retrieval_query([], question))
     answerer = Answerer(config, cpu=args.cpu, max_new_tokens=args.max_tokens)
-    stream = (lambda text: None) if args.json else _print_part
-    answer = answerer.ask(question, [prompt_hit(hit) for hit in hits], is_relevant(hits), stream)
     if args.json:
-        sources = [hit.to_json() for hit in hits[: len(answer.sources)]]
-        print(json.dumps({"answer": answer.text, "sources": sources}, ensure_ascii=False, indent=1))
+        answer = answerer.ask(question, evidence)
+        print(json.dumps(_as_json(answer), ensure_ascii=False, indent=1))
         return 0
-    print()
-    for number, hit in enumerate(answer.sources, 1):
-        print(f"[{number}] {hit['breadcrumb'] or hit['heading']}  {hit['url']}")
+    answer = answerer.ask(question, evidence, _Printer())
+    _print_ending(answer)
     return 0
 
 
-def _print_part(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+def _as_json(answer) -> dict:
+    return {
+        "passage": answer.passage.to_json() if answer.passage else None,
+        "answer": answer.text,
+        "claims": [claim.to_json() for claim in answer.claims],
+        "sources": [hit.to_json() for hit in answer.sources],
+    }
+
+
+class _Printer:
+    """The passage first (before any generation), then each supported unit of the answer,
+    cited, as soon as it is judged."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def passage(self, passage) -> None:
+        print(f"From the docs ({passage.breadcrumb}, {passage.url}):\n")
+        print(textwrap.indent(passage.text, "  "), end="\n\n", flush=True)
+
+    def claim(self, claim) -> None:
+        from pagemind.assistant.attribution import cited_text
+
+        if not claim.supported:
+            return
+        sys.stdout.write(("\n\n" if self.started else "") + cited_text([claim]))
+        sys.stdout.flush()
+        self.started = True
+
+
+def _print_ending(answer) -> None:
+    if not answer.covered:
+        print(answer.text)
+        return
+    held = [claim for claim in answer.claims if not claim.supported]
+    print("\n" if answer.text else "(No sentence of the answer was supported by the docs.)\n")
+    if held:
+        print(f"Held back, not found in the docs ({len(held)}):")
+        for claim in held:
+            print(f"  - {textwrap.shorten(claim.unit.text, 100)} ({claim.reason})")
+        print()
+    for number, hit in enumerate(answer.sources, 1):
+        print(f"[{number}] {hit.breadcrumb or hit.heading}  {hit.url}")

@@ -19,7 +19,7 @@ from pagemind.gpu.kernels import KERNELS, top_k_list_count
 from pagemind.gpu.program import Program, step_uniforms
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
-from pagemind.models.generate import Sampler, draw, penalize_repetition
+from pagemind.models.generate import Sampler, add_logit_bias, draw, penalize_repetition
 from pagemind.models.tensors import QuantTensor
 
 # Relative to the output's scale: f32 sums in another order than numpy's.
@@ -299,6 +299,14 @@ def _penalize_repetition(case: KernelCase, rng: np.random.Generator) -> tuple[Ar
     return {"history": history, "logits": logits}, {"logits": expected}
 
 
+def _add_logit_bias(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    n = case.value("n")
+    logits = _normal(rng, n) * 4
+    # Sparse, as the bias toward a few tokens is: most logits must come back untouched.
+    bias = np.where(rng.random(n) < 0.1, _normal(rng, n) * 8, 0).astype(np.float32)
+    return {"logits": logits, "bias": bias}, {"logits": add_logit_bias(logits, bias)}
+
+
 def _sample(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     uniforms = dict(case.uniforms)
     k, n_history = case.value("k"), case.value("n_history")
@@ -342,6 +350,7 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "copy_rows": _copy_rows,
     "top_k_lists": _top_k_lists,
     "top_k": _top_k,
+    "add_logit_bias": _add_logit_bias,
     "penalize_repetition": _penalize_repetition,
     "sample": _sample,
 }

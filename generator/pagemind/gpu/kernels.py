@@ -456,6 +456,16 @@ _SPECS = (
         workgroups=("1", "1", "1"),
     ),
     KernelSpec(
+        name="add_logit_bias",
+        files=("logit_bias.wgsl",),
+        entry_point="add_logit_bias",
+        # In place: WebGPU refuses one buffer bound twice where a binding writes it.
+        bindings=_bindings(("logits", "read_write"), ("bias", "read"), ("params", "uniform")),
+        uniforms=(("n", "u32"),),
+        workgroup_size=256,
+        workgroups=_ELEMENTWISE_WORKGROUPS,
+    ),
+    KernelSpec(
         name="penalize_repetition",
         files=("penalize_repetition.wgsl",),
         entry_point="penalize_repetition",

@@ -7,7 +7,9 @@ new token), evaluated like the kernels' workgroup counts. The browser executes t
 program; here ProgramRunner executes it for the pre-build checks.
 
 Decoders (Llama, Qwen2) compile to a prefill and a decode phase here; the BERT embedder
-compiles to an embed phase in embedder_program.py.
+compiles to an embed phase in embedder_program.py. A decoder's `logit_bias` buffer (one f32
+per vocabulary entry, zeros until the CPU writes it) is added to the logits before any token
+is chosen, so the caller can make some tokens likelier (those of the quoted sources).
 """
 
 from __future__ import annotations
@@ -217,8 +219,17 @@ class _DecoderCompiler(ProgramBuilder):
         self.n_tokens = 1  # from here on the last token only, in both phases: its logits
         normed = self.normed_input(last, "output_norm.weight", "h_last")
         self.linear(output, normed, self.floats("logits", c.vocab_size))
+        self.bias_logits()
         self.top_k()
         return self.steps
+
+    def bias_logits(self) -> None:
+        """logits += logit_bias, before every choice: the phase's own top_k (greedy picks)
+        and the sample phase, which draws from the logits. The CPU writes the buffer; while it
+        holds zeros the logits are left as the product wrote them."""
+        n = self.config.vocab_size
+        bias = self.floats("logit_bias", n)
+        self.emit("add_logit_bias", None, {"logits": "logits", "bias": bias}, {"n": n})
 
     def top_k(self) -> None:
         """The logits' best ids into `top_indices` (values in `top_values`) in two steps: the
@@ -351,11 +362,12 @@ def compile_decoder(
 ) -> Program:
     """Phases `prefill` (variables n_tokens <= max_prefill_tokens and position) and `decode`
     (variable position): each appends to the KV caches at `position` and leaves the last
-    token's `logits` and its top_k ids in `top_indices` (values in `top_values`). Prefill
-    reads its token ids from `tokens`; decode reads its one token from `top_indices[0]`: the
-    previous step's best, unless the CPU chose another and wrote it there, or phase `sample`
-    did (variables n_history, repetition_penalty, candidates <= top_k, temperature, top_p
-    and random, see _DecoderCompiler.sample_phase)."""
+    token's `logits` plus `logit_bias` (vocab_size f32 values the CPU writes; zeros until
+    then, and kept across runs) and their top_k ids in `top_indices` (values in
+    `top_values`). Prefill reads its token ids from `tokens`; decode reads its one token from
+    `top_indices[0]`: the previous step's best, unless the CPU chose another and wrote it
+    there, or phase `sample` did (variables n_history, repetition_penalty, candidates <=
+    top_k, temperature, top_p and random, see _DecoderCompiler.sample_phase)."""
     if not 1 <= top_k <= min(MAX_TOP_K, model.config.vocab_size):
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
     context_length = min(context_length, model.config.context_length)

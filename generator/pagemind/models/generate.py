@@ -3,6 +3,8 @@
 Sampling order, as in llama.cpp and Hugging Face: repetition penalty, temperature,
 top-k, top-p, then a draw with mulberry32 (the browser's generator). The program samples
 among its top_k best tokens (Sampler.candidates); the browser draws on the GPU exactly so.
+A logit bias, if given, is added to the logits before any choice, greedy or sampled, as the
+program adds its `logit_bias` buffer.
 """
 
 from __future__ import annotations
@@ -49,8 +51,13 @@ def generate(
     max_new_tokens: int,
     sampler: Sampler = GREEDY,
     stop_ids: Iterable[int] = (),
+    logit_bias: np.ndarray | None = None,
+    stop_at: Callable[[list[int]], bool] | None = None,
 ) -> list[int]:
-    """The new tokens after `prompt_ids`, ending before the first stop token."""
+    """The new tokens after `prompt_ids`, ending before the first stop token, or before the
+    token with which `stop_at(tokens)` turns true (as the browser's stop strings end an
+    answer). `logit_bias` (vocab_size values) is added to every step's logits before the
+    choice."""
     stops = set(stop_ids)
     random = seeded_random(sampler.seed)
     cache = KVCache()
@@ -58,12 +65,19 @@ def generate(
     generated: list[int] = []
     for _ in range(max_new_tokens):
         # Only the answer's own tokens are penalized: a grounded answer reuses the docs' words.
-        token = next_token(logits, generated, sampler, random())
-        if token in stops:
+        token = next_token(add_logit_bias(logits, logit_bias), generated, sampler, random())
+        if token in stops or (stop_at and stop_at([*generated, token])):
             break
         generated.append(token)
         logits = model.forward([token], cache)[-1]
     return generated
+
+
+def add_logit_bias(logits: np.ndarray, logit_bias: np.ndarray | None) -> np.ndarray:
+    """`logits` plus the bias in f32, as the program's add_logit_bias step adds it."""
+    if logit_bias is None:
+        return logits
+    return logits.astype(np.float32) + np.asarray(logit_bias, np.float32)
 
 
 def next_token(logits: np.ndarray, history: list[int], sampler: Sampler, random: float) -> int:

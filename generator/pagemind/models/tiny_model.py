@@ -1,16 +1,19 @@
 """A small random decoder written as a real GGUF file, in the formats of the default model.
 
 Tests (reader, reference, kernels, browser) run it in milliseconds, and benchmarks
-build one with the default model's shapes: speed does not depend on the values.
+build one with the default model's shapes: speed does not depend on the values. A scripted
+one (scripted_llama_gguf) answers every chat prompt with a text fixed in advance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter
+from numpy.typing import ArrayLike
 
 from pagemind.models.bpe import BYTE_TO_CHARACTER
 from pagemind.models.tensors import QuantTensor
@@ -24,6 +27,14 @@ CHATML_TEMPLATE = (
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 _FLOAT_TYPES = {"F32": np.float32, "F16": np.float16}
 MERGES = ("Ġ t", "h e", "Ġt he", "i n", "e r", "Ġ a", "o n", "r e", "Ġ s", "e d")
+# A scripted model's logit for the next token of its script; the others stay near 60 at
+# most, even with thousands of pieces.
+SCRIPT_LOGIT = 100.0
+BASE_TOKENS = (
+    *SPECIAL_TOKENS,
+    *BYTE_TO_CHARACTER,
+    *(merge.replace(" ", "") for merge in MERGES),
+)
 
 
 def tiny_llama_gguf(
@@ -40,14 +51,18 @@ def tiny_llama_gguf(
     tied_embeddings: bool = True,
     seed: int = 0,
     omit: Collection[str] = (),
+    extra_tokens: Sequence[str] = (),
+    values: Mapping[str, ArrayLike] | None = None,
 ) -> Path:
     """Write a random model: Q8_0 token embedding, `matrix_format` block matrices, F32
     norms (and F32 Q/K/V biases for qwen2), an F16 output head when not tied.
 
-    `omit` names tensors to leave out, to make a damaged model.
+    `omit` names tensors to leave out, to make a damaged model. `extra_tokens` (in GPT-2's
+    byte alphabet) follow the merged tokens in the vocabulary; `values` replaces the random
+    values of the tensors it names (broadcast to their shapes: 0.0 makes a zero matrix).
     """
     rng = np.random.default_rng(seed)
-    tokens, token_types = _vocabulary(vocab_size)
+    tokens, token_types = _vocabulary(vocab_size, extra_tokens)
     writer = GGUFWriter(path, architecture)
     writer.add_block_count(num_layers)
     writer.add_context_length(2048)
@@ -69,10 +84,11 @@ def tiny_llama_gguf(
     writer.add_chat_template(CHATML_TEMPLATE)
 
     def add(name: str, shape: tuple[int, ...], tensor_format: str, scale: float = 0.1) -> None:
-        # Drawn even when omitted, so the other tensors keep their values.
-        values = rng.standard_normal(shape).astype(np.float32) * scale
+        # Drawn even when omitted or given, so the other tensors keep their values.
+        drawn = rng.standard_normal(shape).astype(np.float32) * scale
         if name not in omit:
-            _add_tensor(writer, QuantTensor.from_array(name, values, tensor_format))
+            given = np.broadcast_to((values or {}).get(name, drawn), shape)
+            _add_tensor(writer, QuantTensor.from_array(name, given, tensor_format))
 
     head_dim = hidden_size // num_heads
     kv_size = num_kv_heads * head_dim
@@ -101,9 +117,73 @@ def tiny_llama_gguf(
     return path
 
 
-def _vocabulary(size: int) -> tuple[list[str], list[int]]:
-    """Special tokens, every byte (GPT-2's byte alphabet), the merged tokens, then fillers."""
-    tokens = [*SPECIAL_TOKENS, *BYTE_TO_CHARACTER, *(merge.replace(" ", "") for merge in MERGES)]
+def scripted_llama_gguf(path: Path, script: str, *, seed: int = 0) -> Path:
+    """Write a model that answers every chat prompt with `script`: after any prompt ending in
+    the chat template's generation prompt it writes `script`, then <|im_end|>, greedily or
+    sampled, each token ahead of all others by tens of logits (SCRIPT_LOGIT).
+
+    A bigram model, in tiny_llama_gguf's formats: with the attention output and FFN down
+    projections zero, a position's hidden state is its own token's embedding, so the output
+    head alone picks the next token. The script gets tokens of its own (_script_pieces),
+    chained from the generation prompt's last token (its newline) through them to
+    <|im_end|>: each token's head row is its predecessor's embedding direction, nearly
+    orthogonal to the other embeddings (random, of 64 values).
+    """
+    pieces = _script_pieces(script)
+    vocab_size, hidden_size, num_layers = len(BASE_TOKENS) + len(pieces), 64, 2
+    chain = [BASE_TOKENS.index(BYTE_TO_CHARACTER[ord("\n")])]
+    chain += [*range(len(BASE_TOKENS), vocab_size), SPECIAL_TOKENS.index("<|im_end|>")]
+    embedding = np.random.default_rng(seed).standard_normal((vocab_size, hidden_size))
+    previous = embedding[chain[:-1]]
+    # The output norm (weights 1) scales a hidden state to length sqrt(hidden_size): the
+    # successor's logit is then SCRIPT_LOGIT.
+    direction = previous / np.linalg.norm(previous, axis=1, keepdims=True) / np.sqrt(hidden_size)
+    head = np.zeros_like(embedding)
+    head[chain[1:]] = SCRIPT_LOGIT * direction
+    values: dict[str, ArrayLike] = {
+        "token_embd.weight": embedding,
+        "output.weight": head,
+        "output_norm.weight": 1.0,
+    }
+    for block in range(num_layers):
+        values[f"blk.{block}.attn_output.weight"] = values[f"blk.{block}.ffn_down.weight"] = 0.0
+    return tiny_llama_gguf(
+        path,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        vocab_size=vocab_size,
+        tied_embeddings=False,
+        seed=seed,
+        extra_tokens=pieces,
+        values=values,
+    )
+
+
+def _script_pieces(script: str) -> list[str]:
+    """`script` cut at word starts into tokens (in GPT-2's byte alphabet) that are new to the
+    vocabulary and to each other, so that each has one successor: a word joins the next
+    while the piece it ends is a token already, and a tail that is still one joins the last
+    piece. Pieces are whole UTF-8 text: a token-by-token stream never shows half a letter."""
+    taken = set(BASE_TOKENS)
+    pieces: list[str] = []
+    piece = ""
+    for word in re.findall(r"\s*\S+|\s+", script):
+        piece += "".join(BYTE_TO_CHARACTER[byte] for byte in word.encode("utf-8"))
+        if piece not in taken:
+            pieces.append(piece)
+            taken.add(piece)
+            piece = ""
+    if piece and not pieces:
+        raise ValueError(f"the script {script!r} is a token of the vocabulary already")
+    if piece:
+        pieces[-1] += piece
+    return pieces
+
+
+def _vocabulary(size: int, extra: Sequence[str] = ()) -> tuple[list[str], list[int]]:
+    """Special tokens, every byte (GPT-2's byte alphabet), the merged tokens, `extra`, then
+    fillers."""
+    tokens = [*BASE_TOKENS, *extra]
     if size < len(tokens):
         raise ValueError(f"vocab_size must be at least {len(tokens)}")
     tokens += [f"<unused{index}>" for index in range(size - len(tokens))]

@@ -8,7 +8,7 @@ the ranking that answers queries from them (the same in runtime/retrieval.js).
     ranking.py       BM25, cosine, rank fusion, Hit and is_relevant
     site_index.py    SiteIndexer (kept by the builder between builds) and SiteIndex (queries)
 
-Python API (`pagemind search`, `pagemind ask`, bench/eval_retrieval.py):
+Python API (`pagemind search`, `pagemind ask`, bench/eval_answers.py):
 
     index = SiteIndex.build(config)      # or SiteIndex.load(site_dir) after a build
     hits = index.search(query, k=5)      # hybrid; keyword-only when the site has no embedder

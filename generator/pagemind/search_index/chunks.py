@@ -7,6 +7,11 @@ between blocks (paragraphs, list items, table rows, code blocks), never inside o
 code block always stays whole. Text before the page's first heading gets the page URL
 without an anchor. Sections with no text (a heading directly followed by a subheading)
 give no chunk.
+
+A chunk's text keeps what the reader sees as code or as a list, in the Markdown subset that
+runtime/render_text.js displays: code blocks fenced with ```, inline code in backticks, list
+items after "- " (or "1. " in a numbered list). The assistant quotes and checks code by it:
+an answer's code must appear verbatim in a source, and a quoted passage shows it as code.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ _BLOCKS = {
     "ul", "ol", "dl", "figure", "figcaption", "section", "hr", "br",
 }  # fmt: skip
 _SKIPPED = {"script", "style", "template", "svg"}
+FENCE = "```"
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,8 @@ class _SectionParser(HTMLParser):
         self.heading_text: list[str] = []
         self.pre_depth = 0
         self.skip_depth = 0  # inside script/style, or a heading's permalink
+        self.lists: list[list] = []  # [tag, next number] of each open <ul>/<ol>
+        self.marker = ""  # "- " or "3. " of a list item whose text is still to come
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -138,8 +146,20 @@ class _SectionParser(HTMLParser):
             self.pre_depth += 1
         elif tag in _BLOCKS and not self.pre_depth:
             self.flush()
+            self._open_list_part(tag, attributes)
         elif tag in ("td", "th"):
             self.buffer.append(" ")
+        elif tag == "code":
+            self._mark_code()
+
+    def _open_list_part(self, tag: str, attributes: dict[str, str | None]) -> None:
+        if tag in ("ul", "ol"):
+            start = attributes.get("start") or "1"
+            self.lists.append([tag, int(start) if start.isdigit() else 1])
+        elif tag == "li" and self.lists:
+            kind = self.lists[-1]
+            self.marker = f"{kind[1]}. " if kind[0] == "ol" else "- "
+            kind[1] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if self.skip_depth and (tag in _SKIPPED or tag == "a"):
@@ -155,6 +175,15 @@ class _SectionParser(HTMLParser):
                 self.flush(code=True)
         elif tag in _BLOCKS and not self.pre_depth:
             self.flush()
+            if tag in ("ul", "ol") and self.lists:
+                self.lists.pop()
+        elif tag == "code":
+            self._mark_code()
+
+    def _mark_code(self) -> None:
+        """Inline code in backticks; headings stay plain text (they become breadcrumbs)."""
+        if not (self.pre_depth or self.skip_depth or self.heading):
+            self.buffer.append("`")
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
@@ -167,9 +196,21 @@ class _SectionParser(HTMLParser):
     def flush(self, code: bool = False) -> None:
         raw = "".join(self.buffer)
         self.buffer = []
-        text = raw.strip("\n").rstrip() if code else _collapse(raw)
+        text = _fenced(raw) if code else _inline(raw)
         if text:
-            self.sections[-1].blocks.append(_Block(text, code))
+            self.sections[-1].blocks.append(_Block(self.marker + text, code))
+            self.marker = ""
+
+
+def _fenced(code: str) -> str:
+    code = code.strip("\n").rstrip()
+    return f"{FENCE}\n{code}\n{FENCE}" if code else ""
+
+
+def _inline(text: str) -> str:
+    """Collapsed whitespace; backticks kept only around code that has text."""
+    text = re.sub(r"`\s*`", " ", _collapse(text))
+    return re.sub(r"`\s*([^`]*?)\s*`", r"`\1`", text).strip()
 
 
 def _collapse(text: str) -> str:

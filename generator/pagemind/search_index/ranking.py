@@ -1,12 +1,18 @@
-"""Ranking: BM25 over the keyword statistics, cosine over the vectors, reciprocal rank fusion,
-and the relevance test. runtime/retrieval.js ranks the same way (parity-tested); the
-constants below travel in the index description so it reads the same values.
+"""Ranking: BM25 over the keyword statistics, cosine over the vectors, their fusion, sections
+from chunks, and the relevance test. runtime/retrieval.js ranks the same way
+(parity-tested); the constants below travel in the index description so it reads the same
+values.
 
 - keyword: BM25 (k1, b) summed over the query's distinct terms in order of appearance.
 - vector: cosine of the query vector with each chunk's dequantized vector.
-- hybrid: reciprocal rank fusion, sum of 1 / (RRF_K + rank) over both lists (rank from 1;
-  a chunk without a query term is not in the keyword list). Ranks, not scores, are fused:
-  BM25 and cosine live on scales that do not compare.
+- hybrid: cosine + KEYWORD_WEIGHT * keyword strength, where the strength is the chunk's
+  BM25 over the most any chunk could score for the query ((k1 + 1) times the summed idf of
+  its terms), in [0, 1). Scores are fused, not ranks: a keyword list of chunks that merely
+  share a common word must not outvote the meaning (reciprocal rank fusion, before, ranked
+  below vector-only on the MkDocs questions); a strong keyword match still lifts a chunk
+  (bench/eval_answers.py measures both).
+- sections: chunks of one section are one result, at the rank of its best chunk, their
+  texts joined in reading order (never one section twice among the sources).
 - ties: the lower chunk number (reading order of the site) first.
 - relevance ("do the docs cover this?"): with vectors, some hit's cosine reaches MIN_COSINE
   (all-MiniLM-L6-v2 puts a question and a passage that answers it at 0.3 to 0.8, unrelated
@@ -16,6 +22,7 @@ constants below travel in the index description so it reads the same values.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +30,7 @@ import numpy as np
 from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.keywords import K1, B, KeywordStats, keyword_terms
 
-RRF_K = 60
+KEYWORD_WEIGHT = 0.3
 MIN_COSINE = 0.25
 MIN_COVERAGE = 0.5
 
@@ -33,7 +40,7 @@ def ranking_settings() -> dict:
     return {
         "k1": K1,
         "b": B,
-        "rrf_k": RRF_K,
+        "keyword_weight": KEYWORD_WEIGHT,
         "min_cosine": MIN_COSINE,
         "min_coverage": MIN_COVERAGE,
     }
@@ -50,6 +57,8 @@ class Hit:
     score: float  # of the ranking that produced the hit: BM25, cosine or fused
     cosine: float | None  # None when the ranking had no query vector
     coverage: float  # share of the query's idf mass this chunk holds
+    strength: float  # BM25 over the query's ceiling, in [0, 1)
+    chunks: tuple[int, ...] = ()  # a section's chunks, in reading order (sections())
 
     def to_json(self) -> dict:
         """The `pagemind search --json` shape."""
@@ -64,37 +73,39 @@ class Ranker:
         self.vectors = vectors
 
     def keyword(self, query: str, k: int) -> list[Hit]:
-        scores, coverage = self._bm25(query)
-        ranked = _ranked(scores)
-        return [self._hit(n, scores[n], coverage, None) for n in ranked[:k]]
+        keywords = self._bm25(query)
+        ranked = _ranked(keywords.scores)
+        return [self._hit(n, keywords.scores[n], keywords, None) for n in ranked[:k]]
 
     def vector(self, query_vector: np.ndarray, k: int, query: str = "") -> list[Hit]:
         cosines = self._cosines(query_vector)
-        _, coverage = self._bm25(query)
+        keywords = self._bm25(query)
         ranked = _ranked(dict(enumerate(cosines.tolist())))
-        return [self._hit(n, cosines[n], coverage, cosines) for n in ranked[:k]]
+        return [self._hit(n, cosines[n], keywords, cosines) for n in ranked[:k]]
 
     def hybrid(self, query: str, query_vector: np.ndarray | None, k: int) -> list[Hit]:
         """Fused ranking; keyword ranking alone when there is no query vector."""
         if query_vector is None or self.vectors is None:
             return self.keyword(query, k)
-        scores, coverage = self._bm25(query)
+        keywords = self._bm25(query)
         cosines = self._cosines(query_vector)
-        fused: dict[int, float] = {}
-        for ranking in (_ranked(scores), _ranked(dict(enumerate(cosines.tolist())))):
-            for rank, number in enumerate(ranking, 1):
-                fused[number] = fused.get(number, 0.0) + 1.0 / (RRF_K + rank)
-        return [self._hit(n, fused[n], coverage, cosines) for n in _ranked(fused)[:k]]
+        fused = {
+            number: cosine + KEYWORD_WEIGHT * keywords.strength(number)
+            for number, cosine in enumerate(cosines.tolist())
+        }
+        return [self._hit(n, fused[n], keywords, cosines) for n in _ranked(fused)[:k]]
 
-    def _bm25(self, query: str) -> tuple[dict[int, float], dict[int, float]]:
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The query's distinct terms, in order of appearance, and their idf."""
+        return {term: self.stats.idf(term) for term in dict.fromkeys(keyword_terms(query))}
+
+    def _bm25(self, query: str) -> _KeywordScores:
         """BM25 score and idf coverage of every chunk holding a query term."""
-        terms = list(dict.fromkeys(keyword_terms(query)))
         average = self.stats.average_length
         scores: dict[int, float] = {}
         matched: dict[int, float] = {}
         total = 0.0
-        for term in terms:
-            idf = self.stats.idf(term)
+        for term, idf in self.term_weights(query).items():
             total += idf
             for number, frequency in self.stats.postings.get(term, ()):
                 length = self.stats.lengths[number]
@@ -104,14 +115,14 @@ class Ranker:
                 )
                 matched[number] = matched.get(number, 0.0) + idf
         coverage = {number: idf / total for number, idf in matched.items()}
-        return scores, coverage
+        return _KeywordScores(scores, coverage, (K1 + 1) * total)
 
     def _cosines(self, query_vector: np.ndarray) -> np.ndarray:
         query = np.asarray(query_vector, dtype=np.float64)
         return self.vectors @ (query / np.linalg.norm(query))
 
     def _hit(
-        self, number: int, score: float, coverage: dict[int, float], cosines: np.ndarray | None
+        self, number: int, score: float, keywords: _KeywordScores, cosines: np.ndarray | None
     ) -> Hit:
         chunk = self.chunks[number]
         return Hit(
@@ -123,8 +134,45 @@ class Ranker:
             text=chunk.text,
             score=float(score),
             cosine=None if cosines is None else float(cosines[number]),
-            coverage=coverage.get(number, 0.0),
+            coverage=keywords.coverage.get(number, 0.0),
+            strength=keywords.strength(number),
+            chunks=(number,),
         )
+
+
+@dataclass(frozen=True)
+class _KeywordScores:
+    scores: dict[int, float]  # BM25 of each chunk holding a query term
+    coverage: dict[int, float]
+    ceiling: float  # no chunk's BM25 reaches it: (k1 + 1) times the query terms' idf
+
+    def strength(self, number: int) -> float:
+        return self.scores.get(number, 0.0) / self.ceiling if self.ceiling else 0.0
+
+
+def sections(hits: list[Hit]) -> list[Hit]:
+    """One hit per section (url), at the place of its best chunk, holding the texts of all
+    its chunks among `hits` in reading order and the best of their figures."""
+    grouped: dict[str, list[Hit]] = {}
+    for hit in hits:
+        grouped.setdefault(hit.url, []).append(hit)
+    return [_section(group) for group in grouped.values()]
+
+
+def _section(group: list[Hit]) -> Hit:
+    best = group[0]
+    if len(group) == 1:
+        return best
+    ordered = sorted(group, key=lambda hit: hit.id)
+    cosines = [hit.cosine for hit in group if hit.cosine is not None]
+    return dataclasses.replace(
+        best,
+        text="\n\n".join(hit.text for hit in ordered),
+        cosine=max(cosines) if cosines else None,
+        coverage=max(hit.coverage for hit in group),
+        strength=max(hit.strength for hit in group),
+        chunks=tuple(hit.id for hit in ordered),
+    )
 
 
 def is_relevant(hits: list[Hit]) -> bool:

@@ -1,4 +1,4 @@
-"""Read and validate a site's configuration: pagemind.toml, or mkdocs.yml for migrating sites."""
+"""Read and validate a site's pagemind.toml (or, through mkdocs_yml.py, its mkdocs.yml)."""
 
 from __future__ import annotations
 
@@ -45,12 +45,13 @@ class AssistantConfig:
         "cite the sections you used, and say plainly when they do not hold the answer."
     )
     examples: list[dict] = field(default_factory=list)
-    top_k: int = 5
-    context_tokens: int = 1024
+    top_k: int = 2
+    context_tokens: int = 400
     max_new_tokens: int = 256
     temperature: float = 0.2
     top_p: float = 0.9
     repetition_penalty: float = 1.1
+    copy_bias: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def load_config(
         config_file, text = toml_file, read_utf8(toml_file)
         raw = _parse_toml(text, toml_file)
     elif mkdocs_file.is_file():
-        from pagemind.config_mkdocs import read_mkdocs_yml
+        from pagemind.config.mkdocs_yml import read_mkdocs_yml
 
         config_file, text = mkdocs_file, read_utf8(mkdocs_file)
         raw = read_mkdocs_yml(text, mkdocs_file)
@@ -274,6 +275,7 @@ _ASSISTANT_RANGES = {
     "temperature": (0.0, 2.0, "0 always picks the likeliest word; 0.2 is a good start"),
     "top_p": (0.01, 1.0, "the share of probability kept when sampling; 0.9 is usual"),
     "repetition_penalty": (1.0, 2.0, "1 is none; 1.1 discourages repeating"),
+    "copy_bias": (0.0, 10.0, "0 is none; higher prefers the quoted sections' words more"),
 }
 
 

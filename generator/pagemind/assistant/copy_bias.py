@@ -1,0 +1,39 @@
+"""Copy-biased decoding: the tokens of the quoted sections and the question get a logit
+bonus (the `logit_bias` program buffer, pagemind.models.generate's `logit_bias`), so the
+model prefers the docs' own words, names and commands to ones it would make up.
+runtime/copy_bias.js lists the same tokens (parity-tested).
+
+The tokens are those of each text as the model reads it, and of each of its words, without
+the quotes, brackets and punctuation around it, after a space, as an answer would write them
+("`gh-deploy`." in a source; " gh-deploy" in an answer); the stop tokens are kept so that
+ending the answer stays as likely as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from pagemind.assistant.tokenizer import PromptTokenizer
+
+WORD_EDGES = "`'\"()[]{}<>,.;:!?*"
+
+
+def copy_bias_tokens(
+    tokenizer: PromptTokenizer, texts: Sequence[str], keep: Iterable[int]
+) -> list[int]:
+    """The biased token ids, sorted."""
+    ids = set(keep)
+    for text in texts:
+        ids.update(tokenizer.ids(text))
+        for word in {word.strip(WORD_EDGES) for word in text.split()} - {""}:
+            ids.update(tokenizer.ids(" " + word))
+    return sorted(ids)
+
+
+def dense_bias(tokens: Sequence[int], strength: float, vocab_size: int) -> np.ndarray:
+    """The `logit_bias` buffer's values: `strength` at each token, 0 elsewhere."""
+    bias = np.zeros(vocab_size, np.float32)
+    bias[list(tokens)] = strength
+    return bias

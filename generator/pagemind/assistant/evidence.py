@@ -1,0 +1,156 @@
+"""The evidence for a question: the first ranking's best sections, cut into units
+(sentences, list items, code blocks: pagemind.assistant.sentences), every unit scored against
+the question, and the sections ranked again by their best unit. A section often answers
+with one sentence among others on nearby matters; its best unit says so better than the
+vector of the whole chunk. runtime/evidence.js does the same (parity-tested).
+
+    evidence = find_evidence(index, "How do I deploy?")    # a SiteIndex
+
+which is, step by step (as runtime/evidence.js runs it around the embedder's worker):
+
+    sections = candidate_sections(hits)              # hits: the hybrid ranking's chunks
+    texts = unit_texts(sections)                     # embedded with the query's embedder
+    evidence = weigh(sections, query_vector, unit_vectors, term_weights)
+
+Scores:
+- a unit: the cosine of its vector (its section's breadcrumb and its text, as chunks are
+  embedded) with the query's; keyword-only, its share of the query's idf mass;
+- a section: the mean of its best unit's cosine and its own, plus KEYWORD_WEIGHT times its
+  keyword strength (pagemind.search_index.ranking); keyword-only, its BM25 order stays.
+
+Do the docs cover the question? With vectors, when the best section scores MIN_SCORE or
+more: on bench/eval_answers.py's three sites, every question but one scored 0.45 or more
+and 87 of 90 off-topic prompts (chit-chat, other products, prompt injections) 0.42 or less.
+Keyword-only, as the search box judges (pagemind.search_index.is_relevant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pagemind.assistant.sentences import Unit, cut_units
+from pagemind.search_index.keywords import keyword_terms
+from pagemind.search_index.ranking import KEYWORD_WEIGHT, Hit, is_relevant, sections
+from pagemind.search_index.site_index import SiteIndex
+
+# Chunks the first ranking hands over, and the sections of them that are weighed: each unit
+# is embedded at question time (about 65 per question at 8 sections), and on
+# bench/eval_answers.py's sites 8 sections rank and quote as well as 16.
+CANDIDATE_CHUNKS = 40
+CANDIDATE_SECTIONS = 8
+MIN_SCORE = 0.43
+
+
+@dataclass(frozen=True)
+class ScoredUnit:
+    section: int  # the section's place in Evidence.sections
+    unit: Unit
+    score: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sections: list[Hit]  # best first, `score` the second ranking's
+    units: list[ScoredUnit]  # of every section, in reading order within it
+    weighed: bool  # the sections were ranked again by their units' vectors
+
+    def units_of(self, section: int) -> list[ScoredUnit]:
+        return [unit for unit in self.units if unit.section == section]
+
+    @property
+    def covers(self) -> bool:
+        """Whether the docs hold an answer (see the module docstring)."""
+        if not self.weighed:
+            return is_relevant(self.sections)
+        return bool(self.sections) and self.sections[0].score >= MIN_SCORE
+
+
+def find_evidence(index: SiteIndex, query: str) -> Evidence:
+    query_vector = index.embed_query(query)
+    hits = index.ranker.hybrid(query, query_vector, CANDIDATE_CHUNKS)
+    candidates = candidate_sections(hits)
+    unit_vectors = None
+    if query_vector is not None:
+        unit_vectors = index.embedder.embed(unit_texts(candidates))
+    return weigh(candidates, query_vector, unit_vectors, index.ranker.term_weights(query))
+
+
+def candidate_sections(hits: Sequence[Hit]) -> list[Hit]:
+    """The sections weighed for a question, from the first ranking's chunks."""
+    return sections(list(hits))[:CANDIDATE_SECTIONS]
+
+
+def section_units(section: Hit) -> list[Unit]:
+    return cut_units(section.text)
+
+
+def unit_texts(candidates: Sequence[Hit]) -> list[str]:
+    """What the embedder reads of each unit of each section, in order."""
+    return [
+        f"{section.breadcrumb}\n{unit.text}"
+        for section in candidates
+        for unit in section_units(section)
+    ]
+
+
+def weigh(
+    candidates: Sequence[Hit],
+    query_vector: np.ndarray | None,
+    unit_vectors: np.ndarray | None,
+    term_weights: Mapping[str, float],
+) -> Evidence:
+    """Units scored and sections ranked again; without vectors (keyword-only search), units
+    by keyword coverage and sections in their order. term_weights: the query's terms and
+    their idf (pagemind.search_index.ranking.Ranker.term_weights)."""
+    per_section = [section_units(section) for section in candidates]
+    if unit_vectors is None:
+        scores = [[_coverage(unit.text, term_weights) for unit in units] for units in per_section]
+        ranked = list(candidates)
+    else:
+        cosines = _cosines(unit_vectors, query_vector)
+        scores = _split(cosines, [len(units) for units in per_section])
+        best_units = [max(section_scores, default=-1.0) for section_scores in scores]
+        ranked = [
+            dataclasses.replace(section, score=_section_score(section, best))
+            for section, best in zip(candidates, best_units, strict=True)
+        ]
+    order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, i))
+    return Evidence(
+        [ranked[i] for i in order],
+        [
+            ScoredUnit(place, unit, score)
+            for place, i in enumerate(order)
+            for unit, score in zip(per_section[i], scores[i], strict=True)
+        ],
+        weighed=unit_vectors is not None,
+    )
+
+
+def _cosines(vectors: np.ndarray, query_vector: np.ndarray) -> list[float]:
+    rows = np.asarray(vectors, np.float64)
+    query = np.asarray(query_vector, np.float64)
+    return (rows @ (query / np.linalg.norm(query)) / np.linalg.norm(rows, axis=1)).tolist()
+
+
+def _section_score(section: Hit, best_unit: float) -> float:
+    return (best_unit + section.cosine) / 2 + KEYWORD_WEIGHT * section.strength
+
+
+def _coverage(text: str, term_weights: Mapping[str, float]) -> float:
+    total = sum(term_weights.values())
+    if not total:
+        return 0.0
+    present = set(keyword_terms(text))
+    return sum(weight for term, weight in term_weights.items() if term in present) / total
+
+
+def _split(values: list[float], sizes: list[int]) -> list[list[float]]:
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(values[start : start + size])
+        start += size
+    return parts

@@ -1,0 +1,91 @@
+// Every claim traced: an answer cut into units (sentences.js), each cited to the source it
+// overlaps most, and held back when the sources do not support it (support.js), the same
+// as pagemind.assistant.attribution in Python (parity-tested; its docstring gives the rules).
+//
+//   const attributor = new Attributor(sourceTexts, question, grounding);
+//   attributor.claims(answerSoFar, false)    // complete units only, while it streams
+//   attributor.claims(answer)                // [{unit, source, reason}]; reason "" = shown
+//   citedText(claims)                        // the shown units, each with its [n]
+
+import { cutUnits, FENCE, joinUnits } from "./sentences.js";
+import { codeSpans, contentWords, SourceText, support } from "./support.js";
+
+const MODEL_CITATION = / ?\[\d{1,2}\]/g;
+export const CODE_NOT_FOUND = "code not in the docs";
+export const NOT_SUPPORTED = "not in the docs";
+export const RESTATES = "only restates the question";
+export const INTRODUCES = "introduces what was held back";
+
+export class Attributor {
+  constructor(sources, question, grounding) {
+    this.grounding = grounding;
+    this.sources = sources.map((text) => new SourceText(text, grounding));
+    this.question = new SourceText(question, grounding);
+  }
+
+  claims(answer, final = true) {
+    const units = cutUnits(answer.replace(MODEL_CITATION, ""));
+    if (!final) units.pop();
+    const claims = units.map((unit) => this.judge(unit));
+    // A unit that introduces another (ends in ":") stands or falls with it.
+    for (let i = claims.length - 1; i >= 0; i--) {
+      if (claims[i].reason || !claims[i].unit.text.endsWith(":")) continue;
+      const following = claims[i + 1];
+      if (!following && !final) return claims.slice(0, i);
+      if (!following || following.reason) claims[i] = { ...claims[i], reason: INTRODUCES };
+    }
+    return claims;
+  }
+
+  judge(unit) {
+    const words = contentWords(unit.text, this.grounding);
+    const spans = codeSpans(unit);
+    const supports = this.sources.map((source) => support(words, source, this.question));
+    const codeFound = this.sources.map(
+      (source) => spans.filter((span) => source.hasCode(span)).length,
+    );
+    // The most code, then the most words the question lacks, then the most words; the
+    // first source on a tie.
+    const rank = (i) => [codeFound[i], supports[i].novel, supports[i].found];
+    let best = null;
+    supports.forEach((_, i) => {
+      if (best === null || before(rank(i), rank(best))) best = i;
+    });
+    if (best === null || !(supports[best].found || codeFound[best])) {
+      return { unit, source: null, reason: NOT_SUPPORTED };
+    }
+    const claim = (reason) => ({ unit, source: best + 1, reason });
+    if (spans.some((span) => !this.sources.some((source) => source.hasCode(span)))) {
+      return claim(CODE_NOT_FOUND);
+    }
+    const chosen = supports[best];
+    if (chosen.words && chosen.found < this.grounding.support_share * chosen.words) {
+      return claim(NOT_SUPPORTED);
+    }
+    if (!chosen.novel && !spans.length) return claim(RESTATES);
+    return claim("");
+  }
+}
+
+// Whether ranking `a` beats `b`, element by element.
+function before(a, b) {
+  const differ = a.findIndex((value, i) => value !== b[i]);
+  return differ >= 0 && a[differ] > b[differ];
+}
+
+export function citedText(claims) {
+  const shown = claims.filter((claim) => !claim.reason);
+  return joinUnits(shown.map((claim) => ({ ...claim.unit, text: withCitation(claim) })));
+}
+
+function withCitation({ unit, source }) {
+  if (unit.kind === "code") {
+    // after the block, closed if the answer ended inside it
+    const lines = unit.text.split("\n");
+    const closed = lines.length > 1 && FENCE.test(lines.at(-1));
+    return closed ? `${unit.text}\n[${source}]` : `${unit.text}\n\`\`\`\n[${source}]`;
+  }
+  const text = unit.text.trimEnd();
+  const end = text.match(/[.!?:]*$/)[0].length;
+  return `${text.slice(0, text.length - end)} [${source}]${text.slice(text.length - end)}`;
+}

@@ -1,0 +1,85 @@
+// The evidence for a question: the first ranking's best sections cut into units, every unit
+// scored against the question, and the sections ranked again by their best unit, the same
+// as pagemind.assistant.evidence in Python (parity-tested; its docstring gives the scores).
+//
+//   const candidates = candidateSections(index.hybrid(query, vector, grounding.candidate_chunks),
+//                                        grounding);
+//   const unitVectors = await runtime.embed(unitTexts(candidates));   // or null: keywords
+//   const evidence = weigh(candidates, vector, unitVectors, index.termWeights(query), grounding);
+//   covers(evidence, index)      // do the docs hold an answer?
+//   evidence: {sections, units: [{section, unit, score}], weighed}
+
+import { keywordTerms, sections } from "./retrieval.js";
+import { cutUnits } from "./sentences.js";
+
+export function candidateSections(hits, grounding) {
+  return sections(hits).slice(0, grounding.candidate_sections);
+}
+
+export function unitTexts(candidates) {
+  return candidates.flatMap((section) =>
+    cutUnits(section.text).map((unit) => `${section.breadcrumb}\n${unit.text}`),
+  );
+}
+
+export function weigh(candidates, queryVector, unitVectors, termWeights, grounding) {
+  const perSection = candidates.map((section) => cutUnits(section.text));
+  let scores;
+  let ranked;
+  if (!unitVectors) {
+    scores = perSection.map((units) =>
+      units.map((unit) => coverage(unit.text, termWeights, grounding)),
+    );
+    ranked = candidates;
+  } else {
+    const cosines = unitVectors.map((vector) => cosine(vector, queryVector));
+    let start = 0;
+    scores = perSection.map((units) => cosines.slice(start, (start += units.length)));
+    const { keyword_weight: weight } = grounding;
+    ranked = candidates.map((section, i) => {
+      const best = scores[i].length ? Math.max(...scores[i]) : -1;
+      return { ...section, score: (best + section.cosine) / 2 + weight * section.strength };
+    });
+  }
+  const order = ranked.map((_, i) => i).sort((a, b) => ranked[b].score - ranked[a].score || a - b);
+  return {
+    sections: order.map((i) => ranked[i]),
+    units: order.flatMap((i, place) =>
+      perSection[i].map((unit, j) => ({ section: place, unit, score: scores[i][j] })),
+    ),
+    weighed: Boolean(unitVectors),
+  };
+}
+
+export function unitsOf(evidence, section) {
+  return evidence.units.filter((unit) => unit.section === section);
+}
+
+// Whether the docs hold an answer: the best section scores min_score or more; keyword-only,
+// as the search box judges.
+export function covers(evidence, index, grounding) {
+  if (!evidence.weighed) return index.isRelevant(evidence.sections);
+  return evidence.sections.length > 0 && evidence.sections[0].score >= grounding.min_score;
+}
+
+function coverage(text, termWeights, grounding) {
+  let total = 0;
+  for (const weight of termWeights.values()) total += weight;
+  if (!total) return 0;
+  const present = new Set(keywordTerms(text, grounding.stopwords));
+  let found = 0;
+  for (const [term, weight] of termWeights) if (present.has(term)) found += weight;
+  return found / total;
+}
+
+function cosine(vector, query) {
+  let dot = 0;
+  let norm = 0;
+  let queryNorm = 0;
+  for (let i = 0; i < vector.length; i++) {
+    dot += vector[i] * query[i];
+    norm += vector[i] * vector[i];
+    queryNorm += query[i] * query[i];
+  }
+  return dot / Math.sqrt(queryNorm) / Math.sqrt(norm);
+}

@@ -1,0 +1,217 @@
+// One question and its answer in the assistant panel's conversation (panel.js): the
+// question, "From the docs" (the passage), the answer as it streams, sentence by sentence
+// with citations, "Why this answer" (the sentences held back as not in the docs), the
+// sources, then copy and ratings. It shows what assistant_chat.js returns and decides
+// nothing; text reaches the page only through render_text.js and text nodes.
+
+import { rate } from "./assistant_feedback.js";
+import { citedText } from "./attribution.js";
+import { element } from "./dom.js";
+import { NOT_COVERED } from "./prompt.js";
+import { renderText } from "./render_text.js";
+
+const NOTHING_SUPPORTED =
+  "No sentence of the model's answer could be found in the docs, so none is shown: the " +
+  "passage above is what the docs say.";
+const NO_ANSWER = "The model wrote no answer of its own: the passage above is what the docs say.";
+const NEAREST = 5; // sections listed when the docs do not cover a question
+const THUMB_UP =
+  "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.4-1.1L13.2 1 6.6 " +
+  "7.6A2 2 0 0 0 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z";
+
+let turnCount = 0;
+
+export class Turn {
+  constructor(panel, question) {
+    this.panel = panel;
+    this.site = panel.site;
+    this.question = question;
+    this.id = `${Date.now()}-${turnCount++}`;
+    this.sources = [];
+    this.claims = [];
+    this.text = "";
+    this.answer = element("div", { class: "pm-answer", "aria-busy": "true" },
+      element("p", { class: "pm-assistant-note" }, "Searching the docs…"));
+    this.element = element(
+      "article",
+      { class: "pm-turn" },
+      element("p", { class: "pm-question" }, question),
+      this.answer,
+    );
+    panel.log.append(this.element);
+    this.element.scrollIntoView({ block: "end" });
+    this.frame = 0;
+  }
+
+  // What retrieval found, before any generation: the passage, or when the docs do not
+  // cover the question, says so and lists the nearest sections.
+  showFound({ evidence, covered, passage }, nearestLabel) {
+    if (passage) this.answer.before(this.passageBlock(passage));
+    if (covered) return;
+    this.answer.replaceChildren(element("p", {}, NOT_COVERED));
+    this.list(evidence.sections.slice(0, NEAREST), nearestLabel);
+  }
+
+  // The answer without a model: the passage and the sections the keywords found.
+  showSearch(found) {
+    this.showFound(found, "Search results");
+    if (found.covered) {
+      this.answer.replaceChildren();
+      this.list(found.evidence.sections.slice(0, NEAREST), "Search results");
+    }
+    this.done();
+  }
+
+  passageBlock(passage) {
+    const link = element("a", { href: this.href(passage.url) },
+      passage.breadcrumb || passage.heading);
+    const quote = element("blockquote", {});
+    quote.append(renderText(passage.text, { siteRoot: this.site.root }));
+    return element("section", { class: "pm-passage", "aria-label": "From the docs" },
+      element("p", { class: "pm-passage-label" }, "From the docs"),
+      quote,
+      element("p", { class: "pm-passage-source" }, "— ", link));
+  }
+
+  showSources(sources) {
+    this.sources = sources;
+    this.answer.replaceChildren(element("p", { class: "pm-assistant-note" }, "Writing…"));
+  }
+
+  // The claims so far, rendered at most once a frame however fast the tokens come.
+  showClaims(claims) {
+    this.claims = claims;
+    this.frame ||= requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render(false);
+    });
+  }
+
+  // done: why the answer ended (see finish), or false while it is being written.
+  render(done) {
+    this.text = citedText(this.claims);
+    const parts = [];
+    if (this.text) {
+      parts.push(renderText(this.text, { siteRoot: this.site.root, sources: this.sources }));
+    }
+    const note = (text) => parts.push(element("p", { class: "pm-assistant-note" }, text));
+    if (!done) note("Writing…");
+    else if (!this.text && done !== "stopped") {
+      note(this.claims.length ? NOTHING_SUPPORTED : NO_ANSWER);
+    }
+    this.answer.replaceChildren(...parts);
+  }
+
+  finish({ claims, reason }) {
+    cancelAnimationFrame(this.frame);
+    if (reason === "not-covered") return this.done();
+    this.claims = claims;
+    this.render(reason || "ended");
+    if (reason === "stopped") this.note("Stopped.", { append: true });
+    const held = claims.filter((claim) => claim.reason);
+    if (held.length) this.element.append(heldBack(held));
+    this.list(this.sources, "Sources");
+    this.element.append(this.actions());
+    this.done();
+  }
+
+  fail(error) {
+    cancelAnimationFrame(this.frame);
+    this.note(`No answer: ${error.message ?? error}`);
+  }
+
+  note(text, { append = false } = {}) {
+    const note = element("p", { class: "pm-assistant-note" }, text);
+    if (append) this.answer.append(note);
+    else this.answer.replaceChildren(note);
+    this.done();
+  }
+
+  done() {
+    this.answer.setAttribute("aria-busy", "false");
+    this.element.scrollIntoView({ block: "end" });
+  }
+
+  // Links to sections (an answer's sources, search results), appended to the turn.
+  list(hits, label) {
+    if (!hits.length) return;
+    const list = element("ol", { class: "pm-sources", "aria-label": label });
+    for (const hit of hits) {
+      const link = element("a", { href: this.href(hit.url) }, hit.breadcrumb || hit.heading);
+      list.append(element("li", {}, link));
+    }
+    this.element.append(list);
+  }
+
+  href(url) {
+    return new URL(url, this.site.root).href;
+  }
+
+  actions() {
+    const copy = element("button", { type: "button", class: "pm-link-button" }, "Copy");
+    copy.addEventListener("click", () => this.copy(copy));
+    const buttons = ["up", "down"].map((rating) => {
+      const label = rating === "up" ? "Helpful" : "Not helpful";
+      const button = element(
+        "button",
+        { type: "button", class: "pm-icon-button", "aria-label": label, "aria-pressed": "false",
+          "data-rating": rating },
+        thumb(rating === "down"),
+      );
+      button.addEventListener("click", () => this.rate(rating, buttons));
+      return button;
+    });
+    return element("div", { class: "pm-actions" }, copy, ...buttons);
+  }
+
+  async copy(button) {
+    const lines = this.sources.map((hit, i) =>
+      `[${i + 1}] ${hit.breadcrumb || hit.heading}: ${this.href(hit.url)}`);
+    const text = lines.length ? `${this.text}\n\n${lines.join("\n")}` : this.text;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+  }
+
+  rate(rating, buttons) {
+    const { id, question, text: answer, sources } = this;
+    const saved = rate({ id, rating, question, answer, sources });
+    for (const button of buttons) {
+      button.setAttribute("aria-pressed", String(saved && button.dataset.rating === rating));
+    }
+    this.panel.updateExport();
+  }
+}
+
+// "Why this answer": the sentences the model wrote that no source supports, greyed, with
+// why; never shown as the answer.
+function heldBack(claims) {
+  const list = element("ul", { class: "pm-held-back" });
+  for (const { unit, reason } of claims) {
+    list.append(element("li", {}, element("span", { class: "pm-held-text" }, unit.text),
+      element("span", { class: "pm-held-reason" }, ` (${reason})`)));
+  }
+  const count = claims.length === 1 ? "1 sentence the model wrote was" :
+    `${claims.length} sentences the model wrote were`;
+  return element("details", { class: "pm-why" },
+    element("summary", {}, "Why this answer"),
+    element("p", {}, "Each sentence of the answer is checked against the sources. " +
+      `${count} not found in the docs, so not shown as the answer:`),
+    list);
+}
+
+// A thumb (pointing down when `down`), drawn as SVG: emoji fonts are not everywhere.
+function thumb(down) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", down ? "pm-thumb pm-thumb-down" : "pm-thumb");
+  const path = document.createElementNS(svg.namespaceURI, "path");
+  path.setAttribute("d", THUMB_UP);
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
