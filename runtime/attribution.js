@@ -62,7 +62,8 @@ export class Attributor {
     if (chosen.words && chosen.found < this.grounding.support_share * chosen.words) {
       return claim(NOT_SUPPORTED);
     }
-    if (!chosen.novel && !spans.length) return claim(RESTATES);
+    const codeOfQuestion = spans.every((span) => this.question.hasCode(span));
+    if (!chosen.novel && codeOfQuestion) return claim(RESTATES);
     return claim("");
   }
 }

@@ -14,6 +14,7 @@ const NOTHING_SUPPORTED =
   "No sentence of the model's answer could be found in the docs, so none is shown: the " +
   "passage above is what the docs say.";
 const NO_ANSWER = "The model wrote no answer of its own: the passage above is what the docs say.";
+const CUT_OFF = "The answer reached its length limit; its unfinished sentence is not shown.";
 const NEAREST = 5; // sections listed when the docs do not cover a question
 const THUMB_UP =
   "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.4-1.1L13.2 1 6.6 " +
@@ -87,18 +88,13 @@ export class Turn {
     });
   }
 
-  // done: why the answer ended (see finish), or false while it is being written.
   render(done) {
     this.text = citedText(this.claims);
     const parts = [];
     if (this.text) {
       parts.push(renderText(this.text, { siteRoot: this.site.root, sources: this.sources }));
     }
-    const note = (text) => parts.push(element("p", { class: "pm-assistant-note" }, text));
-    if (!done) note("Writing…");
-    else if (!this.text && done !== "stopped") {
-      note(this.claims.length ? NOTHING_SUPPORTED : NO_ANSWER);
-    }
+    if (!done) parts.push(element("p", { class: "pm-assistant-note" }, "Writing…"));
     this.answer.replaceChildren(...parts);
   }
 
@@ -106,8 +102,8 @@ export class Turn {
     cancelAnimationFrame(this.frame);
     if (reason === "not-covered") return this.done();
     this.claims = claims;
-    this.render(reason || "ended");
-    if (reason === "stopped") this.note("Stopped.", { append: true });
+    this.render(true);
+    for (const text of endNotes(reason, this.text, claims)) this.note(text, { append: true });
     const held = claims.filter((claim) => claim.reason);
     if (held.length) this.element.append(heldBack(held));
     this.list(this.sources, "Sources");
@@ -188,6 +184,17 @@ export class Turn {
 
 // "Why this answer": the sentences the model wrote that no source supports, greyed, with
 // why; never shown as the answer.
+// What the reader is told under an ended answer: why nothing of it shows, and why it ended
+// when the model did not end it itself.
+function endNotes(reason, shown, claims) {
+  const notes = [];
+  if (reason === "stopped") return ["Stopped."];
+  if (!shown && claims.length) notes.push(NOTHING_SUPPORTED);
+  if (reason === "max-tokens" || reason === "context-full") notes.push(CUT_OFF);
+  else if (!shown && !claims.length) notes.push(NO_ANSWER);
+  return notes;
+}
+
 function heldBack(claims) {
   const list = element("ul", { class: "pm-held-back" });
   for (const { unit, reason } of claims) {

@@ -64,3 +64,12 @@ def test_the_gpu_program_answers_as_the_numpy_reference(capsys, tmp_path):
     shown, _, after = printed.partition("Held back, not found in the docs (1):")
     assert "--force-push" not in shown and "--force-push" in after
     assert "code not in the docs" in after and "\n[1] " in after
+
+
+def test_an_answer_cut_by_its_token_limit_says_so(capsys, tmp_path):
+    """A sentence the token limit cuts off is never shown; the reader is told why."""
+    site = build_assistant_site(tmp_path).parent
+    assert cli.main(["ask", str(site), QUESTION, "--max-tokens", "4", "--cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "(The answer reached its length limit; its unfinished sentence is not shown.)" in printed
+    assert "(The model wrote no answer of its own.)" not in printed

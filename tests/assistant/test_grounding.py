@@ -103,13 +103,13 @@ def test_code_must_appear_whole_not_as_the_start_of_a_longer_name():
 
 
 def test_claims_are_cited_to_the_source_that_supports_them():
-    attributor = Attributor([SERVING, DEPLOYING], "How do I deploy my docs?")
+    attributor = Attributor([SERVING, DEPLOYING], "How do I deploy my docs to GitHub Pages?")
     answer = (
         "To publish, run `pagemind gh-deploy mydocs` [2]. "
         "It pushes the site to the gh-pages branch. "
         "Then run `pagemind deploy --force-push` to finish. "
         "Your docs go live on Heroku servers overnight. "
-        "How do you deploy your docs?\n\n"
+        "How do you deploy your docs to GitHub Pages?\n\n"  # its code is the question's
         '```\npagemind gh-deploy mydocs --message "Docs for v1.2"\n```'
     )
     claims = attributor.claims(answer)
@@ -118,7 +118,7 @@ def test_claims_are_cited_to_the_source_that_supports_them():
         (2, ""),
         (2, CODE_NOT_FOUND),
         (1, NOT_SUPPORTED),  # "server" ("serve") is all it shares: [1] first on a tie
-        (1, RESTATES),
+        (2, RESTATES),  # [2] holds its code, "GitHub"
         (2, ""),
     ]
     assert claims[0].unit.text == "To publish, run `pagemind gh-deploy mydocs`."  # its [2] out

@@ -85,7 +85,7 @@ def unicode_3_2_blocks(context: str, skip: frozenset[str] = frozenset()) -> list
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     paragraphs = docs_paragraphs()
-    assert len(paragraphs) > 500  # both doc sets were found
+    assert len(paragraphs) > 400  # pagemind's docs at least (and MkDocs' where the corpora are)
     return paragraphs + TRICKY + reference_tricky_strings()
 
 

@@ -38,6 +38,6 @@ process.stdout.write(JSON.stringify(texts.map((text) => keywordTerms(text, words
         [node, "--input-type=module"], input=script, capture_output=True, text=True, check=True
     )
     javascript = json.loads(result.stdout)
-    assert len(texts) > 1000
+    assert len(texts) > 400  # pagemind's docs at least (and MkDocs' where the corpora are)
     for text, theirs in zip(texts, javascript, strict=True):
         assert theirs == keyword_terms(text), text

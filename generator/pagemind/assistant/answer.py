@@ -52,6 +52,7 @@ class Answer:
     claims: list[Claim]  # every unit the model wrote, shown or held back
     sources: list[Hit]  # the sections behind [1], [2]...
     covered: bool  # False: retrieval found nothing relevant, nothing was generated
+    cut_off: bool = False  # the answer reached its token limit; its last unit is not shown
 
 
 def prompt_hit(hit: Hit) -> dict:
@@ -150,7 +151,7 @@ class Answerer:
         bias = self._bias(prompt.sources, question)
         raw, ended = self._generate(prompt.text, prompt.answer_tokens, bias, attributor, listener)
         claims = attributor.claims(raw, final=ended)
-        return Answer(passage, cited_text(claims), claims, sources, covered=True)
+        return Answer(passage, cited_text(claims), claims, sources, covered=True, cut_off=not ended)
 
     def _bias(self, sources: list[dict], question: str) -> np.ndarray:
         texts = [*(source["text"] for source in sources), question]

@@ -8,7 +8,7 @@ question does not have, then most of all (the first such source on a tie). It is
 an answer, with that citation [n], when
 - every piece of its code appears verbatim in some source,
 - at least SUPPORT_SHARE of its content words are in the cited source or the question,
-- the cited source adds something: a content word the question does not have, or code
+- the cited source adds something: a content word or code the question does not have
   (a unit that only restates the question says nothing),
 - and, when it ends in ":", what it introduces is shown too.
 Citations the model wrote itself ("[2]") are taken out first: the check cites, not the model.
@@ -89,7 +89,7 @@ class Attributor:
         chosen = supports[best]
         if chosen.words and chosen.found < SUPPORT_SHARE * chosen.words:
             return Claim(unit, best + 1, NOT_SUPPORTED)
-        if not chosen.novel and not spans:
+        if not chosen.novel and all(map(self.question.has_code, spans)):
             return Claim(unit, best + 1, RESTATES)
         return Claim(unit, best + 1, "")
 

@@ -114,7 +114,15 @@ def _print_ending(answer) -> None:
         print(answer.text)
         return
     held = [claim for claim in answer.claims if not claim.supported]
-    print("\n" if answer.text else "(No sentence of the answer was supported by the docs.)\n")
+    if answer.text:
+        print()
+    elif held:
+        print("(No sentence of the answer was supported by the docs.)")
+    elif not answer.cut_off:
+        print("(The model wrote no answer of its own.)")
+    if answer.cut_off:
+        print("(The answer reached its length limit; its unfinished sentence is not shown.)")
+    print()
     if held:
         print(f"Held back, not found in the docs ({len(held)}):")
         for claim in held:
