@@ -20,6 +20,7 @@ Prints, per site:
 
     .venv/bin/python bench/eval_answers.py [--site mkdocs|httpx|pagemind ...] [--answers]
         [--max-tokens N] [--first N] [--top-k N] [--context-tokens N] [--copy-bias X]
+        [--support-share X]
 
 The corpora are copied into --work (they are read-only), where embedding caches stay
 between runs.
@@ -37,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pagemind.assistant import attribution
 from pagemind.assistant.answer import Answer, Answerer
 from pagemind.assistant.evidence import Evidence, find_evidence
 from pagemind.assistant.passage import best_passage
@@ -76,6 +78,8 @@ class Site:
 
 def main() -> None:
     args = parse_args()
+    if args.support_share is not None:
+        attribution.SUPPORT_SHARE = args.support_share
     for name in args.site:
         site = load_site(name, args)
         print(f"\n## {name}: {len(site.index.chunks)} chunks, {len(site.items)} questions\n")
@@ -94,6 +98,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, help="override [assistant] top_k")
     parser.add_argument("--context-tokens", type=int, help="override [assistant] context_tokens")
     parser.add_argument("--copy-bias", type=float, help="override [assistant] copy_bias")
+    parser.add_argument(
+        "--support-share", type=float, help="override attribution.SUPPORT_SHARE (Python only)"
+    )
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "pagemind-eval-answers"
     )
