@@ -21,12 +21,15 @@ export class Attributor {
     this.grounding = grounding;
     this.sources = sources.map((text) => new SourceText(text, grounding));
     this.question = new SourceText(question, grounding);
+    // While an answer streams, claims() runs at every token: each finished unit is judged
+    // once.
+    this.claimsByUnit = new Map();
   }
 
   claims(answer, final = true) {
     const units = cutUnits(answer.replace(MODEL_CITATION, ""));
     if (!final) units.pop();
-    const claims = units.map((unit) => this.judge(unit));
+    const claims = units.map((unit) => this.claimOf(unit));
     // A unit that introduces another (ends in ":") stands or falls with it.
     for (let i = claims.length - 1; i >= 0; i--) {
       if (claims[i].reason || !claims[i].unit.text.endsWith(":")) continue;
@@ -35,6 +38,12 @@ export class Attributor {
       if (!following || following.reason) claims[i] = { ...claims[i], reason: INTRODUCES };
     }
     return claims;
+  }
+
+  claimOf(unit) {
+    const key = JSON.stringify([unit.text, unit.kind, unit.block]);
+    if (!this.claimsByUnit.has(key)) this.claimsByUnit.set(key, this.judge(unit));
+    return this.claimsByUnit.get(key);
   }
 
   judge(unit) {

@@ -182,19 +182,19 @@ export class Turn {
   }
 }
 
-// "Why this answer": the sentences the model wrote that no source supports, greyed, with
-// why; never shown as the answer.
 // What the reader is told under an ended answer: why nothing of it shows, and why it ended
 // when the model did not end it itself.
 function endNotes(reason, shown, claims) {
-  const notes = [];
   if (reason === "stopped") return ["Stopped."];
+  const notes = [];
   if (!shown && claims.length) notes.push(NOTHING_SUPPORTED);
   if (reason === "max-tokens" || reason === "context-full") notes.push(CUT_OFF);
   else if (!shown && !claims.length) notes.push(NO_ANSWER);
   return notes;
 }
 
+// "Why this answer": the sentences the model wrote that no source supports, greyed, with
+// why; never shown as the answer.
 function heldBack(claims) {
   const list = element("ul", { class: "pm-held-back" });
   for (const { unit, reason } of claims) {

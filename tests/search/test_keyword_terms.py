@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
-import pytest
+from node_script import run_module
 from pagemind.search_index.keywords import STOPWORDS, keyword_terms
 from paths import REPO, docs_paragraphs
 
@@ -20,24 +16,16 @@ TRICKY = [
 ]
 
 
-def test_python_and_javascript_split_every_docs_paragraph_alike(tmp_path) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
+def test_python_and_javascript_split_every_docs_paragraph_alike() -> None:
     texts = docs_paragraphs() + TRICKY
-    inputs = tmp_path / "texts.json"
-    inputs.write_text(json.dumps({"texts": texts, "stopwords": sorted(STOPWORDS)}))
     script = f"""
 import {{ readFileSync }} from "node:fs";
 import {{ keywordTerms }} from "{(REPO / "runtime" / "retrieval.js").as_uri()}";
-const {{ texts, stopwords }} = JSON.parse(readFileSync({json.dumps(str(inputs))}, "utf8"));
+const {{ texts, stopwords }} = JSON.parse(readFileSync(0, "utf8"));
 const words = new Set(stopwords);
 process.stdout.write(JSON.stringify(texts.map((text) => keywordTerms(text, words))));
 """
-    result = subprocess.run(
-        [node, "--input-type=module"], input=script, capture_output=True, text=True, check=True
-    )
-    javascript = json.loads(result.stdout)
+    javascript = run_module(script, {"texts": texts, "stopwords": sorted(STOPWORDS)})
     assert len(texts) > 400  # pagemind's docs at least (and MkDocs' where the corpora are)
     for text, theirs in zip(texts, javascript, strict=True):
         assert theirs == keyword_terms(text), text

@@ -55,6 +55,9 @@ class Attributor:
     def __init__(self, sources: Sequence[str], question: str) -> None:
         self.sources = [SourceText(text) for text in sources]
         self.question = SourceText(question)
+        # While an answer streams, claims() runs at every token: each finished unit is
+        # judged once.
+        self._claims: dict[Unit, Claim] = {}
 
     def claims(self, answer: str, final: bool = True) -> list[Claim]:
         """The units of `answer`, each judged; while it streams (final False) the last unit
@@ -62,7 +65,7 @@ class Attributor:
         units = cut_units(_MODEL_CITATION.sub("", answer))
         if not final:
             units = units[:-1]
-        claims = [self.judge(unit) for unit in units]
+        claims = [self._claim(unit) for unit in units]
         for i in reversed(range(len(claims))):
             if claims[i].supported and claims[i].unit.text.endswith(":"):
                 following = claims[i + 1] if i + 1 < len(claims) else None
@@ -71,6 +74,11 @@ class Attributor:
                 if following is None or not following.supported:
                     claims[i] = dataclasses.replace(claims[i], reason=INTRODUCES)
         return claims
+
+    def _claim(self, unit: Unit) -> Claim:
+        if unit not in self._claims:
+            self._claims[unit] = self.judge(unit)
+        return self._claims[unit]
 
     def judge(self, unit: Unit) -> Claim:
         words = content_words(unit.text)
