@@ -23,7 +23,7 @@ from pagemind.builder import SiteBuilder
 from pagemind.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpora" / "mkdocs-docs" / "docs"
+CORPUS = REPO / "tests" / "corpora" / "mkdocs-docs" / "docs"
 MKDOCS_VENV = Path("/tmp/mkdocs-venv")
 MKDOCS = MKDOCS_VENV / "bin" / "mkdocs"
 

@@ -24,7 +24,7 @@ from pagemind.models.registry import DEFAULT_MODELS
 from pagemind.models.safetensors_source import read_bert_folder
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpora" / "mkdocs-docs" / "docs"
+CORPUS = REPO / "tests" / "corpora" / "mkdocs-docs" / "docs"
 CHUNK_TOKENS = 200
 
 PEER = """

@@ -1,7 +1,7 @@
 """Answer quality on real sites nobody here wrote: MkDocs' and HTTPX's docs with 24 reader
-questions each (../shared/corpora), and pagemind's own docs with 24 more
-(bench/questions/pagemind_qa.jsonl). Each question names the page and section that answer
-it and strings a correct answer holds (`must_contain`).
+questions each (../shared/corpora: outside the repository, skipped where absent), and
+pagemind's own docs with 24 more (bench/questions/pagemind_qa.jsonl). Each question names
+the page and section that answer it and strings a correct answer holds (`must_contain`).
 
 Prints, per site:
 - retrieval: section hit@1/3/5 (a hit is the answering section or one under it; sections
@@ -81,6 +81,9 @@ def main() -> None:
     if args.support_share is not None:
         attribution.SUPPORT_SHARE = args.support_share
     for name in args.site:
+        if not all(path.exists() for path in SITES[name]):
+            print(f"\n## {name}: skipped, {SITES[name][1]} is absent")
+            continue
         site = load_site(name, args)
         print(f"\n## {name}: {len(site.index.chunks)} chunks, {len(site.items)} questions\n")
         report_retrieval(site)

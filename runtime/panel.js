@@ -288,7 +288,9 @@ class AssistantPanel {
   }
 
   async submit() {
-    const question = this.input.value.trim();
+    // Cut to as many characters as the model's window holds tokens, before it is searched or
+    // tokenized (as `pagemind ask` cuts it); search-only mode has no window and no model.
+    const question = this.input.value.trim().slice(0, this.chat.generator?.window);
     if (!question || this.busy || this.state === "loading" || this.state === "offer") return;
     this.input.value = "";
     if (this.state === "search-only") return this.showSearch(question);

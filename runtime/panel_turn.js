@@ -2,13 +2,15 @@
 // question, "From the docs" (the passage), the answer as it streams, sentence by sentence
 // with citations, "Why this answer" (the sentences held back as not in the docs), the
 // sources, then copy and ratings. It shows what assistant_chat.js returns and decides
-// nothing; text reaches the page only through render_text.js and text nodes.
+// nothing; text reaches the page only through render_text.js and text nodes, URLs only
+// through safe_url.js.
 
 import { rate } from "./assistant_feedback.js";
 import { citedText } from "./attribution.js";
 import { element } from "./dom.js";
 import { NOT_COVERED } from "./prompt.js";
 import { renderText } from "./render_text.js";
+import { siteHref, siteLink } from "./safe_url.js";
 
 const NOTHING_SUPPORTED =
   "No sentence of the model's answer could be found in the docs, so none is shown: the " +
@@ -64,8 +66,7 @@ export class Turn {
   }
 
   passageBlock(passage) {
-    const link = element("a", { href: this.href(passage.url) },
-      passage.breadcrumb || passage.heading);
+    const link = siteLink(passage.url, this.site.root, {}, passage.breadcrumb || passage.heading);
     const quote = element("blockquote", {});
     quote.append(renderText(passage.text, { siteRoot: this.site.root }));
     return element("section", { class: "pm-passage", "aria-label": "From the docs" },
@@ -133,14 +134,10 @@ export class Turn {
     if (!hits.length) return;
     const list = element("ol", { class: "pm-sources", "aria-label": label });
     for (const hit of hits) {
-      const link = element("a", { href: this.href(hit.url) }, hit.breadcrumb || hit.heading);
+      const link = siteLink(hit.url, this.site.root, {}, hit.breadcrumb || hit.heading);
       list.append(element("li", {}, link));
     }
     this.element.append(list);
-  }
-
-  href(url) {
-    return new URL(url, this.site.root).href;
   }
 
   actions() {
@@ -162,7 +159,7 @@ export class Turn {
 
   async copy(button) {
     const lines = this.sources.map((hit, i) =>
-      `[${i + 1}] ${hit.breadcrumb || hit.heading}: ${this.href(hit.url)}`);
+      `[${i + 1}] ${hit.breadcrumb || hit.heading}: ${siteHref(hit.url, this.site.root) ?? ""}`);
     const text = lines.length ? `${this.text}\n\n${lines.join("\n")}` : this.text;
     try {
       await navigator.clipboard.writeText(text);

@@ -6,24 +6,13 @@
 //
 //   container.replaceChildren(renderText(markdown, {siteRoot, sources}));
 
+import { siteHref } from "./safe_url.js";
+
 const FENCE = /^\s*(```|~~~)/;
 const LIST_ITEM = /^\s*(?:[-*+]|\d{1,3}[.)])\s+(.*)$/;
 const ORDERED = /^\s*\d/;
 // `code` | [text](href) | [n] | **bold**
 const INLINE = /`([^`\n]+)`|\[([^\]\n]+)\]\(([^)\s]+)\)|\[(\d{1,2})\]|\*\*([^*\n]+)\*\*/g;
-
-// The URL of a link that stays on this site (same origin, under its base path), or null.
-export function siteHref(href, siteRoot) {
-  let url;
-  try {
-    url = new URL(href, siteRoot);
-  } catch {
-    return null;
-  }
-  const root = new URL(siteRoot);
-  const onSite = url.origin === root.origin && url.pathname.startsWith(root.pathname);
-  return onSite && /^https?:$/.test(url.protocol) ? url.href : null;
-}
 
 // A DocumentFragment for `text`; `sources[n - 1].url` (site-relative) is citation [n]'s target.
 export function renderText(text, { siteRoot, sources = [] }) {

@@ -2,10 +2,12 @@
 // the reader types, meaning-based results merged in once the embedder is ready. An ARIA
 // combobox: focus stays in the field, arrows move through the listbox of results, Enter
 // opens one, Escape closes; `/` or Ctrl/Cmd+K focuses the field from anywhere on the page.
-// Index text reaches the page only as text nodes (see search_snippet.js).
+// Index text reaches the page only as text nodes (see search_snippet.js), index URLs only
+// through safe_url.js.
 
 import { element, megabytes } from "./dom.js";
 import { sections, stem } from "./retrieval.js";
+import { siteLink } from "./safe_url.js";
 import { MeaningSearch } from "./search_meaning.js";
 import { appendHighlighted, queryTerms } from "./search_snippet.js";
 
@@ -235,8 +237,7 @@ class SearchBox {
     appendHighlighted(section, sections.join(BREADCRUMB), terms);
     const snippet = element("span", { class: "pm-hit-snippet" });
     appendHighlighted(snippet, hit.text, terms);
-    const href = new URL(hit.url, this.site.root).href;
-    const link = element("a", { href, tabindex: "-1" }, title);
+    const link = siteLink(hit.url, this.site.root, { tabindex: "-1" }, title);
     if (sections.length) link.append(section);
     link.append(snippet);
     if (byMeaning && !link.querySelector("mark")) {
@@ -285,7 +286,7 @@ class SearchBox {
   }
 
   go(option) {
-    const link = option?.querySelector("a");
+    const link = option?.querySelector("a[href]"); // none when safe_url.js refused the URL
     if (!link) return;
     this.close();
     window.location.assign(link.href);

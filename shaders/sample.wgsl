@@ -19,21 +19,24 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> chosen_history: array<u32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-// A candidate's weight: its probability up to a common factor.
-fn weight(candidate: u32) -> f32 {
-    return exp((values[candidate] - values[0]) / params.temperature);
+// A candidate's weight: its probability up to a common factor (`best`: values[0]).
+fn weight(candidate: u32, best: f32) -> f32 {
+    return exp((values[candidate] - best) / params.temperature);
 }
 
 // The candidate drawn: its position among the k.
 fn draw() -> u32 {
+    // Read once: Mesa's OpenGL compiler (llvmpipe 22.3) reads values[0] as 0 in the last
+    // loop when each weight reads it again.
+    let best = values[0];
     var total = 0.0;
     for (var i = 0u; i < params.k; i++) {
-        total += weight(i);
+        total += weight(i, best);
     }
     var kept = 0u;
     var mass = 0.0;
     loop {
-        mass += weight(kept);
+        mass += weight(kept, best);
         kept++;
         if (kept == params.k || mass >= params.top_p * total) {
             break;
@@ -41,7 +44,7 @@ fn draw() -> u32 {
     }
     var remaining = params.random * mass;
     for (var i = 0u; i < kept; i++) {
-        remaining -= weight(i);
+        remaining -= weight(i, best);
         if (remaining < 0.0) {
             return i;
         }

@@ -115,7 +115,12 @@ fn select_top_k_serial(count: u32) {
             continue;
         }
         var at = k - 1u;
-        while (at > 0u && ranks_before(candidate, best[at - 1u])) {
+        // The test inside the loop, not `at > 0u && ranks_before(...)`: Mesa's OpenGL
+        // compiler (llvmpipe 22.3) drops entries when that is the loop's condition.
+        while (at > 0u) {
+            if (!ranks_before(candidate, best[at - 1u])) {
+                break;
+            }
             best[at] = best[at - 1u];
             at--;
         }

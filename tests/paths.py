@@ -1,10 +1,10 @@
-"""Where the tests find the repository, the shared corpora and the browser."""
+"""Where the tests find the repository, the vendored corpora and the browser."""
 
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = REPO.parent / "shared" / "corpora"
+CORPORA = REPO / "tests" / "corpora"  # third-party docs the tests build (see its README)
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -22,12 +21,13 @@ from pagemind.structure.files import DocsFiles, discover, output_path, page_url
 from pagemind.structure.links import LinkResolver, missing_anchors
 from pagemind.structure.markdown import MarkdownRenderer
 from pagemind.structure.nav import build_nav, page_order
+from pagemind.structure.output import Content, OutputFolder, SourceFile
 from pagemind.structure.pages import Page, parse_page
 
-log = logging.getLogger("pagemind")
+if TYPE_CHECKING:
+    from pagemind.bundle import AssistantBundle
 
-# Lists the files the last build wrote, so the next one removes only its own stale files.
-MANIFEST = ".pagemind-files"
+log = logging.getLogger("pagemind")
 
 
 @dataclass
@@ -43,13 +43,17 @@ class SiteBuilder:
 
     The config is fixed for the builder's life: after pagemind.toml changes, load it again
     and make a new SiteBuilder.
+
+    Everything is parsed, checked, rendered and indexed before the first file is written, so
+    a build that fails leaves the output folder as it was.
     """
 
-    def __init__(self, config: SiteConfig, assistant: str | None = None) -> None:
-        """assistant: the site-relative path of the bundle's assistant.<hash>.json, which
-        pages point to (see pagemind.bundle)."""
+    def __init__(self, config: SiteConfig, assistant: AssistantBundle | None = None) -> None:
+        """assistant: the assistant's files (see pagemind.bundle), written with the pages;
+        None when the assistant is off."""
         self.config = config
         self.assistant = assistant
+        self._output = OutputFolder(config.site_dir)
         self.pages: dict[str, Page] = {}  # by docs-relative source path
         self._files = DocsFiles((), ())
         self._markdown = MarkdownRenderer(config.markdown)
@@ -58,15 +62,18 @@ class SiteBuilder:
         self._runtime: dict[str, bytes] = {}
         self._service_worker = ServiceWorkerWriter(config.offline)
         # Imported here: `pagemind --help` does not load numpy and the tokenizers.
-        from pagemind.search_index.site_index import SiteIndexer, bundled_embedder
+        from pagemind.search_index.site_index import SiteIndexer
 
-        self._indexer = SiteIndexer(config, bundled_embedder(config.site_dir, assistant))
+        self._indexer = SiteIndexer(config, assistant.embedder_manifest if assistant else None)
         self._index_files: set[str] = set()
 
-    def build(self, changed: set[Path] | None = None) -> BuildReport:
-        """Build everything (`changed` None) or only what the changed source files affect."""
+    def build(self, changed: set[Path] | None = None, clean: bool = False) -> BuildReport:
+        """Build everything (`changed` None) or only what the changed source files affect.
+        clean: also remove every file in the output folder that this build did not write."""
         started = time.perf_counter()
-        files = discover(self.config.docs_dir, self.config.exclude)
+        files = discover(
+            self.config.docs_dir, self.config.exclude, self.config.follow_external_symlinks
+        )
         # Added or removed pages change the nav and what every link resolves to.
         structural = files.pages != self._files.pages
         full = changed is None or not self.pages or self._needs_full_build(changed)
@@ -79,7 +86,7 @@ class SiteBuilder:
         titles_before = {source: page.title for source, page in self.pages.items()}
         self._parse(files, reparse)
         nav = build_nav(self.pages, self.config.nav, self.config.config_file)
-        warnings = self._check(files)
+        warnings = self._check(files) + self._outside_links(files)
         if full:
             self._theme = theme_files(self.config)
             self._runtime = runtime_files(resource_dir("runtime"))
@@ -91,19 +98,17 @@ class SiteBuilder:
             order=page_order(nav),
             pages_by_url={page.url: page for page in self.pages.values()},
             assets={asset.name: asset.path for asset in self._theme},
-            assistant=self.assistant,
+            assistant=self._settings_path,
         )
         to_render = list(self.pages) if render_all else reparse
         outputs = self._render(site, to_render, with_site_files=render_all)
         index = self._indexer.update(self.pages, reparse)
         self._index_files = set(index.files)
         outputs.update(index.files)
-        outputs[ENTRY_PATH] = entry_json(self.assistant, index=index.description)
+        outputs[ENTRY_PATH] = entry_json(self._settings_path, index=index.description)
         assets = files.assets if full else [a for a in files.assets if a in changed_sources]
-        owned = self._all_outputs(files)
-        self._write(outputs, assets, owned)
-        # Written last: its precache manifest names the files as they now are.
-        self._service_worker.write(self.config.site_dir, owned)
+        outputs.update((name, SourceFile(self.config.docs_dir / name)) for name in assets)
+        warnings += self._write(outputs, self._all_outputs(files), clean)
         self._files = files
         report = BuildReport(
             pages=len(self.pages),
@@ -115,6 +120,10 @@ class SiteBuilder:
             log.warning("warning: %s", warning)
         log.info("Built %d pages in %.2f s", len(report.rendered), report.seconds)
         return report
+
+    @property
+    def _settings_path(self) -> str | None:
+        return self.assistant.settings_path if self.assistant else None
 
     def _needs_full_build(self, changed: set[Path]) -> bool:
         templates = resource_dir("site_templates").resolve()
@@ -158,8 +167,17 @@ class SiteBuilder:
             )
         return warnings
 
-    def _render(self, site: Site, sources: list[str], with_site_files: bool) -> dict[str, bytes]:
-        outputs: dict[str, bytes] = {}
+    def _outside_links(self, files: DocsFiles) -> list[str]:
+        """One warning per link in docs_dir that leads out of it, left out of the site."""
+        links = (self.config.docs_dir / source for source in files.outside_links)
+        return [
+            f"{link}: links to {link.resolve()}, outside docs_dir; left out of the site "
+            "(follow_external_symlinks = true in pagemind.toml publishes it)"
+            for link in links
+        ]
+
+    def _render(self, site: Site, sources: list[str], with_site_files: bool) -> dict[str, Content]:
+        outputs: dict[str, Content] = {}
         quiet = not sys.stderr.isatty() or not log.isEnabledFor(logging.INFO)
         for source in tqdm(sources, desc="Rendering", unit="page", disable=quiet, leave=False):
             page = self.pages[source]
@@ -171,6 +189,7 @@ class SiteBuilder:
             outputs[".nojekyll"] = b""
             outputs.update((asset.path, asset.data) for asset in self._theme)
             outputs.update(self._runtime)
+            outputs.update(self.assistant.files if self.assistant else {})
         return outputs
 
     def _all_outputs(self, files: DocsFiles) -> set[str]:
@@ -178,36 +197,15 @@ class SiteBuilder:
         theme = {asset.path for asset in self._theme}
         site_files = {"404.html", "sitemap.xml", ".nojekyll", SERVICE_WORKER_NAME, ENTRY_PATH}
         site_files |= set(self._runtime) | self._index_files
-        return pages | set(files.assets) | theme | site_files
+        bundle = set(self.assistant.files) if self.assistant else set()
+        return pages | set(files.assets) | theme | site_files | bundle
 
-    def _write(
-        self, outputs: dict[str, bytes], assets: list[str] | tuple[str, ...], keep: set[str]
-    ):
-        """New files first, then stale ones removed: a failure never leaves less than before."""
-        site_dir = self.config.site_dir
-        for name, data in outputs.items():
-            _write_atomically(site_dir / name, data)
-        for name in assets:
-            target = site_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.config.docs_dir / name, target)
-        manifest = site_dir / MANIFEST
-        previous = manifest.read_text().splitlines() if manifest.is_file() else []
-        for name in set(previous) - keep:
-            _remove_with_empty_parents(site_dir / name, site_dir)
-        _write_atomically(manifest, "\n".join(sorted(keep)).encode())
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def _remove_with_empty_parents(path: Path, root: Path) -> None:
-    path.unlink(missing_ok=True)
-    folder = path.parent
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
+    def _write(self, outputs: dict[str, Content], keep: set[str], clean: bool) -> list[str]:
+        """New files first, then stale ones removed: a failure never leaves less than before.
+        Returns the warnings of the removal."""
+        self._output.place(outputs)
+        refused = self._output.remove_stale(keep, everything=clean)
+        # After the removal: its precache manifest names the files as they now are.
+        self._service_worker.write(self.config.site_dir, keep)
+        self._output.write_manifest(keep)
+        return refused

@@ -10,8 +10,9 @@ Packages are written once per model source into <site root>/.pagemind-cache/mode
 keyed by the source's identity (path, size and mtime of its files), pagemind's version and
 the bytes of the code that packs and compiles them. An output gets them by hard link (a
 copy across file systems), so a rebuild, or a preview in a fresh folder, reads no model and
-rewrites no shard. These files are not the page builder's: its stale-file cleanup never
-touches them.
+rewrites no shard. This module only says which files the output holds (an AssistantBundle);
+the page builder writes them with the pages once the whole build has succeeded, and removes
+those of an earlier build that it no longer writes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from pagemind.models.package import HASH_CHARS, write_package
 from pagemind.models.registry import Role, load_model, resolve_model
 from pagemind.models.safetensors_source import BertModel
 from pagemind.resources import resource_dir
+from pagemind.structure.output import Content, SourceFile
 
 log = logging.getLogger("pagemind")
 
@@ -47,7 +48,6 @@ CACHE_DIR = ".pagemind-cache"
 SAMPLING_CANDIDATES = 40
 _ROLE_KEYS: dict[Role, str] = {"generator": "model", "embedder": "embedder"}
 _RECORD = "package.json"
-_BUNDLE_FOLDERS = ("models", "shaders")
 # The code a cached package and program come from (all imported by this module).
 _COMPILER_MODULES = (
     "pagemind.models.gguf_source",  # fuses the decoder's projections
@@ -91,44 +91,39 @@ def compile_program(model: GGUFModel | BertModel) -> Program:
     return compile_embedder(model)
 
 
-def write_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> str:
-    """Put the assistant's files into the output; returns the site-relative path of
-    assistant.<hash>.json."""
-    bundle = config.site_dir / BUNDLE_DIR
-    for package in packages:
-        _mirror(
-            {name: package.folder / name for name in package.files},
-            bundle / "models" / package.role,
-        )
-    shaders = {path.name: path for path in resource_dir("shaders").glob("*.wgsl")}
+@dataclass(frozen=True)
+class AssistantBundle:
+    """The assistant's files for a site's output, not written yet."""
+
+    settings_path: str  # site-relative path of assistant.<hash>.json, which pages name
+    files: dict[str, Content]  # site-relative name -> content
+    # In the cache: the very package the index embeds with (None: a keyword-only index).
+    embedder_manifest: Path | None
+
+
+def make_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> AssistantBundle:
+    """The assistant's files for the output: the packages (hard-linked from the cache), the
+    shaders and the settings file."""
+    files: dict[str, Content] = {
+        f"{BUNDLE_DIR}/models/{package.role}/{name}": SourceFile(package.folder / name, link=True)
+        for package in packages
+        for name in package.files
+    }
     # Copied, not linked: a later edit of pagemind's own shaders must not change a built site.
-    _mirror(shaders, bundle / "shaders", link=False)
+    for shader in resource_dir("shaders").glob("*.wgsl"):
+        files[f"{BUNDLE_DIR}/shaders/{shader.name}"] = SourceFile(shader)
     text = json.dumps(_assistant_settings(config, packages), indent=1).encode()
-    name = f"assistant.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
-    _write_if_changed(bundle / name, text)
-    for stale in bundle.glob("assistant.*.json"):
-        if stale.name != name:
-            stale.unlink()
-    return f"{BUNDLE_DIR}/{name}"
+    settings_path = f"{BUNDLE_DIR}/assistant.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
+    files[settings_path] = text
+    embedder = next(package for package in packages if package.role == "embedder")
+    return AssistantBundle(settings_path, files, embedder.manifest_path)
 
 
-def bundle_assistant(config: SiteConfig) -> str | None:
-    """prepare_packages then write_bundle; None (and no bundle left) when the assistant is
-    off."""
+def bundle_assistant(config: SiteConfig) -> AssistantBundle | None:
+    """prepare_packages then make_bundle; None when the assistant is off."""
     if not config.assistant.enabled:
-        remove_bundle(config)
         return None
-    return write_bundle(config, prepare_packages(config))
-
-
-def remove_bundle(config: SiteConfig) -> None:
-    """Delete what write_bundle wrote, so a site that turns the assistant off does not keep
-    publishing its models."""
-    bundle = config.site_dir / BUNDLE_DIR
-    for part in _BUNDLE_FOLDERS:
-        shutil.rmtree(bundle / part, ignore_errors=True)
-    for stale in bundle.glob("assistant.*.json"):
-        stale.unlink()
+    return make_bundle(config, prepare_packages(config))
 
 
 def source_identity(path: Path) -> list[tuple[str, int, int]]:
@@ -210,43 +205,6 @@ def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> 
         "settings": settings,
         "grounding": grounding_settings(),
     }
-
-
-def _mirror(files: dict[str, Path], folder: Path, link: bool = True) -> None:
-    """Make `folder` hold exactly `files` (name -> source), hard-linked when `link`. A file
-    already there with the source's bytes is left alone, so its mtime and the readers'
-    caches stay."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, source in files.items():
-        target = folder / name
-        linked = target.is_file() and source.samefile(target)
-        if target.is_file() and _same_content(source, target) and (link or not linked):
-            continue
-        partial = target.with_name(name + ".partial")
-        partial.unlink(missing_ok=True)
-        _place(source, partial, link)
-        os.replace(partial, target)
-    for path in folder.iterdir():
-        if path.name not in files:
-            path.unlink()
-
-
-def _place(source: Path, target: Path, link: bool) -> None:
-    if link:
-        try:
-            os.link(source, target)
-            return
-        except OSError:  # another file system
-            pass
-    shutil.copyfile(source, target)
-
-
-def _same_content(source: Path, target: Path) -> bool:
-    if source.samefile(target):
-        return True
-    if source.stat().st_size != target.stat().st_size:
-        return False
-    return source.read_bytes() == target.read_bytes()
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:

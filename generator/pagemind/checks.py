@@ -188,10 +188,21 @@ def check_kernels(
                 raise PagemindError(
                     f"{line}: the kernel does not match numpy",
                     file=_kernel_file(runner, KERNELS[case.kernel]),
-                    fix="this adapter computes the kernel wrongly; fix the WGSL or report the "
-                    "adapter shown above",
+                    fix=_mismatch_fix(runner.gpu),
                 )
             report("ok  " + line)
+
+
+def _mismatch_fix(gpu: GpuDevice) -> str:
+    if gpu.is_opengl:
+        return (
+            "wgpu-py runs on OpenGL here, whose driver may compile a correct kernel wrongly: "
+            "install Vulkan drivers (apt-get install mesa-vulkan-drivers) and unset "
+            "WGPU_BACKEND_TYPE, or skip the checks with --no-check"
+        )
+    return (
+        "this adapter computes the kernel wrongly; fix the WGSL or report the adapter shown above"
+    )
 
 
 def check_generator(

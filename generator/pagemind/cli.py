@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from pagemind import __version__
@@ -43,12 +44,31 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # The reader of the output left (`pagemind ... | head`): stop quietly, and point
+        # stdout at devnull so that Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.quiet, args.verbose)
     try:
         return args.run(args)
     except PagemindError as error:
         log.error("error: %s", error)
+        return 1
+    except BrokenPipeError:
+        raise  # the reader of stdout left: main() ends quietly
+    except OSError as error:  # a file that cannot be read or written, named without a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        log.error("error: %s%s", where, error.strerror or error)
         return 1
     except KeyboardInterrupt:
         return 130

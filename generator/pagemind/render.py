@@ -17,7 +17,7 @@ from pagemind.config import SiteConfig
 from pagemind.entry import ENTRY_PATH, RUNTIME_OUTPUT
 from pagemind.errors import PagemindError
 from pagemind.resources import resource_dir
-from pagemind.structure.files import relative_url
+from pagemind.structure.files import relative_url, url_path
 from pagemind.structure.nav import NavNode
 from pagemind.structure.pages import Page
 
@@ -101,7 +101,7 @@ class Renderer:
             page=page,
             previous_page=previous_page,
             next_page=next_page,
-            edit_url=site.config.edit_url(page.source),
+            edit_url=site.config.edit_url(url_path(page.source)),
         )
 
     def not_found(self, site: Site) -> str:
@@ -116,12 +116,16 @@ class Renderer:
             "nav": site.nav,
             "base": base,
             "assets": {name: base + path for name, path in site.assets.items()},
-            "logo": base + site.config.theme.logo if site.config.theme.logo else None,
-            "favicon": base + site.config.theme.favicon if site.config.theme.favicon else None,
+            "logo": _asset_url(base, site.config.theme.logo),
+            "favicon": _asset_url(base, site.config.theme.favicon),
             "entry": base + ENTRY_PATH,
             "runtime": f"{base}{RUNTIME_OUTPUT}/",
             "assistant": site.assistant is not None,
         }
+
+
+def _asset_url(base: str, path: str | None) -> str | None:
+    return base + url_path(path) if path else None
 
 
 def sitemap(config: SiteConfig, pages: list[Page]) -> str:

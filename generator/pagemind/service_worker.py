@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 from pagemind.resources import resource_dir
+from pagemind.structure.files import url_path
 
 SERVICE_WORKER_NAME = "sw.js"
 OFFLINE_MODES = ("visited", "all")
@@ -101,10 +102,10 @@ class ServiceWorkerWriter:
 
 
 def _url_of(name: str) -> str:
-    """The URL a reader requests for an output file: pages by their directory URL."""
+    """The URL a reader requests for an output file, encoded: pages by their directory URL."""
     if name == "index.html":
         return "./"
-    return name.removesuffix("index.html") if name.endswith("/index.html") else name
+    return url_path(name.removesuffix("index.html") if name.endswith("/index.html") else name)
 
 
 def _digest(data: bytes) -> str:

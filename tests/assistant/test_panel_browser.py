@@ -8,8 +8,8 @@ generation, the answer streamed sentence by sentence with citation links to real
 the planted command never shown as the answer but listed under "Why this answer", sources
 never listed twice, stop, follow-ups, copy, ratings and their export, a second visit from
 cache, the docs not covering a question, the fallbacks (with the passage), the search popup
-making way for the panel, and that no text from the docs, the reader or the model runs as
-HTML.
+making way for the panel, a pasted 100 KB question cut to the window, and that no text from
+the docs, the reader or the model runs as HTML.
 """
 
 from __future__ import annotations
@@ -172,6 +172,13 @@ def test_first_visit_download_answer_stop_follow_up_and_cache(
     expect(last.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
     assert page.evaluate("window.seen.ticks") - ticks_before > 5  # timers ran meanwhile
     expect(last.locator(".pm-question")).to_have_text("And with GitHub Actions?")
+
+    # A pasted 100 KB question is cut to the model's window (2,048 tokens, so as many
+    # characters) before it is searched or tokenized, and answered like any other.
+    ask(page, "How do I deploy? " + "x" * 100_000)
+    last = page.locator(".pm-turn").last
+    expect(last.locator(".pm-answer")).to_have_attribute("aria-busy", "false", timeout=120_000)
+    assert len(last.locator(".pm-question").text_content()) == 2048
     assert context.console_errors == []
 
 

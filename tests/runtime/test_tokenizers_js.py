@@ -85,7 +85,7 @@ def unicode_3_2_blocks(context: str, skip: frozenset[str] = frozenset()) -> list
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     paragraphs = docs_paragraphs()
-    assert len(paragraphs) > 400  # pagemind's docs at least (and MkDocs' where the corpora are)
+    assert len(paragraphs) > 2000  # pagemind's docs and MkDocs'
     return paragraphs + TRICKY + reference_tricky_strings()
 
 

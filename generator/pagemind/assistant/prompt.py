@@ -65,6 +65,14 @@ def context_window(program: Mapping, config: Mapping) -> int:
     return min(caches) // row
 
 
+def cut_question(question: str, window: int) -> str:
+    """The question cut to as many characters as the model's window holds tokens, before
+    it is searched or tokenized: a token seldom spans less than a character, so what is cut
+    off could not have reached the prompt with room left for the docs (runtime/panel.js
+    cuts the same way)."""
+    return question[:window]
+
+
 def retrieval_query(history: Sequence[Mapping], question: str) -> str:
     """A follow-up is searched together with the question before it ("and on Windows?")."""
     earlier = [turn["content"] for turn in history if turn["role"] == "user"]

@@ -52,14 +52,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for numpy, tokenizers and wgpu.
     from pagemind.assistant.answer import Answerer
     from pagemind.assistant.evidence import find_evidence
-    from pagemind.assistant.prompt import retrieval_query
+    from pagemind.assistant.prompt import cut_question, retrieval_query
     from pagemind.search_index import SiteIndex
 
     if args.max_tokens is not None and args.max_tokens < 1:
         raise PagemindError("--max-tokens must be at least 1", key="--max-tokens")
     question = args.question.strip()
     if not question:
-        raise PagemindError("the question is empty", fix='ask e.g. "How do I deploy?"')
+        raise PagemindError(
+            "the question is empty", key="QUESTION", fix='ask e.g. "How do I deploy?"'
+        )
     config = load_config(args.dir)
     if not config.assistant.enabled:
         raise PagemindError(
@@ -68,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
             key="assistant.enabled",
             fix="set enabled = true in [assistant]",
         )
-    evidence = find_evidence(SiteIndex.build(config), retrieval_query([], question))
     answerer = Answerer(config, cpu=args.cpu, max_new_tokens=args.max_tokens)
+    question = cut_question(question, answerer.window)
+    evidence = find_evidence(SiteIndex.build(config), retrieval_query([], question))
     if args.json:
         answer = answerer.ask(question, evidence)
         print(json.dumps(_as_json(answer), ensure_ascii=False, indent=1))

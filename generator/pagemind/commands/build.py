@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from pagemind.builder import SiteBuilder
+from pagemind.commands.check import add_no_check_argument
 from pagemind.config import SiteConfig, load_config
 from pagemind.errors import PagemindError
+from pagemind.structure.output import MANIFEST, OutputFolder
 
 
 def register(
@@ -29,44 +30,46 @@ def register(
     )
     parser.add_argument("--strict", action="store_true", default=None, help="fail on broken links")
     parser.add_argument(
-        "--clean", action="store_true", help="empty the output folder before building"
+        "--clean",
+        action="store_true",
+        help="also remove the files in the output folder that the build did not write "
+        "(only in a folder an earlier build made, unless --force)",
     )
     parser.add_argument(
-        "--no-check",
-        dest="check",
-        action="store_false",
-        help="skip the GPU checks of the assistant's models (see `pagemind check`)",
+        "--force",
+        action="store_true",
+        help="with --clean: empty an output folder that pagemind did not make, too",
     )
+    add_no_check_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.dir, site_url=args.base_url, output=args.output, strict=args.strict)
-    if args.clean and config.site_dir.is_dir():
-        if config.root.is_relative_to(config.site_dir):
-            raise PagemindError(
-                f"--clean would delete the site's own sources: {config.site_dir}",
-                fix="choose an output folder that is not the site folder or one above it",
-            )
-        shutil.rmtree(config.site_dir)
-    build_site(config, check=args.check)
+    if args.clean and not args.force and not OutputFolder(config.site_dir).made_by_pagemind():
+        raise PagemindError(
+            f"{config.site_dir} holds files and no {MANIFEST}: pagemind did not make it, "
+            "and --clean would delete what is in it",
+            key="--clean",
+            fix="build into a new folder with -o, or add --force to empty this one",
+        )
+    build_site(config, check=args.check, clean=args.clean)
     return 0
 
 
-def build_site(config: SiteConfig, check: bool = True) -> None:
-    """The assistant's bundle, its GPU checks (skipped when they passed before with the
-    same models, shaders and adapter), then the pages, which point to the bundle."""
-    # Imported here: `pagemind --help` and the other commands do not load numpy and wgpu.
-    from pagemind.bundle import prepare_packages, remove_bundle, write_bundle
+def build_site(config: SiteConfig, check: bool = True, clean: bool = False) -> None:
+    """The assistant's packages and their GPU checks (skipped when they passed before with
+    the same models, shaders and adapter), then the pages. Files are written only after all
+    of it succeeded, the assistant's with the pages. clean: see SiteBuilder.build."""
+    bundle = None
+    if config.assistant.enabled:
+        # Imported here: `pagemind --help` and the other commands do not load numpy and wgpu.
+        from pagemind.bundle import make_bundle, prepare_packages
 
-    if not config.assistant.enabled:
-        remove_bundle(config)
-        SiteBuilder(config).build()
-        return
-    packages = prepare_packages(config)
-    assistant = write_bundle(config, packages)
-    if check:
-        from pagemind.checks import check_site
+        packages = prepare_packages(config)
+        if check:
+            from pagemind.checks import check_site
 
-        check_site(config, packages)
-    SiteBuilder(config, assistant=assistant).build()
+            check_site(config, packages)
+        bundle = make_bundle(config, packages)
+    SiteBuilder(config, assistant=bundle).build(clean=clean)

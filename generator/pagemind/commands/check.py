@@ -31,6 +31,16 @@ def register(
     parser.set_defaults(run=run)
 
 
+def add_no_check_argument(parser: argparse.ArgumentParser) -> None:
+    """`--no-check`, for the commands that build (`args.check` is False when given)."""
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip the GPU checks of the assistant's models (see `pagemind check`)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for numpy and wgpu.
     from pagemind.bundle import prepare_packages

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pagemind import __version__
+from pagemind.commands.check import add_no_check_argument
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ def register(
     parser.add_argument(
         "--no-push", dest="push", action="store_false", help="commit to the branch, do not push"
     )
+    add_no_check_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for the builder.
-    from pagemind.builder import MANIFEST
     from pagemind.commands.build import build_site
     from pagemind.config import load_config
     from pagemind.deploy import (
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         check_can_deploy,
         publish,
     )
+    from pagemind.structure.output import MANIFEST
 
     config = load_config(args.dir)
     repo = GitRepository(config.root)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pagemind-deploy-") as scratch:
         output = Path(scratch)
         # The author's site_dir is left alone: the deployed copy is built aside.
-        build_site(dataclasses.replace(config, site_dir=output))
+        build_site(dataclasses.replace(config, site_dir=output), check=args.check)
         # The builder's list of its own files is for its next build, not for readers.
         (output / MANIFEST).unlink(missing_ok=True)
         add_github_pages_files(output, target.cname)

@@ -43,6 +43,10 @@ def register(
 def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise PagemindError(f"-k must be 1 or more, got {args.k}", key="-k", fix="e.g. -k 5")
+    if not args.query.strip():
+        raise PagemindError(
+            "the search query is empty", key="QUERY", fix='search for words, e.g. "deploy"'
+        )
     from pagemind.search_index import SiteIndex, is_relevant  # numpy: only for this command
 
     index = SiteIndex.build(load_config(args.dir))

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from pagemind.config.yaml_text import load_yaml
 from pagemind.errors import PagemindError
 
 log = logging.getLogger("pagemind")
@@ -42,18 +43,15 @@ _TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag)
 
 def read_mkdocs_yml(text: str, path: Path) -> dict[str, Any]:
     """The pagemind config keys found in mkdocs.yml; other MkDocs keys are noted and skipped."""
-    try:
-        data = yaml.load(text, Loader=_TolerantLoader) or {}
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
+    data = load_yaml(text, path, loader=_TolerantLoader, fix="correct the YAML syntax on that line")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
         raise PagemindError(
-            f"invalid YAML: {error.problem}",
+            "mkdocs.yml must be a mapping of key: value lines",
             file=path,
-            line=mark.line + 1 if mark else None,
-            fix="correct the YAML syntax on that line",
-        ) from None
-    if not isinstance(data, dict):
-        raise PagemindError("mkdocs.yml must be a mapping of keys", file=path)
+            fix="write it like site_name: My docs",
+        )
     config = {key: data[key] for key in SHARED_KEYS if data.get(key) is not None}
     if isinstance(data.get("exclude_docs"), str):
         config["exclude"] = gitignore_to_globs(data["exclude_docs"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pagemind.config.values import is_css_color, is_docs_path, is_site_url, is_web_url
 from pagemind.errors import PagemindError
 from pagemind.service_worker import OFFLINE_MODES
 
@@ -88,6 +89,7 @@ class _AuthorKeys:
     exclude: list[str] = field(default_factory=list)
     nav: list | None = None
     offline: str = "visited"
+    follow_external_symlinks: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class SiteConfig:
     markdown: MarkdownConfig
     assistant: AssistantConfig
     search: SearchConfig = SearchConfig()
+    # Publish what links in docs_dir to files outside it point to (off: they are left out).
+    follow_external_symlinks: bool = False
 
     def edit_url(self, source: str) -> str | None:
         """The "Edit this page" URL for a docs-relative source path, when the repo is known."""
@@ -164,6 +168,7 @@ def load_config(
     _check_assistant(sub["assistant"], checker)
     _check_search(sub["search"], checker)
     _check_offline(keys.offline, checker)
+    _check_urls(keys, site_url, checker)
     docs_dir = (root / keys.docs_dir).resolve()
     if not docs_dir.is_dir():
         raise PagemindError(
@@ -173,14 +178,7 @@ def load_config(
             key="docs_dir",
             fix="create the folder or point docs_dir at the folder holding your Markdown",
         )
-    output_dir = Path(output).resolve() if output else (root / keys.site_dir).resolve()
-    if output_dir.is_relative_to(docs_dir):
-        raise PagemindError(
-            f"the output folder {output_dir} is inside docs_dir",
-            file=config_file,
-            key="site_dir",
-            fix='build into a folder outside docs_dir, e.g. site_dir = "site"',
-        )
+    output_dir = _output_folder(root, docs_dir, keys.site_dir, output, checker)
     effective_url = site_url if site_url is not None else keys.site_url
     return SiteConfig(
         root=root,
@@ -203,7 +201,52 @@ def load_config(
         markdown=sub["markdown"],
         assistant=sub["assistant"],
         search=sub["search"],
+        follow_external_symlinks=keys.follow_external_symlinks,
     )
+
+
+def _output_folder(
+    root: Path, docs_dir: Path, site_dir: str, output: Path | None, checker: _Checker
+) -> Path:
+    """The folder a build writes into and removes files from, kept apart from the sources:
+    it is neither, nor holds, the site's folder or docs_dir, nor lies inside docs_dir."""
+    folder = Path(output).resolve() if output else (root / site_dir).resolve()
+    if output:
+        where: dict[str, Any] = {"key": "-o/--output"}
+        example = "-o site"
+    else:
+        where = {"file": checker.path, "line": checker.line_of("site_dir"), "key": "site_dir"}
+        example = 'site_dir = "site"'
+    problem = _overlap(folder, root, docs_dir)
+    if problem:
+        raise PagemindError(
+            f"the output folder {folder} {problem}",
+            **where,
+            fix=f"build into a folder of its own beside docs_dir, e.g. {example}",
+        )
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise PagemindError(
+            f"the output folder {folder} is a file"
+            if existing == folder
+            else f"the output folder {folder} cannot be made: {existing} is a file",
+            **where,
+            fix="name a folder (the build creates it when it does not exist)",
+        )
+    return folder
+
+
+def _overlap(folder: Path, root: Path, docs_dir: Path) -> str | None:
+    """What is wrong with building into `folder`, None when it stays clear of the sources."""
+    if folder == root:
+        return "is the site's own folder: a build would overwrite its sources"
+    if root.is_relative_to(folder):
+        return f"holds the site's folder {root}: a build would overwrite its sources"
+    if docs_dir.is_relative_to(folder):
+        return f"holds docs_dir {docs_dir}: a build would overwrite the Markdown sources"
+    if folder.is_relative_to(docs_dir):
+        return f"is inside docs_dir {docs_dir}: each build would publish the last one"
+    return None
 
 
 def base_path_of(url: str | None) -> str:
@@ -229,6 +272,12 @@ def read_utf8(path: Path) -> str:
 def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise PagemindError(
+            "the TOML is nested too deeply to read",
+            file=path,
+            fix="flatten the nested lists or tables",
+        ) from None
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
         message = str(error).split(" (at line")[0]
@@ -244,6 +293,47 @@ def _check_theme(theme: ThemeConfig, checker: _Checker) -> None:
     if theme.palette not in ("auto", "light", "dark"):
         raise checker.error(
             "palette", "theme", f"'palette' must be auto, light or dark, got {theme.palette!r}"
+        )
+    if not is_css_color(theme.accent):
+        raise checker.error(
+            "accent",
+            "theme",
+            f"'accent' must be a CSS colour, got {theme.accent!r}",
+            fix='write a hex, rgb(), hsl() or named colour, e.g. "#0f766e" or "teal"',
+        )
+    for key in ("logo", "favicon"):
+        path = getattr(theme, key)
+        if path is not None and not is_docs_path(path):
+            raise checker.error(
+                key,
+                "theme",
+                f"'{key}' must be a path inside docs_dir, got {path!r}",
+                fix=f'give the image\'s path relative to docs_dir, e.g. {key} = "img/{key}.svg"',
+            )
+
+
+def _check_urls(keys: _AuthorKeys, base_url: str | None, checker: _Checker) -> None:
+    """URLs that reach the pages' links: the site's address and the repository's."""
+    site_fix = 'e.g. "https://owner.github.io/repo/" or "/repo/"'
+    if keys.site_url is not None and not is_site_url(keys.site_url):
+        raise checker.error(
+            "site_url",
+            "",
+            f"'site_url' must be an http(s) URL or a path starting with /, got {keys.site_url!r}",
+            fix=site_fix,
+        )
+    if base_url is not None and not is_site_url(base_url):
+        raise PagemindError(
+            f"must be an http(s) URL or a path starting with /, got {base_url!r}",
+            key="--base-url",
+            fix=site_fix,
+        )
+    if keys.repo_url is not None and not is_web_url(keys.repo_url):
+        raise checker.error(
+            "repo_url",
+            "",
+            f"'repo_url' must be an http(s) URL, got {keys.repo_url!r}",
+            fix='e.g. "https://github.com/owner/repo"',
         )
 
 

@@ -44,6 +44,12 @@ class GpuDevice:
             name in names for name in ("lavapipe", "llvmpipe")
         )
 
+    @property
+    def is_opengl(self) -> bool:
+        """wgpu's OpenGL backend: the kernels reach the driver as GLSL, whose compilers
+        (Mesa's among them) have miscompiled correct kernels; Vulkan is the tested path."""
+        return self.adapter_info.get("backend_type") == "OpenGL"
+
     def describe(self) -> str:
         info = self.adapter_info
         return (
@@ -53,16 +59,32 @@ class GpuDevice:
 
 
 def open_device() -> GpuDevice:
-    """Request the high-performance adapter with the limits and optional features it offers."""
+    """A device on the high-performance adapter (the backend WGPU_BACKEND_TYPE names, if set)."""
     # Silence Mesa's warning about a missing XDG_RUNTIME_DIR on headless machines.
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+    try:
+        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+    except RuntimeError:  # wgpu-native rejects the request when no backend has an adapter
+        adapter = None
     if adapter is None:
-        raise PagemindError(
-            "no WebGPU adapter found for the GPU checks",
-            fix="install Mesa's Vulkan drivers (apt-get install mesa-vulkan-drivers) "
-            "so wgpu-py can run on the CPU, or skip the checks with `pagemind build --no-check`",
-        )
+        raise _no_adapter(os.environ.get("WGPU_BACKEND_TYPE"))
+    return device_on(adapter)
+
+
+def _no_adapter(forced_backend: str | None) -> PagemindError:
+    fix = "install Mesa's Vulkan drivers (apt-get install mesa-vulkan-drivers) so wgpu-py can "
+    fix += "run on the CPU, or skip the checks with --no-check"
+    if forced_backend is None:
+        return PagemindError("no WebGPU adapter found for the GPU checks", fix=fix)
+    return PagemindError(
+        f"no WebGPU adapter found for the GPU checks on the {forced_backend} backend",
+        key="WGPU_BACKEND_TYPE",
+        fix=f"unset WGPU_BACKEND_TYPE to let wgpu-py pick a backend; {fix}",
+    )
+
+
+def device_on(adapter: wgpu.GPUAdapter) -> GpuDevice:
+    """A device on `adapter` with the limits a model needs and the optional features offered."""
     offered = {
         feature: next(name for name in names if name in adapter.features)
         for feature, names in _OPTIONAL_FEATURES.items()

@@ -15,6 +15,8 @@ conversion would make the browser compute something llama.cpp never did.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ BLOCK_WEIGHTS = (
 FUSED_WEIGHTS = {"attn_qkv": ("attn_q", "attn_k", "attn_v"), "ffn_gate_up": ("ffn_gate", "ffn_up")}
 _MAGIC = b"GGUF"
 _LARGE_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")
+# What a damaged header or a metadata value of the wrong type raises while it is read.
+_DAMAGE = (ValueError, KeyError, IndexError, TypeError, OverflowError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,17 @@ def read_gguf(path: Path) -> GGUFModel:
     """The model in a GGUF file; anything the reference cannot run is a PagemindError."""
     path = Path(path)
     reader = _open(path)
+    try:
+        return _model(reader, path)
+    except _DAMAGE as error:
+        raise PagemindError(
+            f"the GGUF file is damaged: {type(error).__name__}: {error}",
+            file=path,
+            fix="download or copy the model file again, or convert it again with llama.cpp",
+        ) from None
+
+
+def _model(reader: GGUFReader, path: Path) -> GGUFModel:
     metadata = {key: field.contents() for key, field in reader.fields.items()}
     architecture = metadata.get("general.architecture")
     if architecture not in ARCHITECTURES:
@@ -92,6 +107,7 @@ def read_gguf(path: Path) -> GGUFModel:
     spec = tokenizer_spec(metadata, path)
     config = _config(metadata, architecture, tensors, path)
     _check_tensors(tensors, config, path)
+    _check_vocabulary(spec, config, path)
     tensors = fuse_decoder_tensors(tensors, config.num_layers, path)
     template = metadata.get("tokenizer.chat_template")
     return GGUFModel(
@@ -116,7 +132,7 @@ def _open(path: Path) -> GGUFReader:
             )
     try:
         reader = GGUFReader(path)
-    except (ValueError, IndexError, OSError) as error:
+    except (*_DAMAGE, OSError) as error:
         raise _truncated(path) from error
     end = max((tensor.data_offset + tensor.n_bytes for tensor in reader.tensors), default=0)
     if end > path.stat().st_size:
@@ -154,41 +170,61 @@ def _quant_tensor(tensor: Any, path: Path) -> QuantTensor:
 def _config(
     metadata: dict, architecture: str, tensors: dict[str, QuantTensor], path: Path
 ) -> DecoderConfig:
-    def value(key: str, default: Any = None) -> Any:
-        full_key = f"{architecture}.{key}"
-        if full_key in metadata:
-            return metadata[full_key]
-        if default is None:
-            raise PagemindError(
-                "a required model setting is missing",
-                file=path,
-                key=full_key,
-                fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
-            )
-        return default
+    def size(key: str, default: int | None = None) -> int:
+        return int(_setting(metadata, f"{architecture}.{key}", default, path, whole=True))
+
+    def number(key: str, default: float | None = None) -> float:
+        return _setting(metadata, f"{architecture}.{key}", default, path, whole=False)
 
     _require(tensors, "token_embd.weight", path)
-    hidden = int(value("embedding_length"))
-    heads = int(value("attention.head_count"))
+    hidden = size("embedding_length")
+    heads = size("attention.head_count")
+    kv_heads = size("attention.head_count_kv", heads)
+    if heads % kv_heads:
+        raise PagemindError(
+            f"{heads} attention heads cannot share {kv_heads} key/value heads evenly",
+            file=path,
+            key=f"{architecture}.attention.head_count_kv",
+            fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+        )
     return DecoderConfig(
         vocab_size=tensors["token_embd.weight"].shape[0],
         hidden_size=hidden,
-        intermediate_size=int(value("feed_forward_length")),
-        num_layers=int(value("block_count")),
+        intermediate_size=size("feed_forward_length"),
+        num_layers=size("block_count"),
         num_heads=heads,
-        num_kv_heads=int(value("attention.head_count_kv", heads)),
-        head_dim=int(value("attention.key_length", hidden // heads)),
-        context_length=int(value("context_length")),
-        rope_theta=float(value("rope.freq_base", 10000.0)),
-        rms_norm_eps=float(value("attention.layer_norm_rms_epsilon")),
+        num_kv_heads=kv_heads,
+        head_dim=size("attention.key_length", max(hidden // heads, 1)),
+        context_length=size("context_length"),
+        rope_theta=number("rope.freq_base", 10000.0),
+        rms_norm_eps=number("attention.layer_norm_rms_epsilon"),
         rope_interleaved=architecture == "llama",
         attention_bias="blk.0.attn_q.bias" in tensors,
         tied_embeddings="output.weight" not in tensors,
     )
 
 
+def _setting(metadata: dict, key: str, default: float | None, path: Path, *, whole: bool) -> float:
+    """A size (a whole number of at least 1) or a positive finite number from the metadata."""
+    value = metadata.get(key, default)
+    fix = "convert the model again with llama.cpp's convert_hf_to_gguf.py"
+    if value is None:
+        raise PagemindError("a required model setting is missing", file=path, key=key, fix=fix)
+    if not _is_valid_setting(value, whole):
+        kind = "a whole number of at least 1" if whole else "a positive number"
+        raise PagemindError(f"must be {kind}, got {value!r}", file=path, key=key, fix=fix)
+    return value
+
+
+def _is_valid_setting(value: Any, whole: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value >= 1 and value == int(value) if whole else value > 0
+
+
 def _check_tensors(tensors: dict[str, QuantTensor], config: DecoderConfig, path: Path) -> None:
-    """Every weight the reference reads is there, and nothing it would silently ignore."""
+    """Every weight the reference reads is there with the shape the settings give it, and
+    nothing it would silently ignore is."""
     if "rope_freqs.weight" in tensors:
         raise PagemindError(
             "scaled rotary embeddings (rope_freqs.weight, as in Llama 3.1+) are not supported",
@@ -196,11 +232,65 @@ def _check_tensors(tensors: dict[str, QuantTensor], config: DecoderConfig, path:
             key="rope_freqs.weight",
             fix="use a model without rope scaling (Llama 2/3.0 style, Qwen2, SmolLM)",
         )
-    names = ["output_norm.weight"]
-    for block in range(config.num_layers):
-        names += [f"blk.{block}.{name}.weight" for name in BLOCK_WEIGHTS]
-    for name in names:
+    for name, shape in _expected_shapes(config):
         _require(tensors, name, path)
+        if tensors[name].shape != shape:
+            raise PagemindError(
+                f"tensor {name} has shape {tensors[name].shape}; the model's settings give {shape}",
+                file=path,
+                key=name,
+                fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+            )
+
+
+def _expected_shapes(config: DecoderConfig) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(name, numpy shape) of each weight, block by block: a block count far beyond the
+    tensors the file holds fails at the first missing one."""
+    hidden, inner = config.hidden_size, config.intermediate_size
+    q_size = config.num_heads * config.head_dim
+    kv_size = config.num_kv_heads * config.head_dim
+    yield "token_embd.weight", (config.vocab_size, hidden)
+    yield "output_norm.weight", (hidden,)
+    if not config.tied_embeddings:
+        yield "output.weight", (config.vocab_size, hidden)
+    block_shapes = {
+        "attn_norm": (hidden,),
+        "attn_q": (q_size, hidden),
+        "attn_k": (kv_size, hidden),
+        "attn_v": (kv_size, hidden),
+        "attn_output": (hidden, q_size),
+        "ffn_norm": (hidden,),
+        "ffn_gate": (inner, hidden),
+        "ffn_up": (inner, hidden),
+        "ffn_down": (hidden, inner),
+    }
+    for block in range(config.num_layers):
+        for name in BLOCK_WEIGHTS:
+            yield f"blk.{block}.{name}.weight", block_shapes[name]
+        if config.attention_bias:
+            for name in FUSED_WEIGHTS["attn_qkv"]:
+                yield f"blk.{block}.{name}.bias", block_shapes[name][:1]
+
+
+def _check_vocabulary(spec: dict, config: DecoderConfig, path: Path) -> None:
+    """One embedding row per token, and the special token ids inside the vocabulary."""
+    size = len(spec["vocab"])
+    if size != config.vocab_size:
+        raise PagemindError(
+            f"the vocabulary has {size} tokens but token_embd.weight has {config.vocab_size} rows",
+            file=path,
+            key="tokenizer.ggml.tokens",
+            fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+        )
+    for role in ("bos", "eos", "pad"):
+        token_id = spec[f"{role}_id"]
+        if token_id is not None and not 0 <= token_id < size:
+            raise PagemindError(
+                f"token id {token_id} is outside the vocabulary of {size} tokens",
+                file=path,
+                key=f"tokenizer.ggml.{'padding' if role == 'pad' else role}_token_id",
+                fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
+            )
 
 
 def fuse_decoder_tensors(

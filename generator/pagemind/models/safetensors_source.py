@@ -8,6 +8,8 @@ compute with the very same numbers.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
+from pagemind.config import read_utf8
 from pagemind.errors import PagemindError
 from pagemind.models.tensors import QuantTensor
 from pagemind.models.wordpiece import wordpiece_spec
@@ -97,50 +100,83 @@ def read_bert_folder(path: Path, *, weight_format: str = DEFAULT_WEIGHT_FORMAT) 
         raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, not {weight_format!r}")
     config = _read_config(path, weight_format)
     tokenizer_file = _required_file(path, "tokenizer.json")
-    spec = wordpiece_spec(
-        json.loads(tokenizer_file.read_text(encoding="utf-8")),
-        max_length=config.max_length,
-        file=tokenizer_file,
-    )
+    with _reading(
+        tokenizer_file, "re-export the tokenizer with `tokenizer.save_pretrained(folder)`"
+    ):
+        spec = wordpiece_spec(
+            read_json(tokenizer_file), max_length=config.max_length, file=tokenizer_file
+        )
     tensors = _read_tensors(_required_file(path, WEIGHTS_FILE), config)
     return BertModel(config=config, tensors=tensors, tokenizer_spec=spec)
 
 
-def _read_config(path: Path, weight_format: str) -> BertConfig:
-    config_file = _required_file(path, "config.json")
-    raw = json.loads(config_file.read_text(encoding="utf-8"))
-    if raw.get("model_type") != "bert":
-        raise PagemindError(
-            f"the model type is {raw.get('model_type')!r} "
-            f"({', '.join(raw.get('architectures') or [])}); the embedder must be BERT",
-            file=config_file,
-            key="model_type",
-            fix="use a BertModel folder such as sentence-transformers/all-MiniLM-L6-v2",
-        )
-    _expect(raw, "hidden_act", "gelu", config_file)
-    _expect(raw, "position_embedding_type", "absolute", config_file)
+def read_json(file: Path) -> dict[str, Any]:
+    """A JSON object from a model file; damage is a PagemindError naming the file and line."""
+    text = read_utf8(file)
     try:
-        max_positions = int(raw["max_position_embeddings"])
-        config = BertConfig(
-            vocab_size=int(raw["vocab_size"]),
-            hidden_size=int(raw["hidden_size"]),
-            num_layers=int(raw["num_hidden_layers"]),
-            num_heads=int(raw["num_attention_heads"]),
-            intermediate_size=int(raw["intermediate_size"]),
-            max_positions=max_positions,
-            type_vocab_size=int(raw.get("type_vocab_size", 2)),
-            layer_norm_eps=float(raw.get("layer_norm_eps", 1e-12)),
-            max_length=min(max_positions, _sentence_transformers_max_length(path)),
-            pooling=_pooling(path),
-            weight_format=weight_format,
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PagemindError(
+            f"not valid JSON: {error.msg} (column {error.colno})",
+            file=file,
+            line=error.lineno,
+            fix="restore the file from the model's original folder",
+        ) from None
+    except RecursionError:
+        raise PagemindError("the JSON is nested too deeply to read", file=file) from None
+    if not isinstance(data, dict):
+        raise PagemindError(
+            f"expected a JSON object, found {type(data).__name__}",
+            file=file,
+            fix="restore the file from the model's original folder",
         )
+    return data
+
+
+@contextmanager
+def _reading(file: Path, fix: str) -> Iterator[None]:
+    """What a file of unexpected structure raises, as an error naming that file."""
+    try:
+        yield
     except KeyError as missing:
         raise PagemindError(
-            "a required BERT setting is missing",
-            file=config_file,
-            key=missing.args[0],
-            fix="re-export the model with `model.save_pretrained(folder)`",
+            "a required setting is missing", file=file, key=str(missing.args[0]), fix=fix
         ) from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
+        raise PagemindError(f"unexpected content: {error}", file=file, fix=fix) from None
+
+
+def _read_config(path: Path, weight_format: str) -> BertConfig:
+    config_file = _required_file(path, "config.json")
+    raw = read_json(config_file)
+    max_length = _sentence_transformers_max_length(path)
+    pooling = _pooling(path)
+    with _reading(config_file, "re-export the model with `model.save_pretrained(folder)`"):
+        if raw.get("model_type") != "bert":
+            raise PagemindError(
+                f"the model type is {raw.get('model_type')!r} "
+                f"({', '.join(map(str, raw.get('architectures') or []))}); "
+                "the embedder must be BERT",
+                file=config_file,
+                key="model_type",
+                fix="use a BertModel folder such as sentence-transformers/all-MiniLM-L6-v2",
+            )
+        _expect(raw, "hidden_act", "gelu", config_file)
+        _expect(raw, "position_embedding_type", "absolute", config_file)
+        sizes = {key: _positive_int(raw, key, config_file) for key in _SIZE_KEYS}
+        config = BertConfig(
+            vocab_size=sizes["vocab_size"],
+            hidden_size=sizes["hidden_size"],
+            num_layers=sizes["num_hidden_layers"],
+            num_heads=sizes["num_attention_heads"],
+            intermediate_size=sizes["intermediate_size"],
+            max_positions=sizes["max_position_embeddings"],
+            type_vocab_size=int(raw.get("type_vocab_size", 2)),
+            layer_norm_eps=float(raw.get("layer_norm_eps", 1e-12)),
+            max_length=min(sizes["max_position_embeddings"], max_length),
+            pooling=pooling,
+            weight_format=weight_format,
+        )
     if config.hidden_size % config.num_heads:
         raise PagemindError(
             f"hidden_size {config.hidden_size} is not a multiple of "
@@ -151,12 +187,38 @@ def _read_config(path: Path, weight_format: str) -> BertConfig:
     return config
 
 
+_SIZE_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+)
+
+
+def _positive_int(raw: dict[str, Any], key: str, config_file: Path) -> int:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PagemindError(
+            f"{key} must be a positive integer, got {value!r}",
+            file=config_file,
+            key=key,
+            fix="restore config.json from the model's original folder",
+        )
+    return value
+
+
 def _sentence_transformers_max_length(path: Path) -> int:
     """The length the model was trained to embed (256 for MiniLM), if the folder says so."""
     settings = path / "sentence_bert_config.json"
     if not settings.is_file():
         return 1 << 30
-    return int(json.loads(settings.read_text(encoding="utf-8")).get("max_seq_length", 1 << 30))
+    with _reading(settings, "set max_seq_length to the longest text in tokens, e.g. 256"):
+        length = read_json(settings).get("max_seq_length", 1 << 30)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 3:
+            raise ValueError(f"max_seq_length must be an integer of 3 or more, got {length!r}")
+        return length
 
 
 def _pooling(path: Path) -> Pooling:
@@ -164,7 +226,7 @@ def _pooling(path: Path) -> Pooling:
     settings = path / "1_Pooling" / "config.json"
     if not settings.is_file():
         return "mean"
-    raw = json.loads(settings.read_text(encoding="utf-8"))
+    raw = read_json(settings)
     if raw.get("pooling_mode_mean_tokens"):
         return "mean"
     if raw.get("pooling_mode_cls_token"):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from pagemind.structure.files import url_path
 from pagemind.structure.pages import Page
 
 BREADCRUMB_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark
@@ -40,7 +41,7 @@ FENCE = "```"
 @dataclass(frozen=True)
 class Chunk:
     page: str  # source .md path relative to docs_dir
-    url: str  # "<page url>#<anchor>", site-relative ("<page url>" alone before any heading)
+    url: str  # "<page url>#<anchor>", site-relative, encoded ("<page url>" before any heading)
     anchor: str  # the heading's id, "" for text before the first heading
     heading: str  # the section's own heading text (the page title before any heading)
     breadcrumb: str  # page title, section, subsection, joined by the separator
@@ -82,7 +83,7 @@ def chunk_page(page: Page, count_tokens: TokenCounter, target_tokens: int) -> li
             continue
         names = [page.title] + [outer.heading for outer in trail]
         breadcrumb = BREADCRUMB_SEPARATOR.join(names)
-        url = f"{page.url}#{section.anchor}" if section.anchor else page.url
+        url = f"{page.url}#{url_path(section.anchor)}" if section.anchor else page.url
         for text in _pack(section.blocks, breadcrumb, count_tokens, target_tokens):
             chunks.append(
                 Chunk(page.source, url, section.anchor, section.heading, breadcrumb, text)

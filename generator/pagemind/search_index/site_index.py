@@ -3,7 +3,6 @@ answers queries from it, in memory or from a built site."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -151,20 +150,9 @@ class SiteIndex:
         return self.ranker.hybrid(query, self.embed_query(query), k)
 
 
-def bundled_embedder(site_dir: Path, assistant: str | None) -> Path | None:
-    """The embedder manifest that the assistant bundle in `site_dir` names (what the
-    browser loads); None without a bundle (keyword-only). assistant: the bundle file's
-    site-relative path."""
-    bundle = site_dir / assistant if assistant else None
-    if bundle is None or not bundle.is_file():
-        return None
-    settings = json.loads(bundle.read_text(encoding="utf-8"))
-    return bundle.parent / settings["models"]["embedder"]["manifest"]
-
-
 def parse_pages(config: SiteConfig) -> dict[str, Page]:
     """Every page of the site, parsed as a build parses it."""
-    files = discover(config.docs_dir, config.exclude)
+    files = discover(config.docs_dir, config.exclude, config.follow_external_symlinks)
     renderer = MarkdownRenderer(config.markdown)
     resolver = LinkResolver({source: page_url(source) for source in files.pages}, set(files.assets))
     return {

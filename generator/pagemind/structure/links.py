@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from pagemind.structure.files import INDEX_NAMES, relative_url
+from pagemind.structure.files import INDEX_NAMES, relative_url, url_path
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class LinkResolver:
         self.assets = assets
 
     def rewrite(self, href: str, source: str, line: int | None) -> Rewritten:
+        if runs_script(href):
+            return Rewritten("", None, f"link to a script URL '{href}' (removed)")
         parts = urlsplit(href)
         if parts.scheme or parts.netloc or href.startswith("/") or not href:
             return Rewritten(href, None)  # external, root-absolute or empty: left as written
@@ -51,7 +53,7 @@ class LinkResolver:
                 Link(href, page, anchor, line),
             )
         if target in self.assets:
-            return Rewritten(relative_url(target, here), None)
+            return Rewritten(relative_url(url_path(target), here), None)
         kind = "page" if target.endswith(".md") else "file"
         return Rewritten(href, None, f"link to a missing {kind} '{parts.path}'")
 
@@ -64,6 +66,18 @@ class LinkResolver:
                 if candidate in self.page_urls:
                     return candidate
         return None
+
+
+# Schemes a browser runs as script when a link is followed; it ignores ASCII whitespace and
+# control characters inside the scheme, so "java\tscript:" is one too.
+_SCRIPT_SCHEMES = ("javascript", "vbscript")
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20]")
+
+
+def runs_script(href: str) -> bool:
+    """Whether following `href` would run script ("javascript:", " JavaScript:", ...)."""
+    scheme = _IGNORED_IN_SCHEME.sub("", href).partition(":")[0].lower()
+    return ":" in href and scheme in _SCRIPT_SCHEMES
 
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")

@@ -11,6 +11,7 @@ from pathlib import Path
 from pagemind.config import NavEntry
 from pagemind.errors import PagemindError
 from pagemind.structure.files import INDEX_NAMES
+from pagemind.structure.links import runs_script
 from pagemind.structure.pages import Page, title_from_name
 
 
@@ -53,6 +54,14 @@ def _from_entry(entry: NavEntry, pages: Mapping[str, Page], config_file: Path | 
     if target is None:
         children = tuple(_from_entry(child, pages, config_file) for child in entry.children)
         return NavNode(entry.title or "", None, children)
+    if runs_script(target):
+        raise PagemindError(
+            f"nav links to a script URL '{target}', which would run when followed",
+            file=config_file,
+            line=entry.line,
+            key=entry.key,
+            fix="link to a page under docs_dir or an https:// address",
+        )
     if re.match(r"^[a-z][a-z0-9+.-]*:", target):
         return NavNode(entry.title or target, target, external=True)
     if target.endswith("/"):

@@ -8,15 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pagemind.config import read_utf8
+from pagemind.config.yaml_text import load_yaml
 from pagemind.errors import PagemindError
 from pagemind.structure.files import INDEX_NAMES, page_url
 from pagemind.structure.links import Link, LinkLines, LinkResolver
 from pagemind.structure.markdown import MarkdownRenderer, TocItem
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?---[ \t]*(\r?\n|\Z)", re.DOTALL)
+# What a line may start with before its text: indentation, quote and list markers.
+_NESTING_PREFIX = re.compile(r"(?:\s|>|[-*+]\s|\d{1,9}[.)]\s)*")
+# Python-Markdown's time grows with the cube of the nesting depth (a thousand levels take
+# minutes) and it overflows the stack a few hundred levels down: deeper is refused first.
+MAX_NESTING_PREFIX = 400
 _ID = re.compile(r"""\bid=["']([^"']+)["']""")
 _FRONT_MATTER_TYPES = {"title": str, "description": str, "assistant": bool, "hide": list}
 
@@ -47,17 +51,16 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int]
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text, 0
-    try:
-        meta = yaml.safe_load(match[1] or "") or {}
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        raise PagemindError(
-            f"invalid front matter: {error.problem}",
-            file=path,
-            line=mark.line + 2 if mark else 1,
-            fix="correct the YAML between the --- lines",
-        ) from None
-    if not isinstance(meta, dict):
+    meta = load_yaml(
+        match[1] or "",
+        path,
+        first_line=2,
+        what="front matter",
+        fix="correct the YAML between the --- lines",
+    )
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict) or not all(isinstance(key, str) for key in meta):
         raise PagemindError(
             "front matter must be key: value lines", file=path, line=2, fix="e.g. title: Install"
         )
@@ -98,7 +101,13 @@ def parse_page(
             warnings.append(f"{path}:{line or '?'}: {result.problem}")
         return result.href
 
-    rendered = renderer.render(body, rewrite)
+    depths = [len(_NESTING_PREFIX.match(line)[0]) for line in body.splitlines() or [""]]
+    if max(depths) > MAX_NESTING_PREFIX:
+        raise _too_deep(path, offset + _first_line_deeper_than(depths, MAX_NESTING_PREFIX))
+    try:
+        rendered = renderer.render(body, rewrite)
+    except RecursionError:  # nesting of another kind: emphasis, HTML blocks, admonitions
+        raise _too_deep(path, offset + _first_line_deeper_than(depths, 100)) from None
     return Page(
         source=source,
         url=page_url(source),
@@ -110,6 +119,23 @@ def parse_page(
         anchors=frozenset(_ID.findall(rendered.html)),
         links=tuple(links),
         warnings=tuple(warnings),
+    )
+
+
+def _first_line_deeper_than(depths: list[int], limit: int) -> int:
+    """The first line whose nesting prefix is longer than `limit` characters, or else the
+    one with the longest: where runaway nesting usually begins."""
+    deep = min(max(depths), limit + 1)
+    return next(number for number, depth in enumerate(depths, 1) if depth >= deep)
+
+
+def _too_deep(path: Path, line: int) -> PagemindError:
+    return PagemindError(
+        "the Markdown is nested too deeply to render (lists, quotes, blocks or emphasis "
+        "inside one another)",
+        file=path,
+        line=line,
+        fix="flatten the nesting around that line",
     )
 
 

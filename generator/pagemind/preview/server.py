@@ -14,7 +14,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pagemind.errors import PagemindError
-from pagemind.livereload import CLIENT_SCRIPT, EVENTS_URL, SCRIPT_URL, LiveReload, inject_client
+from pagemind.preview.livereload import (
+    CLIENT_SCRIPT,
+    EVENTS_URL,
+    SCRIPT_URL,
+    LiveReload,
+    inject_client,
+)
 from pagemind.service_worker import SERVICE_WORKER_NAME
 
 CONTENT_TYPES = {
