@@ -1,33 +1,60 @@
-"""Build speed next to MkDocs on a FastAPI-sized corpus (MkDocs' docs copied 16 times).
+"""Build speed on a real docs folder next to MkDocs, and the embedding step against its bound.
 
-    .venv/bin/python bench/build_speed.py [--copies 16] [--runs 3]
+    .venv/bin/python bench/build_speed.py [--corpus DIR | --copies 8] [--runs 2]
 
-Prints the best of `--runs` wall-clock times for: a full `pagemind` build in a fresh process,
-an incremental rebuild after editing one page (in-process, as `pagemind serve` does it), and
-`mkdocs build` of the same folder in a fresh process. MkDocs is installed into a scratch
-virtual environment outside the repository on first use.
+--corpus DIR: a site folder (mkdocs.yml or pagemind.toml beside docs/), built as it is from a
+scratch copy. Without it: MkDocs' docs copied --copies times, each section of each copy given a
+sentence of its own, so that no chunk's text (and so no cached vector) repeats.
+
+Prints, measured in this one run (best of --runs):
+- `pagemind build --no-check` in a fresh process: cold (no .pagemind-cache), warm (cache
+  present), and after editing one page; the in-process rebuilds that `pagemind serve` does;
+- `mkdocs build` of the same folder (MkDocs and the corpus's extensions and plugins in a scratch
+  virtual environment outside the repository);
+- embedding: the numpy embedder's chunks/s on the site's own chunks, its compute bound (the
+  model's FLOPs over the measured peak of a big float32 matmul), sentence-transformers (torch,
+  CPU, a scratch virtual environment: a peer only) on the same chunks, and the numpy rate again
+  while another CPU-bound process (a numpy matmul loop) runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from embed_speed import measure_ours, measure_peer
 from pagemind.builder import SiteBuilder
+from pagemind.bundle import bundle_assistant
 from pagemind.config import load_config
+from pagemind.models.bert import Bert, available_cores
+from pagemind.models.registry import DEFAULT_MODELS
+from pagemind.models.safetensors_source import read_bert_folder
+from pagemind.search_index.site_index import SiteIndexer, parse_pages
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "tests" / "corpora" / "mkdocs-docs" / "docs"
+MKDOCS_CORPUS = REPO / "tests" / "corpora" / "mkdocs-docs"
+PAGEMIND = Path(sys.executable).with_name("pagemind")
 MKDOCS_VENV = Path("/tmp/mkdocs-venv")
-MKDOCS = MKDOCS_VENV / "bin" / "mkdocs"
+# What the MkDocs corpus's own mkdocs.yml loads, besides MkDocs.
+MKDOCS_PACKAGES = [
+    *("mkdocs", "pymdown-extensions", "mkdocs-redirects", "mkdocs-autorefs"),
+    *("mkdocs-literate-nav", "mkdocstrings[python]", "markdown-callouts", "mdx-gh-links"),
+    "mkdocs-click",
+]
+PEER_VENV = Path("/tmp/pagemind-peer-venv")
+PEER_PACKAGES = ["torch==2.13.0", "sentence-transformers"]
 
-# The same Markdown extensions pagemind uses, so both tools do the same work.
+# For the assembled corpus: common extensions, no plugins, for MkDocs and pagemind alike.
 MKDOCS_YML = """\
 site_name: Bench
 exclude_docs: "*.py"
@@ -46,97 +73,186 @@ markdown_extensions:
   - pymdownx.tasklist: {custom_checkbox: true}
   - pymdownx.tabbed: {alternate_style: true}
 """
-PAGEMIND_TOML = 'site_name = "Bench"\nexclude = ["*.py"]\n\n[assistant]\nenabled = false\n'
-FULL_BUILD = (
-    "import sys; from pagemind.builder import SiteBuilder; from pagemind.config import "
-    "load_config; SiteBuilder(load_config(sys.argv[1], output=sys.argv[2])).build()"
+BUSY_LOOP = (
+    "import numpy as np\na = np.random.rand(1024, 1024).astype(np.float32)\nwhile True: a @ a"
 )
+HEADING = re.compile(r"^#{1,6} ")
 
 
-def make_corpus(root: Path, copies: int) -> int:
-    """`copies` copies of the corpus, each page linking to its twin in the next copy."""
+def make_corpus(root: Path, copies: int) -> None:
+    """`copies` copies of MkDocs' docs, each page linking to its twin in the next copy."""
     docs = root / "docs"
     for index in range(copies):
-        shutil.copytree(CORPUS, docs / f"part-{index:02d}")
+        shutil.copytree(MKDOCS_CORPUS / "docs", docs / f"part-{index:02d}")
     (docs / "index.md").write_text(
         "# Bench\n\n"
         + "".join(f"- [Part {index}](part-{index:02d}/index.md)\n" for index in range(copies))
     )
-    pages = sorted(docs.glob("part-*/**/*.md"))
-    for page in pages:
+    for page in sorted(docs.glob("part-*/**/*.md")):
         part = page.relative_to(docs).parts[0]
         twin = f"part-{(int(part[5:]) + 1) % copies:02d}"
         depth = len(page.relative_to(docs).parts) - 1
         link = "../" * depth + twin + "/" + page.relative_to(docs / part).as_posix()
-        page.write_text(page.read_text() + f"\n\nSee also [this page in {twin}]({link}).\n")
+        text = vary_sections(page.read_text(), int(part[5:]))
+        page.write_text(text + f"\n\nSee also [this page in {twin}]({link}).\n")
     (root / "mkdocs.yml").write_text(MKDOCS_YML)
-    (root / "pagemind.toml").write_text(PAGEMIND_TOML)
-    return len(pages) + 1
 
 
-def ensure_mkdocs() -> None:
-    if MKDOCS.exists():
-        return
-    subprocess.run([sys.executable, "-m", "venv", str(MKDOCS_VENV)], check=True)
-    pip = [str(MKDOCS_VENV / "bin" / "pip"), "install", "-q", "mkdocs", "pymdown-extensions"]
-    subprocess.run(pip, check=True)
+def vary_sections(markdown: str, copy: int) -> str:
+    """A sentence of the copy's own after each heading outside code fences."""
+    lines, in_fence = [], False
+    for number, line in enumerate(markdown.splitlines()):
+        lines.append(line)
+        in_fence ^= line.lstrip().startswith(("```", "~~~"))
+        if not in_fence and HEADING.match(line):
+            lines += ["", f"This is note {number} of edition {copy} of the guide."]
+    return "\n".join(lines)
 
 
-def best_of(runs: int, action) -> float:
+def unwatch(mkdocs_yml: Path) -> None:
+    """Drops `watch:` (only `mkdocs serve` reads it; MkDocs refuses a path the copy lacks)."""
+    if mkdocs_yml.exists():
+        config = mkdocs_yml.read_text()
+        mkdocs_yml.write_text(re.sub(r"^watch:\n(?:[ \t]+- .*\n)*", "", config, flags=re.M))
+
+
+def ensure_venv(venv: Path, packages: list[str]) -> Path:
+    """The venv's python, the packages installed from the package registry on first use."""
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *packages], check=True)
+    return venv / "bin" / "python"
+
+
+def best_of(runs: int, action: Callable[[], object], before: Callable[[], object] = list) -> float:
     times = []
     for _ in range(runs):
+        before()
         started = time.perf_counter()
         action()
         times.append(time.perf_counter() - started)
     return min(times)
 
 
+def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of the best of `repeats` float32 (size x size) matmuls, all cores."""
+    a, b = np.random.default_rng(0).random((2, size, size), dtype=np.float32)
+    return 2 * size**3 / best_of(repeats, lambda: a @ b)
+
+
+def site_chunks(root: Path, embedder_manifest: Path) -> list[str]:
+    """The distinct texts a build of the site embeds (the cache embeds a repeated one once)."""
+    config = load_config(root)
+    indexer = SiteIndexer(config, embedder_manifest)
+    texts: list[str] = []
+
+    def capture(batch: list[str]) -> np.ndarray:
+        texts.extend(batch)
+        return np.zeros((len(batch), indexer.embedder.dimensions), dtype=np.float32)
+
+    indexer.cache.embed = capture
+    indexer.update(parse_pages(config), ())
+    return list(dict.fromkeys(texts))
+
+
+def embedded_seconds(build_log: str) -> float:
+    return float(re.search(r"^Embedded \d+ chunk\(s\) in ([\d.]+) s", build_log, re.M)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--copies", type=int, default=16)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, help="a site folder (default: assembled)")
+    parser.add_argument("--copies", type=int, default=8, help="copies of MkDocs' docs")
+    parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     logging.getLogger("pagemind").setLevel(logging.ERROR)  # MkDocs' plugin-only links warn
-    ensure_mkdocs()
+    mkdocs = ensure_venv(MKDOCS_VENV, MKDOCS_PACKAGES).with_name("mkdocs")
+    peer_python = ensure_venv(PEER_VENV, PEER_PACKAGES)
+    embedder_folder = DEFAULT_MODELS["all-minilm-l6-v2"].path()
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        pages = make_corpus(root, args.copies)
-        pagemind_out, mkdocs_out = root / "site-pagemind", root / "site-mkdocs"
-
-        def pagemind_full() -> None:
-            command = [sys.executable, "-c", FULL_BUILD, str(root), str(pagemind_out)]
-            subprocess.run(command, check=True, capture_output=True)
-
-        def mkdocs_full() -> None:
-            command = [str(MKDOCS), "build", "-q", "-f", str(root / "mkdocs.yml"), "-d"]
-            subprocess.run([*command, str(mkdocs_out)], check=True, capture_output=True)
-
-        full = best_of(args.runs, pagemind_full)
-        mkdocs = best_of(args.runs, mkdocs_full)
-        builder = SiteBuilder(load_config(root, output=pagemind_out))
-        builder.build()
-        edited = root / "docs" / "part-03" / "user-guide" / "writing-your-docs.md"
+        root = Path(scratch) / "site"
+        if args.corpus:
+            shutil.copytree(args.corpus, root)
+            unwatch(root / "mkdocs.yml")
+        else:
+            make_corpus(root, args.copies)
+        pages = sorted((root / "docs").rglob("*.md"))
+        edited = max(pages, key=lambda page: page.stat().st_size)
         original = edited.read_text()
+        build_logs: list[str] = []
 
-        def edit_and_rebuild() -> None:
+        def pagemind_build() -> None:
+            command = [str(PAGEMIND), "build", str(root), "--no-check"]
+            build_logs.append(subprocess.run(command, check=True, capture_output=True).stderr)
+
+        def no_cache() -> None:
+            shutil.rmtree(root / ".pagemind-cache", ignore_errors=True)
+
+        def edit_page() -> None:
             edited.write_text(original + f"\n\nEdited at {time.time()}.\n")
-            assert builder.build({edited}).rendered == ["part-03/user-guide/writing-your-docs/"]
 
-        incremental = best_of(args.runs, edit_and_rebuild)
+        cold = best_of(args.runs, pagemind_build, before=no_cache)
+        cold_embedding = min(embedded_seconds(log.decode()) for log in build_logs)
+        warm = best_of(args.runs, pagemind_build)
+        one_edit = best_of(args.runs, pagemind_build, before=edit_page)
 
-        def retitle_and_rebuild() -> None:
-            edited.write_text(f"# Writing, take {time.time()}\n\n{original}")
-            assert len(builder.build({edited}).rendered) == pages
+        def mkdocs_build() -> None:
+            command = [str(mkdocs), "build", "-q", "-f", str(root / "mkdocs.yml")]
+            quiet = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true"}
+            subprocess.run([*command, "-d", str(root / "site-mkdocs")], check=True, env=quiet)
 
-        retitled = best_of(args.runs, retitle_and_rebuild)
+        mkdocs_seconds = best_of(args.runs, mkdocs_build)
 
-    print(f"corpus: {pages} pages ({args.copies} copies of MkDocs' docs), best of {args.runs}")
-    print(f"pagemind full build      {full:7.2f} s")
-    print(f"mkdocs build             {mkdocs:7.2f} s")
-    print(f"pagemind incremental     {incremental:7.3f} s  (one page edited, body only)")
-    print(f"pagemind incremental     {retitled:7.3f} s  (one title edited: every nav re-rendered)")
-    print(f"full build: pagemind takes {full / mkdocs:.2f}x the time of mkdocs")
-    print(f"incremental rebuild is {full / incremental:.0f}x faster than a full pagemind build")
+        config = load_config(root)
+        assistant = bundle_assistant(config)  # as `pagemind serve` does
+        builder = SiteBuilder(config, assistant)
+        builder.build()
+        body_edit = best_of(args.runs, lambda: builder.build({edited}), before=edit_page)
+
+        def retitle() -> None:
+            edited.write_text(f"# Retitled {time.time()}\n\n{original}")
+
+        title_edit = best_of(args.runs, lambda: builder.build({edited}), before=retitle)
+        chunks = site_chunks(root, assistant.embedder_manifest)
+
+    bert = Bert(read_bert_folder(embedder_folder))
+    lengths = [len(ids) for ids in bert.tokenize(chunks)]
+    peak = matmul_peak()
+    bound = bert.flops(lengths) / peak
+    numpy_seconds, ours = measure_ours(bert, chunks, args.runs)
+    peer_seconds, peer = measure_peer(str(peer_python), embedder_folder, chunks, args.runs)
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    try:
+        time.sleep(1)
+        busy_seconds, _ = measure_ours(bert, chunks, args.runs)
+    finally:
+        busy.kill()
+
+    source = args.corpus or f"MkDocs' docs x {args.copies}, varied"
+    print(f"corpus: {source}: {len(pages)} pages, {len(chunks)} chunks, {sum(lengths)} tokens")
+    print(f"machine: {available_cores()} cores, float32 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    print(f"  (best of {args.runs} runs; page edited: {edited.relative_to(root)})")
+    print(f"pagemind cold build           {cold:7.2f} s  (embedding {cold_embedding:.2f} s)")
+    print(f"pagemind warm build           {warm:7.2f} s  (every vector from the cache)")
+    print(f"pagemind after one page edit  {one_edit:7.2f} s")
+    print(f"mkdocs build                  {mkdocs_seconds:7.2f} s")
+    print(f"pagemind serve rebuild        {body_edit:7.3f} s  (one page body edited)")
+    print(f"pagemind serve rebuild        {title_edit:7.3f} s  (one title: every nav re-rendered)")
+    print(f"embedding compute bound       {bound:7.2f} s  ({bert.flops(lengths) / 1e12:.2f} TFLOP)")
+    print(
+        f"  cold build / bound {cold / bound:.2f}x, embedding / bound {cold_embedding / bound:.2f}x"
+    )
+    print(f"  warm build / mkdocs build {warm / mkdocs_seconds:.2f}x")
+    rates = {
+        "numpy": numpy_seconds,
+        "sentence-transformers (torch)": peer_seconds,
+        "numpy, another CPU-bound process running": busy_seconds,
+    }
+    for name, seconds in rates.items():
+        print(f"chunks/s {name:41s} {len(chunks) / seconds:7.1f}  ({bound / seconds:.0%} of peak)")
+    print(f"  numpy / sentence-transformers {peer_seconds / numpy_seconds:.2f}x")
+    print(f"  slowdown with another CPU-bound process {busy_seconds / numpy_seconds:.2f}x")
+    print(f"  lowest cosine numpy vs sentence-transformers {(ours * peer).sum(axis=1).min():.6f}")
 
 
 if __name__ == "__main__":

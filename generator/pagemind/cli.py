@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 from pagemind import __version__
 from pagemind.errors import PagemindError
@@ -17,7 +18,8 @@ COMMAND_MODULES = ("new", "build", "check", "serve", "gh_deploy", "models", "sea
 log = logging.getLogger("pagemind")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The parser of the commands in `modules` (all of them for help and errors)."""
     parser = argparse.ArgumentParser(
         prog="pagemind",
         description="Build documentation sites with an in-browser AI assistant.",
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     group.add_argument("-v", "--verbose", action="store_true", help="print every step")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         module = importlib.import_module(f"pagemind.commands.{name}")
         module.register(subparsers, parents=[verbosity])
     return parser
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_modules_for(sys.argv[1:] if argv is None else argv)).parse_args(argv)
     configure_logging(args.quiet, args.verbose)
     try:
         return args.run(args)
@@ -72,3 +74,11 @@ def _run(argv: list[str] | None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _modules_for(argv: list[str]) -> Sequence[str]:
+    """Only the named command's module, when the command line starts with one: the others
+    import what they need at load (the builder, numpy), which `pagemind search` would wait
+    for."""
+    modules = {name.replace("_", "-"): name for name in COMMAND_MODULES}  # by command name
+    return (modules[argv[0]],) if argv and argv[0] in modules else COMMAND_MODULES

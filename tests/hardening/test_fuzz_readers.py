@@ -4,7 +4,6 @@ reproduces)."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +15,10 @@ from pagemind.config import MarkdownConfig, load_config
 from pagemind.errors import PagemindError
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.safetensors_source import read_bert_folder
-from pagemind.models.tiny_model import tiny_llama_gguf
+from pagemind.models.tiny_model import random_bert_folder, tiny_llama_gguf
 from pagemind.structure.links import LinkResolver
 from pagemind.structure.markdown import MarkdownRenderer
 from pagemind.structure.pages import parse_page
-from safetensors.numpy import save_file
 
 CASES = 120
 
@@ -84,8 +82,6 @@ Some *text* with a [link](other.md#part) and `code`.
 print("hi")
 ```
 """
-
-TINY_BERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "docs", "##s", "a"]
 
 
 def mutations(data: bytes, rng: random.Random) -> bytes:
@@ -216,70 +212,6 @@ def _odd_value(size: int, rng: random.Random) -> bytes:
     return rng.randbytes(size)
 
 
-def tiny_bert_folder(folder: Path) -> Path:
-    """A complete BERT folder of one layer and eight tokens: config, tokenizer, weights."""
-    folder.mkdir()
-    hidden, intermediate, positions = 8, 16, 16
-    config = {
-        "model_type": "bert",
-        "hidden_act": "gelu",
-        "vocab_size": len(TINY_BERT_VOCAB),
-        "hidden_size": hidden,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": intermediate,
-        "max_position_embeddings": positions,
-    }
-    tokenizer = {
-        "model": {
-            "type": "WordPiece",
-            "unk_token": "[UNK]",
-            "vocab": {token: index for index, token in enumerate(TINY_BERT_VOCAB)},
-        },
-        "normalizer": {"type": "BertNormalizer", "lowercase": True},
-        "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 2], "sep": ["[SEP]", 3]},
-        "added_tokens": [{"content": token} for token in TINY_BERT_VOCAB[:4]],
-    }
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    (folder / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
-    (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 12}', encoding="utf-8")
-    (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(
-        '{"pooling_mode_mean_tokens": true}', encoding="utf-8"
-    )
-    shapes = _bert_shapes(len(TINY_BERT_VOCAB), hidden, intermediate, positions)
-    rng = np.random.default_rng(0)
-    save_file(
-        {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()},
-        folder / "model.safetensors",
-    )
-    return folder
-
-
-def _bert_shapes(vocab: int, hidden: int, intermediate: int, positions: int) -> dict:
-    shapes = {
-        "embeddings.word_embeddings.weight": (vocab, hidden),
-        "embeddings.position_embeddings.weight": (positions, hidden),
-        "embeddings.token_type_embeddings.weight": (2, hidden),
-        "embeddings.LayerNorm.weight": (hidden,),
-        "embeddings.LayerNorm.bias": (hidden,),
-    }
-    layer = {
-        "attention.self.query": (hidden, hidden),
-        "attention.self.key": (hidden, hidden),
-        "attention.self.value": (hidden, hidden),
-        "attention.output.dense": (hidden, hidden),
-        "attention.output.LayerNorm": (hidden,),
-        "intermediate.dense": (intermediate, hidden),
-        "output.dense": (hidden, intermediate),
-        "output.LayerNorm": (hidden,),
-    }
-    for module, shape in layer.items():
-        shapes[f"encoder.layer.0.{module}.weight"] = shape
-        shapes[f"encoder.layer.0.{module}.bias"] = shape[:1]
-    return shapes
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -291,7 +223,7 @@ def _bert_shapes(vocab: int, hidden: int, intermediate: int, positions: int) -> 
     ],
 )
 def test_bert_folder_reader_raises_only_pagemind_errors(tmp_path: Path, name: str) -> None:
-    folder = tiny_bert_folder(tmp_path / "bert")
+    folder = random_bert_folder(tmp_path / "bert")
     read_bert_folder(folder)  # the undamaged folder reads
     target = folder / name
     original = target.read_bytes()

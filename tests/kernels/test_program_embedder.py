@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pagemind.gpu.embedder_program import compile_embedder, pack_sequences, run_embedder
+from pagemind.gpu.embedder_program import (
+    ProgramEmbedder,
+    compile_embedder,
+    pack_sequences,
+    run_embedder,
+)
 from pagemind.gpu.program import ProgramRunner
 from pagemind.models.bert import Bert
 from pagemind.models.registry import DEFAULT_MODELS
@@ -49,3 +54,16 @@ def test_pack_sequences_lays_texts_end_to_end():
     np.testing.assert_array_equal(packed["positions"], [0, 1, 2, 0, 1])
     np.testing.assert_array_equal(packed["token_spans"], [0, 3, 0, 3, 0, 3, 3, 2, 3, 2])
     np.testing.assert_array_equal(packed["sequence_spans"], [0, 3, 3, 2])
+
+
+def test_many_texts_embed_in_packed_runs_as_the_reference_does(gpu, minilm):
+    """A build's batch: texts of every length, cut into runs that fill a small program."""
+    reference = Bert(minilm)
+    texts = [" ".join(TEXTS[i % 3].split()[: 1 + (7 * i) % 40]) for i in range(40)]
+    sequences = reference.tokenize(texts)
+    embedder = ProgramEmbedder(gpu, minilm, pack_tokens=128)
+    got = embedder.embed(sequences)
+    cosines = np.sum(got * reference.embed_token_ids(sequences), axis=1)
+    assert got.shape == (40, minilm.config.hidden_size)
+    assert np.all(cosines > 0.9999), cosines
+    assert embedder.embed([]).shape == (0, minilm.config.hidden_size)

@@ -16,6 +16,7 @@ from pagemind.models.registry import DEFAULT_MODELS
 from pagemind.models.safetensors_source import BertModel, read_bert_folder
 from paths import REPO
 from safetensors.numpy import load_file, save_file
+from threadpoolctl import threadpool_info
 
 REFERENCE = json.loads((REPO / "tests/fixtures/bert_reference.json").read_text(encoding="utf-8"))
 EXPECTED = np.array(REFERENCE["embeddings"], dtype=np.float32)
@@ -151,3 +152,33 @@ def test_truncated_weights_file_is_an_error(folder: Path, tmp_path: Path) -> Non
     with pytest.raises(PagemindError, match="cannot read the safetensors file") as error:
         read_bert_folder(copy)
     assert error.value.fix
+
+
+def test_batches_in_parallel_keep_each_texts_vector(
+    f16_bert: Bert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts are sorted by length into batches run on parallel workers; every vector still
+    lands at its text's row, and each batch is reported once, with BLAS held to one thread."""
+    texts = [sentence * repeat for repeat in (3, 1, 2) for sentence in REFERENCE["sentences"]]
+    alone = np.concatenate([f16_bert.embed([text]) for text in texts])
+    monkeypatch.setattr(bert_module, "TOKENS_PER_BATCH", 200)
+    monkeypatch.setattr(bert_module, "available_cores", lambda: 2)
+    reported: dict[int, np.ndarray] = {}
+    blas_threads: set[int] = set()
+
+    def on_batch(indices: np.ndarray, vectors: np.ndarray) -> None:
+        blas_threads.update(pool["num_threads"] for pool in threadpool_info())
+        reported.update(zip(indices.tolist(), vectors, strict=True))
+
+    together = f16_bert.embed(texts, on_batch)
+    np.testing.assert_allclose(together, alone, atol=2e-6)
+    assert sorted(reported) == list(range(len(texts)))
+    assert np.array_equal(np.stack([reported[i] for i in range(len(texts))]), together)
+    assert blas_threads == {1}
+
+
+def test_flops_count_minilm_at_21_mflop_per_token(f16_bert: Bert) -> None:
+    per_token = f16_bert.flops([1])
+    assert 21.2e6 < per_token < 21.3e6
+    # Attention adds 4 x hidden FLOPs per token pair and layer.
+    assert f16_bert.flops([100]) - 100 * per_token == 6 * 4 * 384 * (100 * 100 - 100)

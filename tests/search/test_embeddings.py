@@ -1,5 +1,5 @@
 """Chunk embeddings from the real MiniLM package: cache by content hash, int8 vectors,
-hybrid and vector ranking, the relevance test."""
+hybrid and vector ranking, the relevance test, numpy and GPU (lavapipe here) alike."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pagemind.errors import PagemindError
 from pagemind.models.package import write_package
 from pagemind.models.registry import load_model, resolve_model
 from pagemind.search_index import SiteIndex, is_relevant
+from pagemind.search_index.embeddings import Embedder
 from pagemind.search_index.index_files import dequantize, quantize
 from pagemind.search_index.site_index import SiteIndexer, parse_pages
 from search_site import write_site
@@ -81,3 +82,24 @@ def test_a_site_without_text_has_an_empty_index(tmp_path, embedder_manifest) -> 
     assert files.description["count"] == 0
     assert index.search("anything", k=5) == []
     assert not is_relevant([])
+
+
+@pytest.mark.gpu
+def test_embed_device_gpu_gives_numpy_s_vectors(tmp_path, embedder_manifest) -> None:
+    """embed_device = "gpu" runs the compiled program on any adapter (lavapipe here) and
+    reports every batch; "auto" leaves a software adapter to numpy, which is faster."""
+    config = load_config(
+        write_site(tmp_path, config='site_name = "x"\n\n[search]\nembed_device = "gpu"\n')
+    )
+    embedder = SiteIndexer(config, embedder_manifest).embedder
+    sentence = "Install the package, then run the build command to write the site. "
+    texts = [sentence[: 10 + 7 * i] * (1 + i % 4) for i in range(30)]
+    reported: list[np.ndarray] = []
+    on_gpu = embedder.embed(texts, lambda indices, _: reported.append(indices))
+    assert embedder.gpu is not None
+    on_cpu = Embedder(embedder_manifest, "cpu").embed(texts)
+    assert np.min(np.sum(on_gpu * on_cpu, axis=1)) >= 0.999
+    assert sorted(np.concatenate(reported).tolist()) == list(range(len(texts)))
+    auto = Embedder(embedder_manifest, "auto")
+    auto.embed(texts[:1])
+    assert auto.gpu is None

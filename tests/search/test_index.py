@@ -79,9 +79,13 @@ def test_search_says_when_nothing_matches(tmp_path: Path, capsys) -> None:
     assert "may not cover" not in output.err
 
 
-def test_chunk_size_out_of_range_names_the_key(tmp_path: Path) -> None:
-    config = 'site_name = "x"\n\n[search]\nchunk_tokens = 5\n'
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [("chunk_tokens = 5", "search.chunk_tokens"), ('embed_device = "tpu"', "search.embed_device")],
+)
+def test_search_settings_out_of_range_name_the_key(tmp_path: Path, setting: str, key: str) -> None:
+    config = f'site_name = "x"\n\n[search]\n{setting}\n'
     root = write_site(tmp_path, config=config)
     with pytest.raises(PagemindError) as error:
         load_config(root)
-    assert error.value.key == "search.chunk_tokens" and error.value.line == 4
+    assert error.value.key == key and error.value.line == 4

@@ -49,6 +49,11 @@ def test_mkdocs_corpus_builds_from_mkdocs_yml(tmp_path: Path) -> None:
     assert "../../dev-guide/api/" in nav.urls  # "Developer Guide: dev-guide/" expands the folder
     assert not (tmp_path / "hooks.py").exists()  # exclude_docs: *.py
     assert (tmp_path / "img" / "screenshot.png").is_file()
+    # Its markdown_extensions: pymdownx.snippets inlines the events diagram from the project
+    # folder, as in MkDocs; toc's permalink symbol is the site's own.
+    plugins = (tmp_path / "dev-guide" / "plugins" / "index.html").read_text()
+    assert '<g id="graph0" class="graph"' in plugins and "--8<--" not in plugins
+    assert 'title="Link to this section">\uf0c1</a>' in plugins
 
 
 def test_example_site_builds_strict_with_every_link_reachable(tmp_path: Path) -> None:
@@ -284,9 +289,10 @@ def test_mkdocs_yml_site_builds_and_ignores_mkdocs_only_keys(
     )
     with caplog.at_level("INFO", logger="pagemind"):
         config = load_config(root, output=tmp_path / "out")
-    assert [r.getMessage() for r in caplog.records] == [
-        "mkdocs.yml: MkDocs keys pagemind ignores: extra, markdown_extensions, plugins, theme"
-    ]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "mkdocs.yml: MkDocs keys pagemind ignores: extra, plugins, theme"
+    [emoji_index] = messages[1:]  # Material's callable: pymdownx.emoji keeps its own default
+    assert "'emoji_index' names material.extensions.emoji.twemoji" in emoji_index
     assert config.base_path == "/project/"
     report = SiteBuilder(config).build()
     assert report.pages == 3 and not (tmp_path / "out" / "drafts").exists()

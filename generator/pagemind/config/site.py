@@ -34,6 +34,8 @@ class MarkdownConfig:
     pygments_style: str = "default"
     pygments_style_dark: str = "github-dark"
     toc_depth: int = 3
+    # As written: names or {name: options}; once loaded, (name, options) pairs in load order.
+    extensions: list | dict = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,15 @@ class AssistantConfig:
     copy_bias: float = 4.0
 
 
+EMBED_DEVICES = ("auto", "cpu", "gpu")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     # Chunk size in the embedder's WordPiece tokens, breadcrumb included; MiniLM reads 254.
     chunk_tokens: int = 200
+    # Where a build embeds its chunks: "auto" on a real GPU when wgpu finds one, else numpy.
+    embed_device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ def load_config(
     keys = checker.table(raw, _AuthorKeys, "")
     sub = {name: checker.table(tables[name], cls, name) for name, cls in _TABLES.items()}
     _check_theme(sub["theme"], checker)
+    sub["markdown"] = _checked_markdown(sub["markdown"], root, checker)
     _check_assistant(sub["assistant"], checker)
     _check_search(sub["search"], checker)
     _check_offline(keys.offline, checker)
@@ -312,6 +320,28 @@ def _check_theme(theme: ThemeConfig, checker: _Checker) -> None:
             )
 
 
+def _checked_markdown(markdown: MarkdownConfig, root: Path, checker: _Checker) -> MarkdownConfig:
+    """The markdown settings with the author's extensions loaded (see markdown_extensions.py)."""
+    if not markdown.extensions:
+        return markdown
+    from pagemind.config.markdown_extensions import load_extensions  # imports Markdown
+
+    if checker.path.name == MKDOCS_NAME:
+        key, key_line = "markdown_extensions", checker.line_of("markdown_extensions")
+    else:
+        key, key_line = "markdown.extensions", checker.line_of("extensions", "markdown")
+
+    def error(name: str, message: str, fix: str) -> PagemindError:
+        line = checker.line_containing(name) if name else None
+        return PagemindError(
+            message, file=checker.path, line=line or key_line, key=f"{key}[{name!r}]", fix=fix
+        )
+
+    where = f"{checker.path}: {key}"
+    extensions = load_extensions(markdown.extensions, root, where, error)
+    return dataclasses.replace(markdown, extensions=extensions)
+
+
 def _check_urls(keys: _AuthorKeys, base_url: str | None, checker: _Checker) -> None:
     """URLs that reach the pages' links: the site's address and the repository's."""
     site_fix = 'e.g. "https://owner.github.io/repo/" or "/repo/"'
@@ -354,6 +384,14 @@ def _check_search(search: SearchConfig, checker: _Checker) -> None:
             "search",
             f"'chunk_tokens' must be between 32 and 1024, got {search.chunk_tokens}",
             fix="200 suits the default embedder, which reads 254 tokens of text",
+        )
+    if search.embed_device not in EMBED_DEVICES:
+        raise checker.error(
+            "embed_device",
+            "search",
+            f"'embed_device' must be {' or '.join(map(repr, EMBED_DEVICES))}, "
+            f"got {search.embed_device!r}",
+            fix='"auto" embeds on a GPU where there is one and with numpy elsewhere',
         )
 
 

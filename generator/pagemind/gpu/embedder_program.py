@@ -15,16 +15,18 @@ and reads `embeddings`: n_sequences unit vectors of hidden_size floats.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from pagemind.gpu.device import GpuDevice
 from pagemind.gpu.kernels import (
     ATTENTION_MAX_KEYS,
     MAX_WORKGROUPS_PER_DIMENSION,
     check_head_dim,
 )
 from pagemind.gpu.program import BufferSpec, Program, ProgramBuilder, ProgramRunner
+from pagemind.gpu.runner import KernelRunner
 from pagemind.models.safetensors_source import BertModel
 
 PHASE = "embed"
@@ -32,6 +34,10 @@ INPUTS = ("tokens", "positions", "token_spans", "sequence_spans")
 OUTPUT = "embeddings"
 U32_BYTES = 4
 L2_EPS = 1e-12  # torch.nn.functional.normalize's, which sentence-transformers uses
+# Tokens per submit when a build embeds many texts: a few dozen submits for a large site,
+# while element-wise kernels over intermediate_size floats per token (add_bias: 256 per
+# workgroup, 1536 per token for MiniLM) stay within 65535 workgroups.
+PACK_TOKENS = 8192
 
 
 class _EmbedderCompiler(ProgramBuilder):
@@ -207,3 +213,42 @@ def run_embedder(program: ProgramRunner, sequences: Sequence[Sequence[int]]) -> 
         program.write(name, inputs[name])
     program.run(PHASE, {"n_tokens": n_tokens, "n_sequences": len(sequences)})
     return program.read(OUTPUT)[: len(sequences) * hidden].reshape(len(sequences), hidden)
+
+
+class ProgramEmbedder:
+    """The embed program on a GPU for many texts at once: packed end to end into runs of at
+    most `pack_tokens` tokens, one submit and one read-back per run."""
+
+    def __init__(self, gpu: GpuDevice, model: BertModel, pack_tokens: int = PACK_TOKENS) -> None:
+        self.hidden = model.config.hidden_size
+        widest = max(model.config.intermediate_size, self.hidden) * 4
+        self.pack_tokens = min(pack_tokens, gpu.limits["max-storage-buffer-binding-size"] // widest)
+        program = compile_embedder(model, max_tokens=self.pack_tokens)
+        self.program = ProgramRunner(KernelRunner(gpu), program, model.tensors)
+
+    def embed(
+        self,
+        sequences: Sequence[Sequence[int]],
+        on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    ) -> np.ndarray:
+        """One unit vector per token-id sequence ([CLS] ... [SEP], each within max_length).
+        on_batch(indices, vectors), as in models.bert.Bert.embed, after each run."""
+        embeddings = np.empty((len(sequences), self.hidden), dtype=np.float32)
+        for start, stop in _runs([len(ids) for ids in sequences], self.pack_tokens):
+            vectors = run_embedder(self.program, sequences[start:stop])
+            embeddings[start:stop] = vectors
+            if on_batch:
+                on_batch(np.arange(start, stop), vectors)
+        return embeddings
+
+
+def _runs(lengths: Sequence[int], capacity: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive sequences, as many per run as `capacity` tokens hold."""
+    start, tokens = 0, 0
+    for index, length in enumerate(lengths):
+        if index > start and tokens + length > capacity:
+            yield start, index
+            start, tokens = index, 0
+        tokens += length
+    if start < len(lengths):
+        yield start, len(lengths)

@@ -101,8 +101,12 @@ def write_package(model: PackagedModel, out_dir: Path, *, name: str) -> PackageI
     return PackageInfo(manifest_path, manifest, shard_paths, shards_written)
 
 
-def read_package(manifest_path: Path) -> tuple[dict, dict[str, QuantTensor]]:
-    """Read a package back, verifying every shard's size and sha256."""
+def read_package(
+    manifest_path: Path, *, verify: bool = True
+) -> tuple[dict, dict[str, QuantTensor]]:
+    """Read a package back, its shards memory-mapped: a tensor's data is a view of its shard
+    file, read from disk only where it is used. verify: check every shard's sha256 (reads
+    every byte); without it, only their sizes (for packages this machine wrote itself)."""
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -116,16 +120,17 @@ def read_package(manifest_path: Path) -> tuple[dict, dict[str, QuantTensor]]:
             key="format",
             fix="rebuild the site with this version of pagemind",
         )
-    shards = [_read_shard(manifest_path.parent, ShardFile(**shard)) for shard in manifest["shards"]]
+    shards = [
+        _map_shard(manifest_path.parent, ShardFile(**shard), verify) for shard in manifest["shards"]
+    ]
     tensors = {}
     for name, entry in manifest["tensors"].items():
-        parts = entry.get("parts", [entry])
-        data = np.concatenate(
-            [
-                shards[part["shard"]][part["offset"] : part["offset"] + part["bytes"]]
-                for part in parts
-            ]
-        )
+        pieces = [
+            shards[part["shard"]][part["offset"] : part["offset"] + part["bytes"]]
+            for part in entry.get("parts", [entry])
+        ]
+        # A tensor in one shard stays a view of it; only a split one is joined (copied).
+        data = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         tensors[name] = QuantTensor(
             name=name, format=entry["format"], shape=tuple(entry["shape"]), data=data
         )
@@ -213,21 +218,22 @@ def _shard_content(tensors: dict[str, QuantTensor], placements: list[Placement])
     return content.tobytes()
 
 
-def _read_shard(folder: Path, shard: ShardFile) -> np.ndarray:
+def _map_shard(folder: Path, shard: ShardFile, verify: bool) -> np.ndarray:
     path = folder / shard.file
     try:
-        content = path.read_bytes()
+        size = path.stat().st_size
+        content = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     except OSError:
         raise PagemindError(
             "a model shard named in the manifest is missing", file=path, fix="rebuild the site"
         ) from None
-    if len(content) != shard.bytes or _sha256(content) != shard.sha256:
+    if size != shard.bytes or (verify and _sha256(content) != shard.sha256):
         raise PagemindError(
             "the model shard does not match its sha256 in the manifest",
             file=path,
             fix="rebuild the site",
         )
-    return np.frombuffer(content, dtype=np.uint8)
+    return np.asarray(content)  # a plain array viewing the mapping, which it keeps open
 
 
 def _remove_stale(out_dir: Path, name: str, keep: set[Path]) -> None:
@@ -264,7 +270,7 @@ def _manifest_text(manifest: dict) -> bytes:
     return json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _sha256(content: bytes) -> str:
+def _sha256(content: bytes | np.ndarray) -> str:
     return hashlib.sha256(content).hexdigest()
 
 

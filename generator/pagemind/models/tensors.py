@@ -44,6 +44,13 @@ class QuantTensor:
         values = quants.dequantize(rows, GGMLQuantizationType[self.format])
         return values.astype(np.float32, copy=False).reshape(self.shape)
 
+    def dequantize_rows(self, rows: np.ndarray) -> np.ndarray:
+        """float32 values of these rows of a 2-D tensor, (len(rows), shape[1]): the same
+        numbers as dequantize()[rows], without dequantizing the other rows."""
+        stored = self.data.reshape(self.shape[0], -1)[rows]
+        values = quants.dequantize(stored, GGMLQuantizationType[self.format])
+        return values.astype(np.float32, copy=False).reshape(len(rows), self.shape[1])
+
     @classmethod
     def from_array(cls, name: str, array: np.ndarray, format: str) -> QuantTensor:
         """Convert or quantize float values into `format` (blocks run along the last axis)."""

@@ -1,12 +1,14 @@
-"""A small random decoder written as a real GGUF file, in the formats of the default model.
+"""A small random decoder written as a real GGUF file, in the formats of the default model,
+and a random BERT encoder written as a real sentence-transformers folder.
 
-Tests (reader, reference, kernels, browser) run it in milliseconds, and benchmarks
-build one with the default model's shapes: speed does not depend on the values. A scripted
-one (scripted_llama_gguf) answers every chat prompt with a text fixed in advance.
+Tests (reader, reference, kernels, browser) run them in milliseconds, and benchmarks
+build them with the default models' shapes: speed does not depend on the values. A scripted
+decoder (scripted_llama_gguf) answers every chat prompt with a text fixed in advance.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter
 from numpy.typing import ArrayLike
+from safetensors.numpy import save_file
 
 from pagemind.models.bpe import BYTE_TO_CHARACTER
 from pagemind.models.tensors import QuantTensor
@@ -25,6 +28,8 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+BERT_WORDS = ("the", "docs", "##s", "a")
 _FLOAT_TYPES = {"F32": np.float32, "F16": np.float16}
 MERGES = ("Ġ t", "h e", "Ġt he", "i n", "e r", "Ġ a", "o n", "r e", "Ġ s", "e d")
 # A scripted model's logit for the next token of its script; the others stay near 60 at
@@ -199,3 +204,82 @@ def _add_tensor(writer: GGUFWriter, tensor: QuantTensor) -> None:
     # Quantized tensors go in as their bytes, one row of blocks per output row.
     rows = tensor.data.reshape(*tensor.shape[:-1], -1)
     writer.add_tensor(tensor.name, rows, raw_dtype=GGMLQuantizationType[tensor.format])
+
+
+def random_bert_folder(
+    folder: Path,
+    *,
+    vocab_size: int = 8,
+    hidden: int = 8,
+    layers: int = 1,
+    heads: int = 2,
+    intermediate: int = 16,
+    positions: int = 16,
+    max_seq_length: int = 12,
+    seed: int = 0,
+) -> Path:
+    """A complete BERT folder (config, WordPiece tokenizer, pooling, float32 weights) with
+    random weights; the vocabulary holds the special tokens, a few words and filler pieces."""
+    folder.mkdir(parents=True)
+    vocab = [*BERT_SPECIAL_TOKENS, *BERT_WORDS][:vocab_size]
+    vocab += [f"w{index}" for index in range(vocab_size - len(vocab))]
+    config = {
+        "model_type": "bert",
+        "hidden_act": "gelu",
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": intermediate,
+        "max_position_embeddings": positions,
+    }
+    tokenizer = {
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": _ids(vocab)},
+        "normalizer": {"type": "BertNormalizer", "lowercase": True},
+        "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 2], "sep": ["[SEP]", 3]},
+        "added_tokens": [{"content": token} for token in BERT_SPECIAL_TOKENS],
+    }
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    sentence_config = json.dumps({"max_seq_length": max_seq_length})
+    (folder / "sentence_bert_config.json").write_text(sentence_config, encoding="utf-8")
+    (folder / "1_Pooling").mkdir()
+    pooling = '{"pooling_mode_mean_tokens": true}'
+    (folder / "1_Pooling" / "config.json").write_text(pooling, encoding="utf-8")
+    rng = np.random.default_rng(seed)
+    shapes = _bert_shapes(vocab_size, hidden, layers, intermediate, positions)
+    weights = {name: rng.standard_normal(shape).astype(np.float32) * 0.1 for name, shape in shapes}
+    save_file(weights, folder / "model.safetensors")
+    return folder
+
+
+def _ids(vocab: Sequence[str]) -> dict[str, int]:
+    return {token: index for index, token in enumerate(vocab)}
+
+
+def _bert_shapes(
+    vocab: int, hidden: int, layers: int, intermediate: int, positions: int
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Every tensor of a BERT checkpoint (numpy order: (n_out, n_in)), by name."""
+    shapes = [
+        ("embeddings.word_embeddings.weight", (vocab, hidden)),
+        ("embeddings.position_embeddings.weight", (positions, hidden)),
+        ("embeddings.token_type_embeddings.weight", (2, hidden)),
+        ("embeddings.LayerNorm.weight", (hidden,)),
+        ("embeddings.LayerNorm.bias", (hidden,)),
+    ]
+    modules = {
+        "attention.self.query": (hidden, hidden),
+        "attention.self.key": (hidden, hidden),
+        "attention.self.value": (hidden, hidden),
+        "attention.output.dense": (hidden, hidden),
+        "attention.output.LayerNorm": (hidden,),
+        "intermediate.dense": (intermediate, hidden),
+        "output.dense": (hidden, intermediate),
+        "output.LayerNorm": (hidden,),
+    }
+    for layer in range(layers):
+        for module, shape in modules.items():
+            shapes.append((f"encoder.layer.{layer}.{module}.weight", shape))
+            shapes.append((f"encoder.layer.{layer}.{module}.bias", shape[:1]))
+    return shapes

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pagemind.builder import SiteBuilder
 from pagemind.config import CONFIG_NAME, MKDOCS_NAME, SiteConfig, load_config
+from pagemind.config.markdown_extensions import snippet_folders
 from pagemind.errors import PagemindError
 from pagemind.preview.livereload import BuildError, LiveReload
 from pagemind.preview.server import PreviewServer
@@ -102,7 +103,7 @@ class Preview:
             self.builder = SiteBuilder(self.config, self.assistant)
             self.watcher.watch(self._sources())
             changed = None
-        elif changed is not None and any(map(self._is_shared, changed)):
+        elif changed is not None and any(map(self._is_shared_or_snippet, changed)):
             changed = None
         self.builder.build(changed)
 
@@ -124,9 +125,27 @@ class Preview:
     def _is_config(self, path: Path) -> bool:
         return path.parent == self.site_root and path.name in (CONFIG_NAME, MKDOCS_NAME)
 
-    def _is_shared(self, path: Path) -> bool:
-        return any(path.is_relative_to(shared) for shared in self._shared)
+    def _is_shared_or_snippet(self, path: Path) -> bool:
+        """Templates, the runtime and files pages include (outside docs_dir) touch any page."""
+        if path.is_relative_to(self.config.docs_dir):
+            return False
+        return any(path.is_relative_to(folder) for folder in self._shared + self._snippets())
+
+    def _snippets(self) -> list[Path]:
+        return snippet_folders(self.config.markdown.extensions)
 
     def _sources(self) -> list[Path]:
         configs = [self.site_root / CONFIG_NAME, self.site_root / MKDOCS_NAME]
-        return [*configs, self.config.docs_dir, *self._shared]
+        return [*configs, self.config.docs_dir, *self._shared, *self._snippet_sources()]
+
+    def _snippet_sources(self) -> list[Path]:
+        """Snippet folders outside docs_dir; one that holds docs_dir (such as the site's own
+        folder) is watched through its top-level files only, not everything below it."""
+        docs = self.config.docs_dir
+        sources: list[Path] = []
+        for folder in self._snippets():
+            if docs.is_relative_to(folder):
+                sources += [path for path in folder.iterdir() if path.is_file()]
+            elif folder.is_dir() and not folder.is_relative_to(docs):
+                sources.append(folder)
+        return sources

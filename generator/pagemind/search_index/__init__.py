@@ -7,6 +7,7 @@ the ranking that answers queries from them (the same in runtime/retrieval.js).
     index_files.py   the content-hashed files under _pagemind/index/ and site.json's "index"
     ranking.py       BM25, cosine, rank fusion, Hit and is_relevant
     site_index.py    SiteIndexer (kept by the builder between builds) and SiteIndex (queries)
+    index_cache.py   the index of unchanged sources, kept for the next query
 
 Python API (`pagemind search`, `pagemind ask`, bench/eval_answers.py):
 

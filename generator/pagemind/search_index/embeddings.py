@@ -1,8 +1,10 @@
 """Chunk embeddings from the site's embedder package, cached by content hash.
 
 The embedder is read from the very package the browser loads (its manifest and shards),
-through the numpy BERT reference, so a query embedded in the browser and the chunks
-embedded here come from the same weights and tokenizer.
+so a query embedded in the browser and the chunks embedded here come from the same weights
+and tokenizer. They run through the numpy BERT reference, or through the compiled embed
+program on a GPU (pagemind.gpu.embedder_program) where wgpu finds a real one: the vectors
+agree to float noise.
 
 Cache: <site root>/.pagemind-cache/embeddings/<manifest file stem>.npz, a key per embedded
 text (sha256 of the text) and its float32 vector. The manifest's name carries its content
@@ -17,32 +19,43 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
+from pagemind.errors import PagemindError
 from pagemind.models.bert import Bert
 from pagemind.models.package import read_package
 from pagemind.models.safetensors_source import BertModel
 from pagemind.models.wordpiece import wordpiece_tokenizer
 
+if TYPE_CHECKING:
+    from pagemind.gpu.device import GpuDevice
+
 log = logging.getLogger("pagemind")
 
-EMBED_BATCH = 16  # chunks per forward pass: a progress step every second or so
+OnBatch = Callable[[np.ndarray, np.ndarray], None]  # (positions of the texts, their vectors)
+
+PROGRESS_SECONDS = 5.0  # without a terminal (CI logs): a progress line this often
 
 
 class Embedder:
     """The embedder package's model, loaded on first use (reading it takes a second)."""
 
-    def __init__(self, manifest_path: Path) -> None:
+    def __init__(self, manifest_path: Path, device: str = "auto") -> None:
+        """device: "auto", "cpu" or "gpu", as [search] embed_device."""
         self.manifest_path = manifest_path
         self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        self.device = device
         # Counts tokens for chunking: no [CLS]/[SEP], no truncation.
         self._counter = wordpiece_tokenizer(self.manifest["tokenizer"])
         self._counter.no_truncation()
-        self._bert: Bert | None = None
+        self._encode: Callable[[Sequence[str], OnBatch | None], np.ndarray] | None = None
+        self.gpu: GpuDevice | None = None  # the GPU it embeds on, once loaded; None: numpy
 
     @property
     def dimensions(self) -> int:
@@ -57,11 +70,46 @@ class Embedder:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self._bert is None:
-            manifest, tensors = read_package(self.manifest_path)
-            self._bert = Bert(BertModel.from_package(manifest, tensors))
-        return self._bert.embed(texts)
+    def embed(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> np.ndarray:
+        """Unit vectors, one per text; see Bert.embed for on_batch."""
+        if self._encode is None:
+            self._encode = self._load()
+        return self._encode(texts, on_batch)
+
+    def _load(self) -> Callable[[Sequence[str], OnBatch | None], np.ndarray]:
+        manifest, tensors = read_package(self.manifest_path)
+        model = BertModel.from_package(manifest, tensors)
+        self.gpu = _embedding_gpu(self.device)
+        if self.gpu is None:
+            return Bert(model).embed
+        # Imported here: wgpu loads only where a GPU embeds.
+        from pagemind.gpu.embedder_program import ProgramEmbedder
+
+        log.info("Embedding on %s", self.gpu.describe())
+        program = ProgramEmbedder(self.gpu, model)
+        tokenizer = wordpiece_tokenizer(model.tokenizer_spec)
+
+        def encode(texts: Sequence[str], on_batch: OnBatch | None) -> np.ndarray:
+            sequences = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+            return program.embed(sequences, on_batch)
+
+        return encode
+
+
+def _embedding_gpu(device: str) -> GpuDevice | None:
+    """The GPU to embed on: any adapter for "gpu"; for "auto" a real GPU only, as numpy beats
+    software adapters (lavapipe, llvmpipe), and none when wgpu finds no adapter."""
+    if device == "cpu":
+        return None
+    from pagemind.gpu.device import open_device
+
+    try:
+        gpu = open_device()
+    except PagemindError:
+        if device == "gpu":
+            raise
+        return None
+    return None if device == "auto" and gpu.is_cpu else gpu
 
 
 class EmbeddingCache:
@@ -88,16 +136,19 @@ class EmbeddingCache:
         return np.stack([self.vectors[key] for key in keys])
 
     def _compute(self, missing: list[tuple[str, str]]) -> None:
-        quiet = not sys.stderr.isatty() or not log.isEnabledFor(logging.INFO)
         log.info("Embedding %d new chunk(s)", len(missing))
-        with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=quiet) as bar:
-            for start in range(0, len(missing), EMBED_BATCH):
-                batch = missing[start : start + EMBED_BATCH]
-                vectors = self.embedder.embed([text for _, text in batch])
-                for (key, _), vector in zip(batch, vectors, strict=True):
-                    self.vectors[key] = vector
-                bar.update(len(batch))
-        self.embedded += len(missing)
+        progress = _Progress(len(missing))
+
+        def keep(indices: np.ndarray, vectors: np.ndarray) -> None:
+            for index, vector in zip(indices.tolist(), vectors, strict=True):
+                self.vectors[missing[index][0]] = vector
+            self.embedded += len(indices)
+            progress.update(len(indices))
+
+        try:
+            self.embedder.embed([text for _, text in missing], keep)
+        finally:
+            progress.close()
 
     def _read(self) -> dict[str, np.ndarray]:
         try:
@@ -113,6 +164,50 @@ class EmbeddingCache:
         partial = self.path.with_name(self.path.stem + ".partial.npz")
         np.savez(partial, keys=np.array(kept), vectors=np.stack([self.vectors[k] for k in kept]))
         os.replace(partial, self.path)
+
+
+class _Progress:
+    """Chunks done, chunks/s and time left: a bar on a terminal, else a log line every
+    PROGRESS_SECONDS, so that a CI log shows a long first build moving."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.started = self.last_line = time.perf_counter()
+        on_terminal = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+        self.bar = tqdm(total=total, desc="Embedding", unit="chunk") if on_terminal else None
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        now = time.perf_counter()
+        if now - self.last_line >= PROGRESS_SECONDS and self.done < self.total:
+            self.last_line = now
+            rate = self.done / (now - self.started)
+            log.info(
+                "Embedding: %d/%d chunks, %.1f chunks/s, %s left",
+                self.done,
+                self.total,
+                rate,
+                _duration((self.total - self.done) / rate),
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        seconds = time.perf_counter() - self.started
+        log.info(
+            "Embedded %d chunk(s) in %.1f s, %.1f chunks/s",
+            self.done,
+            seconds,
+            self.done / max(seconds, 1e-9),
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def _key(text: str) -> str:

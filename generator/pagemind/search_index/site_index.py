@@ -13,8 +13,13 @@ import numpy as np
 
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
+from pagemind.models.bert import Bert
+from pagemind.models.package import read_package
+from pagemind.models.registry import resolve_model
+from pagemind.models.safetensors_source import BertModel
 from pagemind.search_index.chunks import Chunk, chunk_page
 from pagemind.search_index.embeddings import Embedder, EmbeddingCache
+from pagemind.search_index.index_cache import IndexCache
 from pagemind.search_index.index_files import (
     IndexFiles,
     LoadedIndex,
@@ -50,7 +55,8 @@ class SiteIndexer:
     def __init__(self, config: SiteConfig, embedder_manifest: Path | None = None) -> None:
         """embedder_manifest: the embedder package in the site's output; None: keyword-only."""
         self.config = config
-        self.embedder = Embedder(embedder_manifest) if embedder_manifest else None
+        device = config.search.embed_device
+        self.embedder = Embedder(embedder_manifest, device) if embedder_manifest else None
         self.cache = (
             EmbeddingCache(self.embedder, config.root / CACHE_FOLDER) if self.embedder else None
         )
@@ -108,16 +114,23 @@ class SiteIndex:
     def __init__(self, loaded: LoadedIndex) -> None:
         self.chunks = loaded.chunks
         self.ranker = Ranker(loaded.chunks, loaded.stats, loaded.vectors)
-        self.embedder = Embedder(loaded.embedder_manifest) if loaded.embedder_manifest else None
+        manifest = loaded.embedder_manifest
+        self.embedder = QueryEmbedder(manifest) if manifest else None
 
     @classmethod
     def build(cls, config: SiteConfig) -> SiteIndex:
-        """Index the site's sources in memory (embeddings from the site's cache); writes
-        nothing but caches."""
+        """Index the site's sources in memory (embeddings from the site's cache), or read
+        the index back from the cache when no source changed since it was made (see
+        index_cache.py); writes nothing but caches."""
+        cache = IndexCache(config, _embedder_source(config))
+        cached = cache.load()
+        if cached is not None:
+            log.debug("Search index: unchanged sources, read from %s", cache.folder)
+            return cls(cached)
         manifest = _embedder_package(config)
-        return cls.load_files(
-            SiteIndexer(config, manifest).update(parse_pages(config), ()), manifest
-        )
+        files = SiteIndexer(config, manifest).update(parse_pages(config), ())
+        cache.save(files, manifest)
+        return cls.load_files(files, manifest)
 
     @classmethod
     def load_files(cls, files: IndexFiles, embedder_manifest: Path | None) -> SiteIndex:
@@ -150,6 +163,22 @@ class SiteIndex:
         return self.ranker.hybrid(query, self.embed_query(query), k)
 
 
+class QueryEmbedder:
+    """The embedder package's model for queries, on the CPU: loaded on first use, its
+    shards memory-mapped rather than copied, and checked by size only (the build that wrote
+    them hashed them): a query waits for no sha256 of the weights."""
+
+    def __init__(self, manifest_path: Path) -> None:
+        self.manifest_path = manifest_path
+        self._bert: Bert | None = None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._bert is None:
+            manifest, tensors = read_package(self.manifest_path, verify=False)
+            self._bert = Bert(BertModel.from_package(manifest, tensors))
+        return self._bert.embed(texts)
+
+
 def parse_pages(config: SiteConfig) -> dict[str, Page]:
     """Every page of the site, parsed as a build parses it."""
     files = discover(config.docs_dir, config.exclude, config.follow_external_symlinks)
@@ -158,6 +187,19 @@ def parse_pages(config: SiteConfig) -> dict[str, Page]:
     return {
         source: parse_page(source, config.docs_dir, renderer, resolver) for source in files.pages
     }
+
+
+def _embedder_source(config: SiteConfig) -> Path | None:
+    """The embedder's weights, None when the assistant is off."""
+    if not config.assistant.enabled:
+        return None
+    return resolve_model(
+        config.assistant.embedder,
+        "embedder",
+        config.root,
+        file=config.config_file,
+        key="assistant.embedder",
+    )
 
 
 def _embedder_package(config: SiteConfig) -> Path | None:

@@ -16,7 +16,9 @@ PERMALINK = "¶"
 
 
 def extensions(settings: MarkdownConfig) -> tuple[list[str], dict[str, dict]]:
-    """The one list of Markdown extensions every page is rendered with."""
+    """The one list of Markdown extensions every page is rendered with: pagemind's, then the
+    author's (MkDocs adds its list after its built-ins the same way); the author's options
+    of an extension pagemind loads too are merged over pagemind's."""
     configs = {
         "toc": {
             "permalink": PERMALINK,
@@ -29,6 +31,9 @@ def extensions(settings: MarkdownConfig) -> tuple[list[str], dict[str, dict]]:
         "pymdownx.tabbed": {"alternate_style": True},
     }
     names = [
+        # MkDocs loads it first: an author's fenced_code is then a no-op that superfences,
+        # loaded after it, replaces (loaded last, it would replace superfences).
+        "fenced_code",
         "tables",
         "admonition",
         "footnotes",
@@ -39,6 +44,10 @@ def extensions(settings: MarkdownConfig) -> tuple[list[str], dict[str, dict]]:
         "pymdownx.inlinehilite",
         *configs,
     ]
+    for name, options in settings.extensions:
+        if name not in names:
+            names.append(name)
+        configs[name] = {**configs.get(name, {}), **options}
     return names, configs
 
 
@@ -114,7 +123,8 @@ class _LinkTreeprocessor(Treeprocessor):
 
     def _visit(self, element: etree.Element, parent: etree.Element) -> None:
         if element.tag == "a" and "headerlink" in element.get("class", ""):
-            heading = "".join(parent.itertext()).replace(PERMALINK, "").strip()
+            mark = "".join(element.itertext())  # the site's permalink symbol
+            heading = "".join(parent.itertext()).replace(mark, "").strip()
             element.set("aria-label", f"Link to section: {heading}")
             return
         for attribute in ("href", "src"):

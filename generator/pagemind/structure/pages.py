@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pymdownx.snippets import SnippetMissingError
+
 from pagemind.config import read_utf8
 from pagemind.config.yaml_text import load_yaml
 from pagemind.errors import PagemindError
@@ -108,6 +110,13 @@ def parse_page(
         rendered = renderer.render(body, rewrite)
     except RecursionError:  # nesting of another kind: emphasis, HTML blocks, admonitions
         raise _too_deep(path, offset + _first_line_deeper_than(depths, 100)) from None
+    except SnippetMissingError as error:  # pymdownx.snippets with check_paths on
+        raise PagemindError(
+            str(error),
+            file=path,
+            fix="correct the --8<-- path: it is relative to pymdownx.snippets' base_path, "
+            "which is relative to the config file's folder",
+        ) from None
     return Page(
         source=source,
         url=page_url(source),

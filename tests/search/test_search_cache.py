@@ -1,0 +1,81 @@
+"""`pagemind search` reads the index of an unchanged site back from .pagemind-cache/index/,
+ranks with it exactly as with a fresh index, and sees every edit of what pages are made of."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from site_helpers import run_cli, tiny_assistant_site, write_site
+
+KEYWORD_SITE = {
+    "pagemind.toml": """\
+site_name = "Cached"
+
+[assistant]
+enabled = false
+
+[markdown]
+extensions = [{ "pymdownx.snippets" = { base_path = ["snippets"] } }]
+""",
+    "docs/index.md": '# Home\n\nSettings.\n\n--8<-- "note.md"\n',
+    "docs/guide.md": "# Guide\n\nThe frobnicate switch.\n",
+    "snippets/note.md": "The zorblax setting.\n",
+}
+
+
+def search(root: Path, query: str, capsys) -> tuple[list[str], str]:
+    """The URLs `pagemind search -v --json` prints, and its log."""
+    capsys.readouterr()
+    assert run_cli("search", "-v", "--json", root, query) == 0
+    captured = capsys.readouterr()
+    return [hit["url"] for hit in json.loads(captured.out)], captured.err
+
+
+def edit(path: Path, text: str) -> None:
+    """Write `text` with a later modification time, as an editor's save a moment later."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def test_an_unchanged_site_is_searched_from_the_cache(tmp_path, capsys) -> None:
+    root = write_site(tmp_path, KEYWORD_SITE)
+    first, log = search(root, "zorblax", capsys)
+    assert first == ["#home"] and "read from" not in log
+    again, log = search(root, "zorblax", capsys)
+    assert again == first and "Search index: unchanged sources, read from" in log
+
+
+def test_edits_of_pages_and_snippets_are_searched_at_once(tmp_path, capsys) -> None:
+    root = write_site(tmp_path, KEYWORD_SITE)
+    assert search(root, "quux", capsys)[0] == []
+
+    edit(root / "snippets" / "note.md", "The quux setting.\n")
+    assert search(root, "quux", capsys)[0] == ["#home"]
+    assert search(root, "zorblax", capsys)[0] == []
+
+    edit(root / "docs" / "guide.md", "# Guide\n\nThe quux switch as well.\n")
+    assert sorted(search(root, "quux", capsys)[0]) == ["#home", "guide/#guide"]
+
+    (root / "docs" / "guide.md").unlink()
+    assert search(root, "quux", capsys)[0] == ["#home"]
+
+
+def test_the_cached_index_ranks_as_a_fresh_one(tmp_path, capsys) -> None:
+    root = write_site(
+        tiny_assistant_site(tmp_path),
+        {
+            "docs/install.md": "# Install\n\n## On Windows\n\nRun the installer, then reboot.\n",
+            "docs/usage.md": "# Usage\n\nCall `demo.start()` once the settings are read.\n",
+        },
+    )
+    query = "my computer must be restarted after setup"
+    assert run_cli("search", "--json", root, query) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert run_cli("search", "-v", "--json", root, query) == 0
+    captured = capsys.readouterr()
+    assert "read from" in captured.err
+    assert json.loads(captured.out) == fresh  # the same sections, scores to the last digit
+    assert fresh[0]["url"] == "install/#on-windows"
