@@ -66,32 +66,37 @@ class BertModel:
         return cls(BertConfig(**manifest["config"]), tensors, manifest["tokenizer"])
 
 
+def bert_tensor_shapes(config: BertConfig) -> list[tuple[str, tuple[int, ...]]]:
+    """Every tensor the encoder uses with its numpy shape ((n_out, n_in) for a matrix), in
+    the order the package stores them."""
+    hidden, inner = config.hidden_size, config.intermediate_size
+    shapes = [
+        ("embeddings.word_embeddings.weight", (config.vocab_size, hidden)),
+        ("embeddings.position_embeddings.weight", (config.max_positions, hidden)),
+        ("embeddings.token_type_embeddings.weight", (config.type_vocab_size, hidden)),
+        ("embeddings.LayerNorm.weight", (hidden,)),
+        ("embeddings.LayerNorm.bias", (hidden,)),
+    ]
+    modules = {
+        "attention.self.query": (hidden, hidden),
+        "attention.self.key": (hidden, hidden),
+        "attention.self.value": (hidden, hidden),
+        "attention.output.dense": (hidden, hidden),
+        "attention.output.LayerNorm": (hidden,),
+        "intermediate.dense": (inner, hidden),
+        "output.dense": (hidden, inner),
+        "output.LayerNorm": (hidden,),
+    }
+    for layer in range(config.num_layers):
+        for module, shape in modules.items():
+            prefix = f"encoder.layer.{layer}.{module}"
+            shapes += [(f"{prefix}.weight", shape), (f"{prefix}.bias", shape[:1])]
+    return shapes
+
+
 def bert_tensor_names(config: BertConfig) -> list[str]:
     """Every tensor the encoder uses, in the order the package stores them."""
-    names = [
-        "embeddings.word_embeddings.weight",
-        "embeddings.position_embeddings.weight",
-        "embeddings.token_type_embeddings.weight",
-        "embeddings.LayerNorm.weight",
-        "embeddings.LayerNorm.bias",
-    ]
-    for layer in range(config.num_layers):
-        prefix = f"encoder.layer.{layer}."
-        names += [
-            prefix + name
-            for module in (
-                "attention.self.query",
-                "attention.self.key",
-                "attention.self.value",
-                "attention.output.dense",
-                "attention.output.LayerNorm",
-                "intermediate.dense",
-                "output.dense",
-                "output.LayerNorm",
-            )
-            for name in (f"{module}.weight", f"{module}.bias")
-        ]
-    return names
+    return [name for name, _ in bert_tensor_shapes(config)]
 
 
 def read_bert_folder(path: Path, *, weight_format: str = DEFAULT_WEIGHT_FORMAT) -> BertModel:

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from safetensors.numpy import save_file
 
 from pagemind.models.bpe import BYTE_TO_CHARACTER
+from pagemind.models.safetensors_source import BertConfig, bert_tensor_shapes
 from pagemind.models.tensors import QuantTensor
 
 CHATML_TEMPLATE = (
@@ -246,8 +247,22 @@ def random_bert_folder(
     (folder / "1_Pooling").mkdir()
     pooling = '{"pooling_mode_mean_tokens": true}'
     (folder / "1_Pooling" / "config.json").write_text(pooling, encoding="utf-8")
+    shapes = bert_tensor_shapes(
+        BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden,
+            num_layers=layers,
+            num_heads=heads,
+            intermediate_size=intermediate,
+            max_positions=positions,
+            type_vocab_size=2,
+            layer_norm_eps=1e-12,
+            max_length=max_seq_length,
+            pooling="mean",
+            weight_format="F32",
+        )
+    )
     rng = np.random.default_rng(seed)
-    shapes = _bert_shapes(vocab_size, hidden, layers, intermediate, positions)
     weights = {name: rng.standard_normal(shape).astype(np.float32) * 0.1 for name, shape in shapes}
     save_file(weights, folder / "model.safetensors")
     return folder
@@ -255,31 +270,3 @@ def random_bert_folder(
 
 def _ids(vocab: Sequence[str]) -> dict[str, int]:
     return {token: index for index, token in enumerate(vocab)}
-
-
-def _bert_shapes(
-    vocab: int, hidden: int, layers: int, intermediate: int, positions: int
-) -> list[tuple[str, tuple[int, ...]]]:
-    """Every tensor of a BERT checkpoint (numpy order: (n_out, n_in)), by name."""
-    shapes = [
-        ("embeddings.word_embeddings.weight", (vocab, hidden)),
-        ("embeddings.position_embeddings.weight", (positions, hidden)),
-        ("embeddings.token_type_embeddings.weight", (2, hidden)),
-        ("embeddings.LayerNorm.weight", (hidden,)),
-        ("embeddings.LayerNorm.bias", (hidden,)),
-    ]
-    modules = {
-        "attention.self.query": (hidden, hidden),
-        "attention.self.key": (hidden, hidden),
-        "attention.self.value": (hidden, hidden),
-        "attention.output.dense": (hidden, hidden),
-        "attention.output.LayerNorm": (hidden,),
-        "intermediate.dense": (intermediate, hidden),
-        "output.dense": (hidden, intermediate),
-        "output.LayerNorm": (hidden,),
-    }
-    for layer in range(layers):
-        for module, shape in modules.items():
-            shapes.append((f"encoder.layer.{layer}.{module}.weight", shape))
-            shapes.append((f"encoder.layer.{layer}.{module}.bias", shape[:1]))
-    return shapes

@@ -14,6 +14,7 @@ embeds only texts whose key is missing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from pagemind.errors import PagemindError
@@ -46,14 +48,14 @@ PROGRESS_SECONDS = 5.0  # without a terminal (CI logs): a progress line this oft
 class Embedder:
     """The embedder package's model, loaded on first use (reading it takes a second)."""
 
-    def __init__(self, manifest_path: Path, device: str = "auto") -> None:
-        """device: "auto", "cpu" or "gpu", as [search] embed_device."""
+    def __init__(self, manifest_path: Path, device: str = "auto", verify: bool = True) -> None:
+        """device: "auto", "cpu" or "gpu", as [search] embed_device. verify: hash the shards
+        as they load; a query skips it (the build that wrote them hashed them), so that it
+        waits for no sha256 of the weights."""
         self.manifest_path = manifest_path
         self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         self.device = device
-        # Counts tokens for chunking: no [CLS]/[SEP], no truncation.
-        self._counter = wordpiece_tokenizer(self.manifest["tokenizer"])
-        self._counter.no_truncation()
+        self.verify = verify
         self._encode: Callable[[Sequence[str], OnBatch | None], np.ndarray] | None = None
         self.gpu: GpuDevice | None = None  # the GPU it embeds on, once loaded; None: numpy
 
@@ -70,6 +72,14 @@ class Embedder:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
 
+    @functools.cached_property
+    def _counter(self) -> Tokenizer:
+        """Counts tokens for chunking: no [CLS]/[SEP], no truncation (built on first use:
+        a query never counts)."""
+        counter = wordpiece_tokenizer(self.manifest["tokenizer"])
+        counter.no_truncation()
+        return counter
+
     def embed(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> np.ndarray:
         """Unit vectors, one per text; see Bert.embed for on_batch."""
         if self._encode is None:
@@ -77,7 +87,7 @@ class Embedder:
         return self._encode(texts, on_batch)
 
     def _load(self) -> Callable[[Sequence[str], OnBatch | None], np.ndarray]:
-        manifest, tensors = read_package(self.manifest_path)
+        manifest, tensors = read_package(self.manifest_path, verify=self.verify)
         model = BertModel.from_package(manifest, tensors)
         self.gpu = _embedding_gpu(self.device)
         if self.gpu is None:

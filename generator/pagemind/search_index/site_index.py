@@ -13,10 +13,7 @@ import numpy as np
 
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
-from pagemind.models.bert import Bert
-from pagemind.models.package import read_package
 from pagemind.models.registry import resolve_model
-from pagemind.models.safetensors_source import BertModel
 from pagemind.search_index.chunks import Chunk, chunk_page
 from pagemind.search_index.embeddings import Embedder, EmbeddingCache
 from pagemind.search_index.index_cache import IndexCache
@@ -115,7 +112,8 @@ class SiteIndex:
         self.chunks = loaded.chunks
         self.ranker = Ranker(loaded.chunks, loaded.stats, loaded.vectors)
         manifest = loaded.embedder_manifest
-        self.embedder = QueryEmbedder(manifest) if manifest else None
+        # Queries on the CPU: loading the GPU program would take longer than one embedding.
+        self.embedder = Embedder(manifest, "cpu", verify=False) if manifest else None
 
     @classmethod
     def build(cls, config: SiteConfig) -> SiteIndex:
@@ -161,22 +159,6 @@ class SiteIndex:
         if mode == "vector":
             return self.ranker.vector(self.embed_query(query), k, query)
         return self.ranker.hybrid(query, self.embed_query(query), k)
-
-
-class QueryEmbedder:
-    """The embedder package's model for queries, on the CPU: loaded on first use, its
-    shards memory-mapped rather than copied, and checked by size only (the build that wrote
-    them hashed them): a query waits for no sha256 of the weights."""
-
-    def __init__(self, manifest_path: Path) -> None:
-        self.manifest_path = manifest_path
-        self._bert: Bert | None = None
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self._bert is None:
-            manifest, tensors = read_package(self.manifest_path, verify=False)
-            self._bert = Bert(BertModel.from_package(manifest, tensors))
-        return self._bert.embed(texts)
 
 
 def parse_pages(config: SiteConfig) -> dict[str, Page]:
