@@ -8,10 +8,12 @@ back the 4-byte id it picked, as when the CPU chooses) and pipelined (every step
 id its predecessor picked on the GPU: all are submitted at once, then one read). The numpy
 reference (models/llama.py) runs the same prompt and steps in the same run.
 Where the adapter has timestamp queries, the GPU time of one decode step is also printed by
-kernel.
+kernel. `--formats Q4_1 Q4_K_M` runs the model in each matrix format in turn (Q4_K_M: Q4_K
+and Q6_K where rows are whole 256-value super-blocks, Q5_0 and Q8_0 elsewhere, as
+llama-quantize writes it) and compares their decode speeds in the same run.
 
     .venv/bin/python bench/decode_speed.py [--prompt 128] [--steps 64] [--reference-steps 8]
-                                           [--no-subgroups]
+                                           [--no-subgroups] [--formats Q4_1 Q4_K_M]
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ SMOLLM2_135M_SHAPES = {
     "num_kv_heads": 3,
     "intermediate_size": 1536,
     "vocab_size": 49152,
-    "matrix_format": "Q4_1",
 }
 
 
@@ -117,19 +118,18 @@ def reference_speeds(model: GGUFModel, prompt: list[int], steps: int) -> tuple[f
     return tokens_per_second(forward, lambda token, _: forward([token]), prompt, steps)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompt", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=64)
-    parser.add_argument("--reference-steps", type=int, default=8)
-    parser.add_argument("--no-subgroups", action="store_true")
-    args = parser.parse_args()
-    gpu = open_device()
-    runner = KernelRunner(gpu, use_subgroups=False if args.no_subgroups else None)
-    print(f"adapter: {gpu.describe()}; subgroup variants: {runner.use_subgroups}")
-    prompt = np.random.default_rng(0).integers(0, 49152, args.prompt).tolist()
+def format_speeds(
+    runner: KernelRunner, matrix_format: str, prompt: list[int], args: argparse.Namespace
+) -> float:
+    """Print one format's speeds against the numpy reference; return the pipelined decode's."""
     with tempfile.TemporaryDirectory() as folder:
-        model = read_gguf(tiny_llama_gguf(Path(folder) / "m.gguf", **SMOLLM2_135M_SHAPES))
+        path = tiny_llama_gguf(
+            Path(folder) / "m.gguf", matrix_format=matrix_format, **SMOLLM2_135M_SHAPES
+        )
+        model = read_gguf(path)
+        formats = sorted({tensor.format for tensor in model.tensors.values()})
+        size = sum(tensor.nbytes for tensor in model.tensors.values())
+        print(f"{matrix_format}: tensors in {', '.join(formats)}, {size / 1e6:.1f} MB")
         gpu_prefill, synchronous, pipelined = gpu_speeds(runner, model, prompt, args.steps)
         numpy_prefill, numpy_decode = reference_speeds(model, prompt, args.reference_steps)
     for phase, ours, peer in (
@@ -142,6 +142,27 @@ def main() -> None:
             f"wgpu/numpy {ours / peer:7.2f}x"
         )
     print(f"pipelined/synchronous decode {pipelined / synchronous:.2f}x")
+    return pipelined
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompt", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--reference-steps", type=int, default=8)
+    parser.add_argument("--no-subgroups", action="store_true")
+    parser.add_argument("--formats", nargs="+", default=["Q4_1"], metavar="FORMAT")
+    args = parser.parse_args()
+    gpu = open_device()
+    runner = KernelRunner(gpu, use_subgroups=False if args.no_subgroups else None)
+    print(f"adapter: {gpu.describe()}; subgroup variants: {runner.use_subgroups}")
+    prompt = np.random.default_rng(0).integers(0, 49152, args.prompt).tolist()
+    speeds = {name: format_speeds(runner, name, prompt, args) for name in args.formats}
+    first = args.formats[0]
+    for name, speed in speeds.items():
+        print(
+            f"decode pipelined {name:7s} {speed:9.1f} tok/s   {speed / speeds[first]:5.2f}x {first}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,15 +3,27 @@
 // then answers questions from the docs: first the passage of the docs that answers best
 // ("From the docs", no model needed), then the model's answer streamed sentence by sentence,
 // each cited to the section that supports it, then the sources; "Why this answer" lists the
-// sentences held back as not in the docs. Stop, copy, thumbs up/down, follow-ups. Without
-// WebGPU, or when the GPU fails, it says why and answers with the passage and search
-// results: it never spins forever. It only shows what assistant_chat.js returns; text from
-// the model and the docs reaches the page only through render_text.js.
+// sentences held back as not in the docs. Stop, copy, thumbs up/down, follow-ups, "Report
+// a gap" where the site names its repository. A thumbs-down lowers the answer's sources in
+// this reader's next answers (listed in the footer, with Reset); a question asked again is
+// answered from the answer cache, marked, with "Ask again". Without WebGPU, or when the GPU
+// fails, it says why and answers with the passage and search results: it never spins
+// forever. It only shows what assistant_chat.js returns; text from the model and the docs
+// reaches the page only through render_text.js.
 
+import { AnswerCache } from "./answer_cache.js";
 import { AssistantChat, keywordAnswer } from "./assistant_chat.js";
-import { exportFeedback, readFeedback } from "./assistant_feedback.js";
+import {
+  exportFeedback,
+  loweredSections,
+  lowerFound,
+  readFeedback,
+  resetLowered,
+} from "./assistant_feedback.js";
 import { element, megabytes } from "./dom.js";
 import { Turn } from "./panel_turn.js";
+import { NOT_COVERED } from "./prompt.js";
+import { siteLink } from "./safe_url.js";
 
 const NO_WEBGPU =
   "This browser does not offer WebGPU, which the assistant needs to run its language " +
@@ -33,6 +45,8 @@ class AssistantPanel {
   constructor(slot, site) {
     this.site = site;
     this.chat = new AssistantChat(site);
+    this.answers = new AnswerCache(site);
+    this.repoUrl = slot.dataset.repoUrl || null; // the site's repo_url, for "Report a gap"
     // "new" | "offer" | "loading" | "ready" | "search-only"
     this.state = "new";
     this.busy = false;
@@ -89,7 +103,8 @@ class AssistantPanel {
     });
     this.exportButton = element("button", { type: "button", class: "pm-link-button" });
     this.exportButton.addEventListener("click", exportFeedback);
-    this.updateExport();
+    this.loweredList = element("details", { class: "pm-lowered" });
+    this.updateFeedback();
     const closeButton = element(
       "button",
       { type: "button", class: "pm-icon-button", "aria-label": "Close the assistant" },
@@ -120,6 +135,7 @@ class AssistantPanel {
         { class: "pm-assistant-footer" },
         element("span", {}, "Runs on your device. Answers can be wrong: check the sources."),
         (this.storageNote = element("span", { class: "pm-assistant-storage" })),
+        this.loweredList,
         this.exportButton,
       ),
     );
@@ -294,18 +310,39 @@ class AssistantPanel {
     if (!question || this.busy || this.state === "loading" || this.state === "offer") return;
     this.input.value = "";
     if (this.state === "search-only") return this.showSearch(question);
+    const kept = this.answers.get(question);
+    return kept ? this.showKept(question, kept) : this.ask(question);
+  }
+
+  // An answer from the answer cache: nothing searched or generated. "Ask again" asks afresh,
+  // in the kept answer's place in the conversation while it is still the last turn.
+  showKept(question, kept) {
+    const before = this.chat.history.length;
+    new Turn(this, question).showCached(kept, () => {
+      if (this.busy || this.state !== "ready") return;
+      if (this.chat.history.length === before + 2) this.chat.history.splice(before);
+      this.ask(question);
+    });
+    this.chat.remember(question, kept.covered ? kept.text : NOT_COVERED);
+  }
+
+  // Generates an answer. One to a question that opened the conversation is kept: it does not
+  // depend on earlier turns, so it answers the same question asked again.
+  async ask(question) {
+    const opening = this.chat.history.length === 0;
     this.busy = true;
     this.askButton.disabled = true;
     this.stopButton.hidden = false;
     const turn = new Turn(this, question);
     try {
-      const found = await this.chat.retrieve(question);
+      const found = this.lower(await this.chat.retrieve(question));
       turn.showFound(found, "Nearest sections");
       const result = await this.chat.answer(question, found, {
         onSources: (sources) => turn.showSources(sources),
         onClaims: (claims) => turn.showClaims(claims),
       });
       turn.finish(result);
+      if (opening && result.reason !== "stopped") this.answers.put(question, turn.record());
     } catch (error) {
       turn.fail(error);
       this.searchOnly(`The model stopped with an error: ${error.message ?? error}. ` +
@@ -323,16 +360,51 @@ class AssistantPanel {
   async showSearch(question) {
     const turn = new Turn(this, question);
     try {
-      turn.showSearch(await keywordAnswer(this.site, question));
+      turn.showSearch(this.lower(await keywordAnswer(this.site, question)));
     } catch (error) {
       turn.note(`Search is unavailable too: ${error.message ?? error}`);
     }
   }
 
-  updateExport() {
+  // What retrieval found, with the sections this reader rated down moved down.
+  lower(found) {
+    return lowerFound(found, loweredSections(this.site.root), this.site.assistant.grounding);
+  }
+
+  // A rating was stored: a thumbs-down also drops the kept answers built on its sources.
+  feedbackChanged(rating, sources) {
+    if (rating === "down") this.answers.forgetCiting(sources.map((source) => source.url));
+    this.updateFeedback();
+  }
+
+  updateFeedback() {
     const count = readFeedback().length;
     this.exportButton.hidden = count === 0;
     this.exportButton.textContent = `Export ratings (${count})`;
+    this.showLowered();
+  }
+
+  // "N sections lowered by your feedback", listing them, with Reset.
+  showLowered() {
+    const lowered = [...loweredSections(this.site.root).values()];
+    this.loweredList.hidden = lowered.length === 0;
+    const count = lowered.length === 1 ? "1 section" : `${lowered.length} sections`;
+    const links = lowered.map((section) =>
+      element("li", {}, siteLink(section.url, this.site.root, {},
+        section.breadcrumb || section.heading)));
+    const reset = element("button", { type: "button", class: "pm-link-button" }, "Reset");
+    reset.addEventListener("click", () => {
+      resetLowered();
+      this.answers.clear(); // they were ranked with the lowering
+      this.updateFeedback();
+    });
+    this.loweredList.replaceChildren(
+      element("summary", {}, `${count} lowered by your feedback`),
+      element("p", {}, "Your thumbs-down moved these sections down in your next answers, " +
+        "in this browser only:"),
+      element("ul", {}, ...links),
+      reset,
+    );
   }
 }
 

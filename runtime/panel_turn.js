@@ -1,15 +1,17 @@
 // One question and its answer in the assistant panel's conversation (panel.js): the
 // question, "From the docs" (the passage), the answer as it streams, sentence by sentence
 // with citations, "Why this answer" (the sentences held back as not in the docs), the
-// sources, then copy and ratings. It shows what assistant_chat.js returns and decides
+// sources, then copy, ratings and "Report a gap"; an answer from the answer cache shows
+// the same, marked, with "Ask again". It shows what assistant_chat.js returns and decides
 // nothing; text reaches the page only through render_text.js and text nodes, URLs only
-// through safe_url.js.
+// through safe_url.js (and report_gap.js).
 
 import { rate } from "./assistant_feedback.js";
 import { citedText } from "./attribution.js";
 import { element } from "./dom.js";
 import { NOT_COVERED } from "./prompt.js";
 import { renderText } from "./render_text.js";
+import { reportHref } from "./report_gap.js";
 import { siteHref, siteLink } from "./safe_url.js";
 
 const NOTHING_SUPPORTED =
@@ -33,6 +35,11 @@ export class Turn {
     this.sources = [];
     this.claims = [];
     this.text = "";
+    this.covered = true;
+    this.passage = null;
+    this.nearest = [];
+    this.notes = [];
+    this.held = [];
     this.answer = element("div", { class: "pm-answer", "aria-busy": "true" },
       element("p", { class: "pm-assistant-note" }, "Searching the docs…"));
     this.element = element(
@@ -49,10 +56,43 @@ export class Turn {
   // What retrieval found, before any generation: the passage, or when the docs do not
   // cover the question, says so and lists the nearest sections.
   showFound({ evidence, covered, passage }, nearestLabel) {
-    if (passage) this.answer.before(this.passageBlock(passage));
-    if (covered) return;
+    this.showPassage(passage);
+    if (!covered) this.notCovered(evidence.sections.slice(0, NEAREST), nearestLabel);
+  }
+
+  notCovered(nearest, label) {
+    this.covered = false;
+    this.nearest = nearest;
     this.answer.replaceChildren(element("p", {}, NOT_COVERED));
-    this.list(evidence.sections.slice(0, NEAREST), nearestLabel);
+    this.list(nearest, label);
+    const report = this.reportLink();
+    if (report) this.element.append(element("p", { class: "pm-report-gap" }, report));
+  }
+
+  // An answer the answer cache kept (record()), shown again as it was, marked, with a
+  // button that asks afresh.
+  showCached(answer, askAgain) {
+    this.showPassage(answer.passage);
+    if (!answer.covered) this.notCovered(answer.nearest, "Nearest sections");
+    else {
+      this.sources = answer.sources;
+      this.text = answer.text;
+      this.showText(true);
+      this.complete(answer.notes, answer.held);
+    }
+    const again = element("button", { type: "button", class: "pm-link-button" }, "Ask again");
+    again.addEventListener("click", askAgain);
+    this.element.append(element("p", { class: "pm-cached" },
+      "Answered before, from this browser. ", again));
+    this.done();
+  }
+
+  // What the answer cache keeps of a finished turn, for showCached.
+  record() {
+    const brief = ({ url, heading, breadcrumb }) => ({ url, heading, breadcrumb });
+    const { covered, passage, text, notes, held } = this;
+    const [sources, nearest] = [this.sources.map(brief), this.nearest.map(brief)];
+    return { covered, passage, nearest, text, sources, notes, held };
   }
 
   // The answer without a model: the passage and the sections the keywords found.
@@ -63,6 +103,11 @@ export class Turn {
       this.list(found.evidence.sections.slice(0, NEAREST), "Search results");
     }
     this.done();
+  }
+
+  showPassage(passage) {
+    this.passage = passage;
+    if (passage) this.answer.before(this.passageBlock(passage));
   }
 
   passageBlock(passage) {
@@ -91,6 +136,10 @@ export class Turn {
 
   render(done) {
     this.text = citedText(this.claims);
+    this.showText(done);
+  }
+
+  showText(done) {
     const parts = [];
     if (this.text) {
       parts.push(renderText(this.text, { siteRoot: this.site.root, sources: this.sources }));
@@ -104,8 +153,16 @@ export class Turn {
     if (reason === "not-covered") return this.done();
     this.claims = claims;
     this.render(true);
-    for (const text of endNotes(reason, this.text, claims)) this.note(text, { append: true });
     const held = claims.filter((claim) => claim.reason);
+    this.complete(endNotes(reason, this.text, claims),
+      held.map(({ unit, reason }) => ({ text: unit.text, reason })));
+  }
+
+  // Below an answer, fresh or kept: why it ended, the sentences held back, sources, actions.
+  complete(notes, held) {
+    this.notes = notes;
+    this.held = held;
+    for (const text of notes) this.note(text, { append: true });
     if (held.length) this.element.append(heldBack(held));
     this.list(this.sources, "Sources");
     this.element.append(this.actions());
@@ -154,7 +211,18 @@ export class Turn {
       button.addEventListener("click", () => this.rate(rating, buttons));
       return button;
     });
-    return element("div", { class: "pm-actions" }, copy, ...buttons);
+    const report = this.reportLink();
+    return element("div", { class: "pm-actions" }, copy, ...buttons, ...(report ? [report] : []));
+  }
+
+  // A link to a prefilled new issue on the site's repository, or null without one.
+  reportLink() {
+    const { question, sources, text: answer } = this;
+    const facts = { question, page: location.href, sources, answer };
+    const href = this.panel.repoUrl && reportHref(this.panel.repoUrl, facts, this.site.root);
+    if (!href) return null;
+    return element("a", { class: "pm-report", href, target: "_blank", rel: "noopener noreferrer",
+      title: "Opens a new issue, filled in, for you to read and submit" }, "Report a gap");
   }
 
   async copy(button) {
@@ -175,7 +243,7 @@ export class Turn {
     for (const button of buttons) {
       button.setAttribute("aria-pressed", String(saved && button.dataset.rating === rating));
     }
-    this.panel.updateExport();
+    this.panel.feedbackChanged(rating, sources);
   }
 }
 
@@ -194,8 +262,8 @@ function endNotes(reason, shown, claims) {
 // why; never shown as the answer.
 function heldBack(claims) {
   const list = element("ul", { class: "pm-held-back" });
-  for (const { unit, reason } of claims) {
-    list.append(element("li", {}, element("span", { class: "pm-held-text" }, unit.text),
+  for (const { text, reason } of claims) {
+    list.append(element("li", {}, element("span", { class: "pm-held-text" }, text),
       element("span", { class: "pm-held-reason" }, ` (${reason})`)));
   }
   const count = claims.length === 1 ? "1 sentence the model wrote was" :

@@ -4,7 +4,9 @@
 // j <= t + causal_offset (causal_offset = cached positions before the first query).
 // attention_packed runs sequences packed end to end (the embedder's batches): query t sees
 // only the keys of its own sequence, spans[2t] .. spans[2t] + spans[2t + 1] - 1 (kv_len is
-// not used; causal applies within the sequence).
+// not used; causal applies within the sequence). With window > 0, `attention` is causal over
+// a sliding window: the query at position p sees keys p - window + 1 .. p (Gemma's local
+// layers); attention_packed does not read it.
 // One workgroup of 256 threads per (head, query); scores live in workgroup memory, so at
 // most MAX_KEYS keys, and head_dim <= 256 (source: reduce.wgsl then this file).
 
@@ -16,6 +18,7 @@ struct Params {
     kv_len: u32,
     causal: u32,
     causal_offset: u32,
+    window: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -92,11 +95,22 @@ fn attend(head: u32, token: u32, thread: u32, first_key: u32, key_count: u32, qu
     }
 }
 
+// The keys query `token` sees: (first key, count); a sliding window ends at its position.
+fn visible_keys(token: u32) -> vec2<u32> {
+    let position = token + params.causal_offset;
+    if (params.window == 0u || position < params.window) {
+        return vec2<u32>(0u, params.kv_len);
+    }
+    let first_key = position + 1u - params.window;
+    return vec2<u32>(first_key, params.window);
+}
+
 @compute @workgroup_size(256)
 fn attention(@builtin(workgroup_id) workgroup: vec3<u32>,
              @builtin(local_invocation_index) thread: u32) {
     let token = workgroup.y;
-    attend(workgroup.x, token, thread, 0u, params.kv_len, token);
+    let keys = visible_keys(token);
+    attend(workgroup.x, token, thread, keys.x, keys.y, token);
 }
 
 @compute @workgroup_size(256)

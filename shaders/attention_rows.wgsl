@@ -65,7 +65,8 @@ fn attention_rows(@builtin(workgroup_id) workgroup: vec3<u32>,
                   @builtin(local_invocation_index) lane: u32) {
     let token = workgroup.y * QUERIES_PER_WORKGROUP + lane;
     if (token < params.n_tokens) {
-        attend_rows(workgroup.x, token, 0u, params.kv_len, token);
+        let keys = visible_keys(token);
+        attend_rows(workgroup.x, token, keys.x, keys.y, token);
     }
 }
 

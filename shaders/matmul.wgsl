@@ -20,7 +20,7 @@ struct Params {
 @group(0) @binding(3) var<uniform> params: Params;
 
 const TILE: u32 = 64u;  // tokens and rows of a workgroup's output tile
-const TILE_K: u32 = 32u;  // n_in values per slice: one block of the quantized formats
+const TILE_K: u32 = 32u;  // n_in values per slice: a block (K-quants: a sub-block)
 const K4: u32 = TILE_K / 4u;  // vec4s per staged row
 const THREADS_PER_SIDE: u32 = 16u;  // a thread's 4 tokens (and rows) are 16 apart
 

@@ -1,6 +1,7 @@
 // Row normalisations; one workgroup of REDUCE_THREADS threads per row of n values (source:
 // reduce.wgsl, 256 threads, or reduce_single.wgsl, one thread, on CPU adapters; then this file).
-// rms_norm: x / sqrt(mean(x^2) + eps) * weight. layer_norm: (x - mean) /
+// rms_norm: x / sqrt(mean(x^2) + eps) * weight; rms_norm_accumulate adds that to `out`
+// (Gemma's norm of a block's output, joining the residual). layer_norm: (x - mean) /
 // sqrt(var + eps) * weight + bias. l2_normalize: x / max(|x|, eps) (torch's normalize uses
 // eps = 1e-12).
 
@@ -25,15 +26,27 @@ fn row_sum_of_squares(base: u32, thread: u32, center: f32) -> f32 {
     return workgroup_sum(thread, sum);
 }
 
-@compute @workgroup_size(REDUCE_THREADS)
-fn rms_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
-            @builtin(local_invocation_index) thread: u32) {
-    let base = workgroup.x * params.n;
+// The row's RMS norm written to `out`, or added to it.
+fn rms_norm_row(row: u32, thread: u32, accumulate: bool) {
+    let base = row * params.n;
     let mean_square = row_sum_of_squares(base, thread, 0.0) / f32(params.n);
     let scale = inverseSqrt(mean_square + params.eps);
     for (var i = thread; i < params.n; i += REDUCE_THREADS) {
-        out[base + i] = x[base + i] * scale * weight[i];
+        let normed = x[base + i] * scale * weight[i];
+        out[base + i] = select(normed, out[base + i] + normed, accumulate);
     }
+}
+
+@compute @workgroup_size(REDUCE_THREADS)
+fn rms_norm(@builtin(workgroup_id) workgroup: vec3<u32>,
+            @builtin(local_invocation_index) thread: u32) {
+    rms_norm_row(workgroup.x, thread, false);
+}
+
+@compute @workgroup_size(REDUCE_THREADS)
+fn rms_norm_accumulate(@builtin(workgroup_id) workgroup: vec3<u32>,
+                       @builtin(local_invocation_index) thread: u32) {
+    rms_norm_row(workgroup.x, thread, true);
 }
 
 @compute @workgroup_size(REDUCE_THREADS)

@@ -29,13 +29,10 @@ from pathlib import Path
 from pagemind import __version__
 from pagemind.assistant import grounding_settings
 from pagemind.config import SiteConfig
-from pagemind.gpu.embedder_program import compile_embedder
-from pagemind.gpu.program import Program, compile_decoder
+from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.program_format import program_to_dict
-from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.package import HASH_CHARS, write_package
 from pagemind.models.registry import Role, load_model, resolve_model
-from pagemind.models.safetensors_source import BertModel
 from pagemind.resources import resource_dir
 from pagemind.structure.output import Content, SourceFile
 
@@ -44,16 +41,16 @@ log = logging.getLogger("pagemind")
 ASSISTANT_FORMAT = "pagemind-assistant/1"
 BUNDLE_DIR = "_pagemind"
 CACHE_DIR = ".pagemind-cache"
-# The decoder program leaves this many best tokens; the browser samples among them.
-SAMPLING_CANDIDATES = 40
 _ROLE_KEYS: dict[Role, str] = {"generator": "model", "embedder": "embedder"}
 _RECORD = "package.json"
 # The code a cached package and program come from (all imported by this module).
 _COMPILER_MODULES = (
     "pagemind.models.gguf_source",  # fuses the decoder's projections
+    "pagemind.models.architectures",
     "pagemind.models.package",
     "pagemind.gpu.kernels",
     "pagemind.gpu.program",
+    "pagemind.gpu.compile_model",
     "pagemind.gpu.embedder_program",
     "pagemind.gpu.program_format",
 )
@@ -82,13 +79,6 @@ def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
         _prepare(role, _resolve(config, role), config.root / CACHE_DIR / "models" / role)
         for role in _ROLE_KEYS
     ]
-
-
-def compile_program(model: GGUFModel | BertModel) -> Program:
-    """The program the site ships for a model (and the checks run)."""
-    if isinstance(model, GGUFModel):
-        return compile_decoder(model, top_k=SAMPLING_CANDIDATES)
-    return compile_embedder(model)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The pre-build GPU checks, on wgpu-py (a GPU, or Mesa's lavapipe without one).
 
-In order: every shader compiles (each kernel x weight format x variant the adapter offers);
+In order: every shader compiles (each kernel x variant the adapter offers, in each weight
+format the site's models use);
 each kernel matches numpy on random inputs at the sizes the site's programs dispatch it
 with; each model program matches its numpy reference (the generator's logits over a prompt
 and its greedy tokens step by step; the embedder's vectors). Each check reports one line
@@ -23,10 +24,11 @@ from typing import TypeVar
 import numpy as np
 
 from pagemind import __version__
-from pagemind.bundle import CACHE_DIR, PreparedPackage, compile_program
+from pagemind.bundle import CACHE_DIR, PreparedPackage
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
 from pagemind.gpu.compare import relative_error
+from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.device import GpuDevice, open_device
 from pagemind.gpu.embedder_program import run_embedder
 from pagemind.gpu.kernel_checks import check_kernel, kernel_cases, tolerance
@@ -126,8 +128,9 @@ def run_checks(
 ) -> None:
     """Every check, in order; raises PagemindError at the first failure."""
     runners = variant_runners(gpu, shader_dir)
-    check_shaders(runners, report)
-    check_kernels(runners, [checked.program for checked in models], report)
+    programs = [checked.program for checked in models]
+    check_shaders(runners, weight_formats(programs), report)
+    check_kernels(runners, programs, report)
     program_runner = [runner for runner in runners if not runner.use_f16][-1]
     for checked in models:
         if isinstance(checked.model, GGUFModel):
@@ -155,14 +158,25 @@ def _skipped(runner: KernelRunner, spec: KernelSpec) -> bool:
     )
 
 
-def check_shaders(runners: Sequence[KernelRunner], report: Report) -> None:
+def weight_formats(programs: Sequence[Program]) -> list[str]:
+    """The weight formats the programs read: the only ones a browser compiles kernels for."""
+    used = {
+        step.weight_format
+        for program in programs
+        for steps in program.phases.values()
+        for step in steps
+    }
+    return [weight_format for weight_format in WEIGHT_FORMATS if weight_format in used]
+
+
+def check_shaders(runners: Sequence[KernelRunner], formats: Sequence[str], report: Report) -> None:
     modules = 0
     for runner in runners:
         for spec in KERNELS.values():
             if _skipped(runner, spec):
                 continue
             variant = spec.f16 if runner.use_f16 else spec
-            for weight_format in WEIGHT_FORMATS if variant.reads_weights else (None,):
+            for weight_format in formats if variant.reads_weights else (None,):
                 try:
                     runner.pipeline(variant, weight_format)
                 except Exception as error:  # wgpu-py reports shader errors as several types

@@ -13,7 +13,17 @@ from pagemind import __version__
 from pagemind.errors import PagemindError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `run(args) -> int`.
-COMMAND_MODULES = ("new", "build", "check", "serve", "gh_deploy", "models", "search", "ask")
+COMMAND_MODULES = (
+    "new",
+    "build",
+    "check",
+    "serve",
+    "gh_deploy",
+    "models",
+    "search",
+    "ask",
+    "feedback",
+)
 
 log = logging.getLogger("pagemind")
 

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from pagemind.assistant.prompt import ANSWER_RULE, build_prompt, context_window, retrieval_query
 from pagemind.assistant.tokenizer import PromptTokenizer
-from pagemind.bundle import compile_program
+from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model

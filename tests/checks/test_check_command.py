@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from check_helpers import run_cli
-from pagemind.bundle import compile_program
 from pagemind.checks import CheckedModel, check_embedder, check_generator
 from pagemind.errors import PagemindError
+from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.device import open_device
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models.gguf_source import read_gguf

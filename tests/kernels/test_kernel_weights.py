@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pagemind.checks import check_kernels
+from pagemind.checks import CheckedModel, check_kernels, run_checks, weight_formats
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.kernel_checks import F16_TOLERANCE, KernelCase, check_kernel, tolerance
 from pagemind.gpu.kernels import WEIGHT_FORMATS
 from pagemind.gpu.program import compile_decoder
 from pagemind.gpu.runner import BufferRange, Dispatch
 from pagemind.models.gguf_source import read_gguf
-from pagemind.models.tensors import QuantTensor
+from pagemind.models.tensors import K_QUANTS, QuantTensor, block_values
 from pagemind.models.tiny_model import tiny_llama_gguf
 
 pytestmark = pytest.mark.gpu
@@ -30,13 +30,19 @@ TOLERANCE = 1e-5
 # (fewer groups than threads per row; one Q4_0 block per row, so rows start mid-word).
 MATRIX_SHAPES = [(576, 576), (192, 576), (1536, 576), (576, 1536), (1536, 384), (384, 1536)]
 ODD_SHAPES = [(37, 96), (5, 32)]
+# The formats whose blocks (32 values at most) fit every row length above; the K-quants'
+# 256-value super-blocks have cases of their own.
+SMALL_BLOCK_FORMATS = [name for name in WEIGHT_FORMATS if block_values(name) <= 32]
+# K-quant rows: one super-block, several, and SmolLM2's ffn_down (1536); output rows that are
+# not a multiple of 4 (plain) or 64 (rows) and fewer than the threads of a row.
+K_QUANT_SHAPES = [(37, 512), (5, 256), (576, 1536), (101, 768)]
 
 
 def random_weights(rng, shape, weight_format) -> QuantTensor:
     return QuantTensor.from_array("w", rng.standard_normal(shape, dtype=np.float32), weight_format)
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 @pytest.mark.parametrize("shape", MATRIX_SHAPES + ODD_SHAPES, ids=str)
 def test_matvec_matches_numpy_on_the_dequantized_matrix(variant_runner, rng, weight_format, shape):
     n_out, n_in = shape
@@ -55,7 +61,7 @@ def test_matvec_accumulate_adds_into_the_residual_stream(variant_runner, rng):
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 @pytest.mark.parametrize("n_out", [1536, 37], ids=str)
 def test_matvec_swiglu_gates_the_up_rows_by_the_gate_rows(
     variant_runner, rng, weight_format, n_out
@@ -65,7 +71,7 @@ def test_matvec_swiglu_gates_the_up_rows_by_the_gate_rows(
     assert check_kernel(variant_runner, case, rng) < TOLERANCE
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 @pytest.mark.parametrize(
     ("kernel", "shape"),
     [("matvec_norm", (192, 576)), ("matvec_norm", (37, 96)), ("matvec_norm_swiglu", (37, 576))],
@@ -96,7 +102,7 @@ def test_weights_bound_as_a_256_aligned_range_inside_a_shard(runner, rng):
     assert relative_error(runner.read(out), second.dequantize() @ x) < TOLERANCE
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 @pytest.mark.parametrize("n_tokens", [1, 37])
 def test_matmul_matches_numpy_for_a_prefill_batch(variant_runner, rng, weight_format, n_tokens):
     uniforms = (("n_in", 576), ("n_out", 1536), ("n_tokens", n_tokens))
@@ -124,7 +130,7 @@ def test_matmul_accumulate_on_odd_and_embedder_shapes(
 
 
 @pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 def test_matmul_on_sizes_that_cut_the_tiles(variant_runner, rng, weight_format, kernel):
     """Tokens and rows past a 64-wide tile, rows not a multiple of 4 and (F32, F16) a last
     slice of n_in shorter than 32 values."""
@@ -135,7 +141,7 @@ def test_matmul_on_sizes_that_cut_the_tiles(variant_runner, rng, weight_format, 
     )
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
+@pytest.mark.parametrize("weight_format", SMALL_BLOCK_FORMATS)
 @pytest.mark.parametrize(
     ("kernel", "shape", "n_tokens"),
     [("matmul", (1536, 576), 128), ("matmul_accumulate", (576, 1536), 37)]
@@ -178,14 +184,71 @@ def test_matmul_leaves_rows_past_the_batch_untouched(variant_runner, rng, kernel
     np.testing.assert_array_equal(written[n_tokens:], out[n_tokens:])
 
 
-@pytest.mark.parametrize("weight_format", WEIGHT_FORMATS)
-def test_embedding_lookup_returns_the_dequantized_rows(runner, rng, weight_format):
-    table = random_weights(rng, (1000, 576), weight_format)
+@pytest.mark.parametrize(
+    ("weight_format", "n_embd"),
+    [(name, 576) for name in SMALL_BLOCK_FORMATS] + [(name, 512) for name in K_QUANTS],
+)
+def test_embedding_lookup_returns_the_dequantized_rows(runner, rng, weight_format, n_embd):
+    table = random_weights(rng, (1000, n_embd), weight_format)
     ids = np.array([0, 999, 17, 17, 512], np.uint32)
     result = runner.run_one(
         "embedding",
-        {"weights": table.data, "ids": ids, "out": np.zeros((ids.size, 576), np.float32)},
-        {"n_embd": 576, "n_tokens": ids.size},
+        {"weights": table.data, "ids": ids, "out": np.zeros((ids.size, n_embd), np.float32)},
+        {"n_embd": n_embd, "n_tokens": ids.size},
         weight_format,
     )
     np.testing.assert_array_equal(result["out"], table.dequantize()[ids])
+
+
+@pytest.mark.parametrize("weight_format", K_QUANTS)
+@pytest.mark.parametrize("shape", K_QUANT_SHAPES, ids=str)
+def test_k_quant_matvec_decodes_super_blocks_as_gguf_does(
+    variant_runner, rng, weight_format, shape
+):
+    n_out, n_in = shape
+    case = KernelCase("matvec", weight_format, (("n_in", n_in), ("n_out", n_out)))
+    assert check_kernel(variant_runner, case, rng) < TOLERANCE
+
+
+@pytest.mark.parametrize("weight_format", K_QUANTS)
+@pytest.mark.parametrize("kernel", ["matvec_norm_swiglu", "matvec_accumulate"])
+def test_k_quant_fused_matvecs(variant_runner, rng, weight_format, kernel):
+    uniforms = (("n_in", 512), ("n_out", 37), ("eps", 1e-5))
+    if kernel == "matvec_accumulate":
+        uniforms = uniforms[:2]
+    assert (
+        check_kernel(variant_runner, KernelCase(kernel, weight_format, uniforms), rng) < TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("weight_format", K_QUANTS)
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_accumulate"])
+def test_k_quant_matmul_on_sizes_that_cut_the_tiles(variant_runner, rng, weight_format, kernel):
+    uniforms = (("n_in", 768), ("n_out", 101), ("n_tokens", 70))
+    assert (
+        check_kernel(variant_runner, KernelCase(kernel, weight_format, uniforms), rng) < TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("weight_format", K_QUANTS)
+def test_k_quant_matmul_f16_variant_stays_within_its_tolerance(f16_runner, rng, weight_format):
+    uniforms = (("n_in", 512), ("n_out", 101), ("n_tokens", 70))
+    case = KernelCase("matmul", weight_format, uniforms)
+    assert TOLERANCE < check_kernel(f16_runner, case, rng) < F16_TOLERANCE
+
+
+def test_check_runs_a_q4_k_m_model_in_the_formats_it_reads(gpu, tmp_path):
+    """`pagemind check` compiles the weight kernels in the model's formats only, checks each
+    K-quant kernel at the model's shapes, then the whole program."""
+    path = tiny_llama_gguf(
+        tmp_path / "q4_k_m.gguf", matrix_format="Q4_K_M", hidden_size=256, intermediate_size=512
+    )
+    model = read_gguf(path)
+    program = compile_decoder(model, 256, max_prefill_tokens=192)  # the check's chat prompt
+    assert weight_formats([program]) == ["Q8_0", "Q4_K", "Q6_K"]  # Q8_0: embedding, block 1 QKV
+    lines: list[str] = []
+    run_checks(gpu, [CheckedModel("generator", model, program)], report=lines.append)
+    assert any(line.startswith("ok  kernel matvec_norm_swiglu:Q4_K n_in=256") for line in lines)
+    assert any(line.startswith("ok  kernel matvec_accumulate:Q6_K n_in=512") for line in lines)
+    assert any(line.startswith("ok  kernel matmul_accumulate:Q6_K n_in=512") for line in lines)
+    assert any(line.startswith("ok  generator: ") for line in lines)

@@ -19,6 +19,7 @@ from pagemind.models.tiny_model import tiny_llama_gguf
 pytestmark = pytest.mark.gpu
 
 TOLERANCE = 1e-4  # logits relative to their scale, after the whole f32 network
+K_QUANT_SHAPES = {"hidden_size": 256, "intermediate_size": 512}  # rows of 256-value blocks
 GENERATED = 6
 
 
@@ -38,8 +39,18 @@ def check_step(program: ProgramRunner, expected_logits: np.ndarray) -> int:
         ({"architecture": "llama", "matrix_format": "Q4_0", "num_kv_heads": 4}, 1),
         ({"architecture": "llama", "matrix_format": "F32"}, 3),
         ({"architecture": "qwen2", "matrix_format": "F16"}, 12),
+        # Q4_K with Q6_K attn_v and ffn_down in block 1 (so its Q/K/V parts differ in
+        # format), rows of whole super-blocks; an untied F16 head.
+        ({"matrix_format": "Q4_K_M", **K_QUANT_SHAPES, "tied_embeddings": False}, 9),
     ],
-    ids=["llama-Q4_1", "qwen2-Q8_0-untied", "llama-Q4_0-mha", "llama-F32", "qwen2-F16"],
+    ids=[
+        "llama-Q4_1",
+        "qwen2-Q8_0-untied",
+        "llama-Q4_0-mha",
+        "llama-F32",
+        "qwen2-F16",
+        "llama-Q4_K_M",
+    ],
 )
 def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, prompt_length):
     model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", **options))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pagemind.bundle import SAMPLING_CANDIDATES, compile_program
+from pagemind.gpu.compile_model import SAMPLING_CANDIDATES, compile_program
 from pagemind.gpu.program import ProgramRunner
 from pagemind.models.bpe import bpe_tokenizer
 from pagemind.models.chat_template import assemble

@@ -13,9 +13,7 @@ from pagemind.errors import PagemindError
 from pagemind.models import package
 from pagemind.models.package import ALIGNMENT, read_package, write_package
 from pagemind.models.registry import DEFAULT_MODELS, load_model
-from pagemind.models.tensors import QuantTensor
-
-FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
+from pagemind.models.tensors import FORMATS, QuantTensor, block_values
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,8 @@ def tiny_model(seed: int = 0) -> TinyModel:
     for index, tensor_format in enumerate(FORMATS):
         for rows in (3, 37):
             name = f"blk.{index}.{rows}.weight"
-            array = rng.standard_normal((rows, 96)).astype(np.float32)
+            row_length = max(96, block_values(tensor_format))  # K-quants: one super-block
+            array = rng.standard_normal((rows, row_length)).astype(np.float32)
             tensors[name] = QuantTensor.from_array(name, array, tensor_format)
     return TinyModel(tensors)
 

@@ -90,7 +90,44 @@ def test_shape_is_numpy_order_and_blocks_run_along_rows() -> None:
 def test_rejects_bytes_that_do_not_match_shape_and_format() -> None:
     with pytest.raises(ValueError, match="needs 68 bytes"):
         QuantTensor("w", "Q8_0", (2, 32), np.zeros(60, np.uint8))
-    with pytest.raises(ValueError, match="unsupported tensor format Q4_K"):
-        QuantTensor("w", "Q4_K", (1, 256), np.zeros(144, np.uint8))
+    with pytest.raises(ValueError, match="unsupported tensor format IQ4_XS"):
+        QuantTensor("w", "IQ4_XS", (1, 256), np.zeros(136, np.uint8))
     with pytest.raises(ValueError, match="multiple of 32"):
         QuantTensor.from_array("w", np.zeros((2, 40), np.float32), "Q4_1")
+    with pytest.raises(ValueError, match="a Q4_K row must be a multiple of 256"):
+        QuantTensor.from_array("w", np.zeros((2, 576), np.float32), "Q4_K")
+
+
+# K-quants: bytes per 256-value super-block; per sub-block (32 values, Q6_K 16), the step its
+# scale needs; the steps of a super-block's sub-blocks are multiples of one factor (the largest
+# step / 63, Q6_K / 127), rounded up so that no value clips.
+K_QUANT_BYTES = {"Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
+K_QUANT_STEPS = {
+    "Q4_K": (32, 63, lambda sub: (sub.max() - min(sub.min(), 0)) / 15),
+    "Q5_K": (32, 63, lambda sub: (sub.max() - min(sub.min(), 0)) / 31),
+    "Q6_K": (16, 127, lambda sub: np.abs(sub).max() / 31),
+}
+
+
+@pytest.mark.parametrize("tensor_format", sorted(K_QUANT_BYTES))
+def test_k_quants_write_super_blocks_within_a_step(tensor_format: str) -> None:
+    rng = np.random.default_rng(3)
+    # Sub-blocks of very different magnitudes, so their scales differ widely.
+    values = rng.standard_normal((5, 512)) * rng.uniform(0.01, 3, (5, 32)).repeat(16, axis=1)
+    tensor = QuantTensor.from_array("w", values.astype(np.float32), tensor_format)
+    assert tensor.nbytes == 5 * 2 * K_QUANT_BYTES[tensor_format]
+    size, levels, step = K_QUANT_STEPS[tensor_format]
+    restored = tensor.dequantize().reshape(-1, 256 // size, size)
+    for block, restored_block in zip(values.reshape(-1, 256 // size, size), restored, strict=True):
+        factor = max(step(sub) for sub in block) / levels
+        for sub, restored_sub in zip(block, restored_block, strict=True):
+            # Half a step of the rounded-up scale, which also spans the rounded-up minimum.
+            slack = factor if tensor_format == "Q6_K" else 2 * factor
+            bound = (step(sub) + slack) / 2
+            assert np.abs(restored_sub - sub).max() <= bound * 1.01
+
+
+def test_k_quants_keep_zero_blocks_zero() -> None:
+    for tensor_format in K_QUANT_BYTES:
+        tensor = QuantTensor.from_array("w", np.zeros((2, 256), np.float32), tensor_format)
+        assert not tensor.dequantize().any()

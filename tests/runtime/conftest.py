@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from node_runtime import NodeRuntime
-from pagemind.bundle import SAMPLING_CANDIDATES
+from pagemind.gpu.compile_model import SAMPLING_CANDIDATES
 from pagemind.gpu.program import compile_decoder
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf

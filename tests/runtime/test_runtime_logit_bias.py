@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pagemind.bundle import SAMPLING_CANDIDATES
+from pagemind.gpu.compile_model import SAMPLING_CANDIDATES
 from pagemind.models.generate import GREEDY, Sampler, generate
 from pagemind.models.llama import Llama
 from runtime_site import GENERATE, LOAD

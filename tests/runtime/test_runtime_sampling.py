@@ -5,7 +5,7 @@ against the numpy reference's sampler (models/generate.py): the same seeded gene
 from __future__ import annotations
 
 import pytest
-from pagemind.bundle import SAMPLING_CANDIDATES
+from pagemind.gpu.compile_model import SAMPLING_CANDIDATES
 from pagemind.models.generate import Sampler, generate, seeded_random
 from pagemind.models.llama import Llama
 from runtime_site import GENERATE, LOAD, build_runtime_site

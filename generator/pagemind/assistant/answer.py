@@ -24,8 +24,8 @@ from pagemind.assistant.evidence import Evidence
 from pagemind.assistant.passage import Passage, best_passage
 from pagemind.assistant.prompt import NOT_COVERED, STOP_STRINGS, build_prompt, context_window
 from pagemind.assistant.tokenizer import PromptTokenizer
-from pagemind.bundle import SAMPLING_CANDIDATES, compile_program
 from pagemind.config import SiteConfig
+from pagemind.gpu.compile_model import SAMPLING_CANDIDATES, compile_program
 from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.generate import Sampler, generate
 from pagemind.models.gguf_source import GGUFModel

@@ -8,9 +8,10 @@ import math
 from collections import Counter
 from pathlib import Path
 
+from pagemind.models.gguf_source import stored_formats, unsupported_format
 from pagemind.models.package import download_bytes, plan_shards
 from pagemind.models.registry import DEFAULT_MODELS, load_model, locate_model, weights_size
-from pagemind.models.tensors import QuantTensor
+from pagemind.models.tensors import FORMATS
 
 
 def register(
@@ -27,7 +28,9 @@ def register(
     )
     listing.set_defaults(run=run_list)
     inspect = actions.add_parser(
-        "inspect", parents=parents, help="architecture, sizes and the reader's download"
+        "inspect",
+        parents=parents,
+        help="architecture, tensor formats, whether the browser runs them, the reader's download",
     )
     inspect.add_argument(
         "model", metavar="PATH_OR_NAME", help="a default model name, a .gguf file or a folder"
@@ -52,17 +55,28 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_inspect(args: argparse.Namespace) -> int:
     path = locate_model(args.model, Path.cwd())
+    print(f"model:         {path}")
+    if path.is_file():  # a GGUF file: its tensor types first, which may stop the rest
+        stored = stored_formats(path)
+        unsupported = [(name, kind) for name, kind, _ in stored if kind not in FORMATS]
+        if unsupported:
+            print_formats([(kind, size) for _, kind, size in stored])
+            error = unsupported_format(*unsupported[0], path)
+            print(f"runtime support: no, {len(unsupported)} tensors; the first: {error.message}")
+            print(f"  fix: {error.fix}")
+            return 1
     model = load_model(path)
     parameters = sum(math.prod(tensor.shape) for tensor in model.tensors.values())
-    print(f"model:         {path}")
     print(f"architecture:  {model.architecture}")
     print(f"parameters:    {parameters / 1e6:.1f} M")
     print("config:")
     for key, value in dataclasses.asdict(model.config).items():
         print(f"  {key}: {value}")
-    print("tensor formats:")
-    for line in _format_summary(model.tensors):
-        print(f"  {line}")
+    if path.is_file():
+        print_formats([(kind, size) for _, kind, size in stored])
+    else:
+        print_formats([(tensor.format, tensor.nbytes) for tensor in model.tensors.values()])
+    print("runtime support: every tensor")
     shards = len(plan_shards(model.tensors))
     print(
         f"reader downloads: {megabytes(download_bytes(model, 'model'))} "
@@ -71,16 +85,15 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_summary(tensors: dict[str, QuantTensor]) -> list[str]:
-    """One line per tensor format, most common first: count and stored bytes."""
-    counts: Counter[str] = Counter(tensor.format for tensor in tensors.values())
+def print_formats(tensors: list[tuple[str, int]]) -> None:
+    """One line per tensor format (of (format, stored bytes) pairs), most common first."""
+    counts: Counter[str] = Counter(tensor_format for tensor_format, _ in tensors)
     sizes: Counter[str] = Counter()
-    for tensor in tensors.values():
-        sizes[tensor.format] += tensor.nbytes
-    return [
-        f"{tensor_format:<5} {count:>4} tensors  {megabytes(sizes[tensor_format])}"
-        for tensor_format, count in counts.most_common()
-    ]
+    for tensor_format, size in tensors:
+        sizes[tensor_format] += size
+    print("tensor formats (as stored):")
+    for tensor_format, count in counts.most_common():
+        print(f"  {tensor_format:<5} {count:>4} tensors  {megabytes(sizes[tensor_format])}")
 
 
 def megabytes(size: int) -> str:

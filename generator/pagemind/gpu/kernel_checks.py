@@ -118,19 +118,22 @@ def _embedding(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arra
     table = QuantTensor.from_array("t", _normal(rng, EMBEDDING_ROWS, n_embd), case.weight_format)
     ids = rng.integers(0, EMBEDDING_ROWS, n_tokens).astype(np.uint32)
     out = np.zeros((n_tokens, n_embd), np.float32)
-    return {"weights": table.data, "ids": ids, "out": out}, {"out": table.dequantize()[ids]}
+    expected = table.dequantize()[ids] * np.float32(dict(case.uniforms).get("scale", 1.0))
+    return {"weights": table.data, "ids": ids, "out": out}, {"out": expected}
 
 
 def _norm(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n_rows, n, eps = case.value("n_rows"), case.value("n"), dict(case.uniforms)["eps"]
     x = _normal(rng, n_rows, n) * 3 + 1
     weight, bias = _normal(rng, n), _normal(rng, n)
+    out = _normal(rng, n_rows, n)  # what rms_norm_accumulate adds to
     expected = {
         "rms_norm": lambda: layers.rms_norm(x, weight, eps),
+        "rms_norm_accumulate": lambda: out + layers.rms_norm(x, weight, eps),
         "layer_norm": lambda: layers.layer_norm(x, weight, bias, eps),
         "l2_normalize": lambda: layers.l2_normalize(x),
     }[case.kernel]()
-    arrays = {"x": x, "weight": weight, "bias": bias, "out": np.zeros_like(x)}
+    arrays = {"x": x, "weight": weight, "bias": bias, "out": out.copy()}
     names = {binding.name for binding in KERNELS[case.kernel].bindings}
     return {name: array for name, array in arrays.items() if name in names}, {"out": expected}
 
@@ -141,18 +144,27 @@ def _softmax(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays
 
 
 def _rope_to_cache(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    """Each variant: `_scaled` with random frequency divisors, `_normed` with random head
+    norm weights."""
     n_tokens, position, head_dim = (case.value(n) for n in ("n_tokens", "position", "head_dim"))
     heads, kv_heads = case.value("n_heads"), case.value("n_kv_heads")
     qkv = _normal(rng, n_tokens, (heads + 2 * kv_heads) * head_dim)
     q, k, v = np.split(qkv.reshape(n_tokens, -1, head_dim), [heads, heads + kv_heads], axis=1)
     caches = {name: _normal(rng, position + n_tokens + 1, kv_heads, head_dim) for name in "kv"}
-    positions = np.arange(n_tokens) + position
-    theta, interleaved = dict(case.uniforms)["theta"], case.kernel.endswith("interleaved")
-    k_cache, v_cache = caches["k"].copy(), caches["v"].copy()
-    k_cache[position : position + n_tokens] = layers.rope(k, positions, theta, interleaved)
-    v_cache[position : position + n_tokens] = v
     arrays = {"qkv": qkv, "q": np.zeros_like(q), "k_cache": caches["k"], "v_cache": caches["v"]}
-    expected = {"q": layers.rope(q, positions, theta, interleaved), "k_cache": k_cache}
+    factors = None
+    if case.kernel.endswith("_scaled"):
+        factors = arrays["freq_factors"] = rng.uniform(1, 8, head_dim // 2).astype(np.float32)
+    if case.kernel.endswith("_normed"):
+        arrays["q_norm"], arrays["k_norm"] = _normal(rng, head_dim), _normal(rng, head_dim)
+        eps = dict(case.uniforms)["eps"]
+        q, k = layers.rms_norm(q, arrays["q_norm"], eps), layers.rms_norm(k, arrays["k_norm"], eps)
+    positions = np.arange(n_tokens) + position
+    theta, interleaved = dict(case.uniforms)["theta"], "interleaved" in case.kernel
+    k_cache, v_cache = caches["k"].copy(), caches["v"].copy()
+    k_cache[position : position + n_tokens] = layers.rope(k, positions, theta, interleaved, factors)
+    v_cache[position : position + n_tokens] = v
+    expected = {"q": layers.rope(q, positions, theta, interleaved, factors), "k_cache": k_cache}
     return arrays, expected | {"v_cache": v_cache}
 
 
@@ -161,7 +173,8 @@ def _attention(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arra
     q = _normal(rng, n_tokens, case.value("n_heads"), head_dim)
     k, v = (_normal(rng, case.value("kv_len"), case.value("n_kv_heads"), head_dim) for _ in "kv")
     offset = case.value("causal_offset") if case.value("causal") else None
-    expected = layers.attention(q, k, v, causal_offset=offset)
+    window = int(dict(case.uniforms).get("window", 0)) or None
+    expected = layers.attention(q, k, v, causal_offset=offset, window=window)
     return {"q": q, "k": k, "v": v, "out": np.zeros_like(q)}, {"out": expected}
 
 
@@ -188,9 +201,10 @@ def _attention_packed(case: KernelCase, rng: np.random.Generator) -> tuple[Array
 
 def _elementwise(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n, row_len = case.value("n"), case.value("row_len")
-    if case.kernel == "swiglu":  # rows of gate then up values, row_len each
+    if case.kernel in ("swiglu", "geglu"):  # rows of gate then up values, row_len each
         gate_up = _normal(rng, n // row_len, 2 * row_len) * 4
-        expected = layers.swiglu(*np.split(gate_up, 2, axis=-1)).reshape(-1)
+        gated = layers.swiglu if case.kernel == "swiglu" else layers.geglu
+        expected = gated(*np.split(gate_up, 2, axis=-1)).reshape(-1)
         return {"a": gate_up, "out": np.zeros(n, np.float32)}, {"out": expected}
     a, b = _normal(rng, n) * 4, _normal(rng, n)
     expected = {
@@ -334,14 +348,19 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "matmul_accumulate": _matrix,
     "embedding": _embedding,
     "rms_norm": _norm,
+    "rms_norm_accumulate": _norm,
     "layer_norm": _norm,
     "l2_normalize": _norm,
     "softmax": _softmax,
-    "rope_to_cache_interleaved": _rope_to_cache,
-    "rope_to_cache_neox": _rope_to_cache,
+    **{
+        f"rope_to_cache_{mode}{variant}": _rope_to_cache
+        for mode in ("interleaved", "neox")
+        for variant in ("", "_scaled", "_normed")
+    },
     "attention": _attention,
     "attention_packed": _attention_packed,
     "swiglu": _elementwise,
+    "geglu": _elementwise,
     "gelu": _elementwise,
     "add": _elementwise,
     "add_bias": _elementwise,

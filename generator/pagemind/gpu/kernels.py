@@ -18,10 +18,11 @@ from pathlib import Path
 from types import CodeType
 from typing import Literal
 
+from pagemind.models.tensors import FORMATS
 from pagemind.resources import resource_dir
 
 WEIGHTS = "{weights}"
-WEIGHT_FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
+WEIGHT_FORMATS = FORMATS  # each has its decoder, weights_<format>.wgsl
 MAX_WORKGROUPS_PER_DIMENSION = 65535  # WebGPU's default limit
 MAX_TOP_K = 64
 TOP_K_LIST_LENGTH = 1024  # LIST_LENGTH in top_k.wgsl: the most logits a top_k_lists list holds
@@ -66,6 +67,9 @@ class KernelSpec:
     rows: KernelSpec | None = None
     # The variant picked on other adapters with the `shader-f16` feature, whole in itself.
     f16: KernelSpec | None = None
+    # Uniforms a dispatch may leave out: the value that keeps the kernel's plain behaviour
+    # (no sliding window, an embedding scale of 1), or one the entry point does not read.
+    defaults: tuple[tuple[str, float], ...] = ()
 
     def module_files(self, weight_format: str | None = None, subgroups: bool = False) -> list[str]:
         """The files whose concatenation is the WGSL module for this format and variant."""
@@ -108,6 +112,7 @@ class KernelSpec:
 
     def pack_uniforms(self, values: Mapping[str, float]) -> bytes:
         """The uniform struct's bytes: scalars in declaration order, padded to 16 bytes."""
+        values = {**dict(self.defaults), **values}
         missing = [field for field, _ in self.uniforms if field not in values]
         if missing:
             raise ValueError(f"kernel {self.name}: uniforms {missing} not given")
@@ -179,6 +184,16 @@ _ATTENTION_BINDINGS = _bindings(
     ("out", "read_write"),
     ("params", "uniform"),
     ("spans", "read"),
+)
+_ROPE_BINDINGS = _bindings(
+    ("qkv", "read"),
+    ("q", "read_write"),
+    ("k_cache", "read_write"),
+    ("v_cache", "read_write"),
+    ("params", "uniform"),
+    ("freq_factors", "read"),
+    ("q_norm", "read"),
+    ("k_norm", "read"),
 )
 _ROW_WORKGROUPS = ("n_rows", "1", "1")
 _ELEMENTWISE_WORKGROUPS = ("ceil(n / 256)", "1", "1")
@@ -266,18 +281,17 @@ def _norm(entry_point: str, *inputs: str) -> KernelSpec:
 
 def _rope_to_cache(entry_point: str) -> KernelSpec:
     """RoPE from the fused qkv rows: q into `q`, k into its KV-cache rows, with v copied
-    beside it."""
+    beside it; `_scaled` divides the frequencies by `freq_factors`, `_normed` normalizes
+    each head of q and k first (weights `q_norm`, `k_norm`, uniform `eps`)."""
+    normed = entry_point.endswith("_normed")
+    extra = ("freq_factors",) if entry_point.endswith("_scaled") else ()
+    extra += ("q_norm", "k_norm") if normed else ()
+    defaults = () if normed else (("eps", 0.0),)  # only the head norms read eps
     return KernelSpec(
         name=entry_point,
         files=("rope.wgsl",),
         entry_point=entry_point,
-        bindings=_bindings(
-            ("qkv", "read"),
-            ("q", "read_write"),
-            ("k_cache", "read_write"),
-            ("v_cache", "read_write"),
-            ("params", "uniform"),
-        ),
+        bindings=_only(_ROPE_BINDINGS, "qkv", "q", "k_cache", "v_cache", "params", *extra),
         uniforms=(
             ("n_tokens", "u32"),
             ("n_heads", "u32"),
@@ -285,9 +299,11 @@ def _rope_to_cache(entry_point: str) -> KernelSpec:
             ("head_dim", "u32"),
             ("position", "u32"),
             ("theta", "f32"),
+            ("eps", "f32"),
         ),
         workgroup_size=64,
         workgroups=("ceil(n_heads * head_dim / 2 / 64)", "n_tokens", "1"),
+        defaults=defaults,
     )
 
 
@@ -324,9 +340,11 @@ def _attention(entry_point: str) -> KernelSpec:
             ("kv_len", "u32"),
             ("causal", "u32"),
             ("causal_offset", "u32"),
+            ("window", "u32"),
         ),
         workgroup_size=256,
         workgroups=("n_heads", "n_tokens", "1"),
+        defaults=(("window", 0),),  # 0: no sliding window
     )
     files = (*plain.files, "attention_rows.wgsl")
     return _with_rows(plain, files, 16, ("n_heads", "ceil(n_tokens / 16)", "1"))
@@ -363,6 +381,7 @@ _SPECS = (
     _matmul("matmul"),
     _matmul("matmul_accumulate"),
     _norm("rms_norm", "weight"),
+    _norm("rms_norm_accumulate", "weight"),
     _norm("layer_norm", "weight", "bias"),
     _norm("l2_normalize"),
     KernelSpec(
@@ -374,11 +393,15 @@ _SPECS = (
         workgroup_size=256,
         workgroups=_ROW_WORKGROUPS,
     ),
-    _rope_to_cache("rope_to_cache_interleaved"),
-    _rope_to_cache("rope_to_cache_neox"),
+    *(
+        _rope_to_cache(f"rope_to_cache_{mode}{variant}")
+        for mode in ("interleaved", "neox")
+        for variant in ("", "_scaled", "_normed")
+    ),
     _attention("attention"),
     _attention("attention_packed"),
     _elementwise("swiglu", binary=False),
+    _elementwise("geglu", binary=False),
     _elementwise("gelu", binary=False),
     _elementwise("add", binary=True),
     _elementwise("add_bias", binary=True),
@@ -411,10 +434,11 @@ _SPECS = (
         bindings=_bindings(
             ("weights", "read"), ("ids", "read"), ("out", "read_write"), ("params", "uniform")
         ),
-        uniforms=(("n_embd", "u32"), ("n_tokens", "u32")),
+        uniforms=(("n_embd", "u32"), ("n_tokens", "u32"), ("scale", "f32")),
         workgroup_size=64,
         workgroups=("ceil(n_embd / 8 / 64)", "n_tokens", "1"),
         reads_weights=True,
+        defaults=(("scale", 1.0),),
     ),
     KernelSpec(
         name="copy_rows",

@@ -6,10 +6,11 @@ expression of the phase's variables (decode: `position`, the cached positions be
 new token), evaluated like the kernels' workgroup counts. The browser executes the same
 program; here ProgramRunner executes it for the pre-build checks.
 
-Decoders (Llama, Qwen2) compile to a prefill and a decode phase here; the BERT embedder
-compiles to an embed phase in embedder_program.py. A decoder's `logit_bias` buffer (one f32
-per vocabulary entry, zeros until the CPU writes it) is added to the logits before any token
-is chosen, so the caller can make some tokens likelier (those of the quoted sources).
+Decoders (Llama, Qwen2, Qwen3, Gemma 3) compile to a prefill and a decode phase here; the
+BERT embedder compiles to an embed phase in embedder_program.py. A decoder's `logit_bias`
+buffer (one f32 per vocabulary entry, zeros until the CPU writes it) is added to the logits
+before any token is chosen, so the caller can make some tokens likelier (those of the
+quoted sources).
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from pagemind.gpu.kernels import (
     top_k_list_count,
 )
 from pagemind.gpu.runner import BufferCopy, Dispatch, KernelRunner, PreparedDispatch
+from pagemind.models.architectures import HEAD_NORMS, ROPE_FACTORS
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
 
 FLOAT_BYTES = 4
 U32_BYTES = 4
+# The elementwise kernel that gates the FFN, by DecoderConfig.ffn_activation.
+GATED_ACTIVATIONS = {"silu": "swiglu", "gelu_tanh": "geglu"}
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class ProgramBuilder:
 
 
 class _DecoderCompiler(ProgramBuilder):
-    """Emits the phases of a Llama / Qwen2 decoder, mirroring models/llama.py.
+    """Emits the phases of a Llama-family decoder, mirroring models/llama.py.
 
     prefill runs `n_tokens` prompt tokens with matrix-matrix products; decode runs one token
     with matrix-vector products. Both append to the same KV caches at `position` and leave
@@ -206,7 +210,7 @@ class _DecoderCompiler(ProgramBuilder):
             "embedding",
             "token_embd.weight",
             {"ids": ids, "out": x},
-            {"n_embd": c.hidden_size, "n_tokens": n_tokens},
+            {"n_embd": c.hidden_size, "n_tokens": n_tokens, "scale": c.embedding_scale},
         )
         for block in range(c.num_layers):
             self.attention_block(block)
@@ -258,24 +262,7 @@ class _DecoderCompiler(ProgramBuilder):
         )
         cache_floats = self.context_length * kv_size
         caches = {name: self.floats(f"{prefix}{name}_cache", cache_floats) for name in "kv"}
-        self.emit(
-            "rope_to_cache_interleaved" if c.rope_interleaved else "rope_to_cache_neox",
-            None,
-            {
-                "qkv": qkv,
-                "q": self.rows("q", q_size),
-                "k_cache": caches["k"],
-                "v_cache": caches["v"],
-            },
-            {
-                "n_tokens": self.n_tokens,
-                "n_heads": c.num_heads,
-                "n_kv_heads": c.num_kv_heads,
-                "head_dim": c.head_dim,
-                "position": "position",
-                "theta": c.rope_theta,
-            },
-        )
+        self.rope_to_cache(block, qkv, self.rows("q", q_size), caches["k"], caches["v"])
         context = self.rows("context", c.num_heads * c.head_dim)
         self.emit(
             "attention",
@@ -289,9 +276,34 @@ class _DecoderCompiler(ProgramBuilder):
                 "kv_len": f"position + {self.n_tokens}",
                 "causal": 1,
                 "causal_offset": "position",
+                "window": c.window(block) or 0,  # 0: every earlier position
             },
         )
-        self.linear(prefix + "attn_output.weight", context, "x", accumulate=True)
+        self.residual(prefix + "attn_output.weight", context, prefix + "post_attention_norm")
+
+    def rope_to_cache(self, block: int, qkv: str, q: str, k_cache: str, v_cache: str) -> None:
+        """The rope of the block's q and k (with the architecture's frequency factors and
+        head norms), q into `q` and k, v into the caches at `position`."""
+        c = self.config
+        kernel = "rope_to_cache_" + ("interleaved" if c.rope_interleaved else "neox")
+        buffers = {"qkv": qkv, "q": q, "k_cache": k_cache, "v_cache": v_cache}
+        uniforms: dict[str, float | str] = {
+            "n_tokens": self.n_tokens,
+            "n_heads": c.num_heads,
+            "n_kv_heads": c.num_kv_heads,
+            "head_dim": c.head_dim,
+            "position": "position",
+            "theta": c.block_rope_theta(block),
+            "eps": c.rms_norm_eps,  # of the head norms
+        }
+        if c.scaled_rope:
+            kernel += "_scaled"
+            buffers["freq_factors"] = self.tensor(ROPE_FACTORS)
+        if c.qk_norm:
+            kernel += "_normed"
+            for norm, binding in zip(HEAD_NORMS, ("q_norm", "k_norm"), strict=True):
+                buffers[binding] = self.tensor(f"blk.{block}.{norm}.weight")
+        self.emit(kernel, None, buffers, uniforms)
 
     def feed_forward_block(self, block: int) -> None:
         c = self.config
@@ -299,10 +311,11 @@ class _DecoderCompiler(ProgramBuilder):
         gate_up, size = prefix + "ffn_gate_up.weight", c.intermediate_size
         normed = self.normed_input("x", prefix + "ffn_norm.weight", "h")
         activated = self.rows("activated", size)
-        if self.batched:  # the fused gate and up rows of every token, then SwiGLU
+        gated = GATED_ACTIVATIONS[c.ffn_activation]
+        if self.batched or gated != "swiglu":  # the fused gate and up rows, then the gating
             self.linear(gate_up, normed, self.rows("gate_up", 2 * size))
             self.emit(
-                "swiglu",
+                gated,
                 None,
                 {"a": "gate_up", "out": activated},
                 {"n": self.times(size), "row_len": size},
@@ -314,7 +327,26 @@ class _DecoderCompiler(ProgramBuilder):
                 {**normed.buffers, "out": activated},
                 {"n_in": c.hidden_size, "n_out": size, **normed.uniforms},
             )
-        self.linear(prefix + "ffn_down.weight", activated, "x", accumulate=True)
+        self.residual(prefix + "ffn_down.weight", activated, prefix + "post_ffw_norm")
+
+    def residual(self, weight: str, inputs: str, post_norm: str) -> None:
+        """inputs W^T added to the residual stream `x`; gemma3 first normalizes it
+        (weights `post_norm`)."""
+        if not self.config.post_norms:
+            self.linear(weight, inputs, "x", accumulate=True)
+            return
+        output = self.rows("block_output", self.config.hidden_size)
+        self.linear(weight, inputs, output)
+        self.emit(
+            "rms_norm_accumulate",
+            None,
+            {"x": output, "weight": self.tensor(post_norm + ".weight"), "out": "x"},
+            {
+                "n_rows": self.n_tokens,
+                "n": self.config.hidden_size,
+                "eps": self.config.rms_norm_eps,
+            },
+        )
 
     def normed_input(self, x: str, norm: str, h: str) -> ProductInput:
         """The input rms_norm(x) of the products that follow: for one token, x normalized by

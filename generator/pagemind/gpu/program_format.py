@@ -71,6 +71,7 @@ def _step(step: ProgramStep) -> dict:
     missing = {b.name for b in spec.bindings if b.access != "uniform"} - set(step.buffers)
     if missing:
         raise ValueError(f"kernel {step.kernel}: buffers {sorted(missing)} not bound")
+    uniforms = {**dict(spec.defaults), **step.uniforms}
     return {
         "kernel": step.kernel,
         "module": _module_key(step),
@@ -81,8 +82,7 @@ def _step(step: ProgramStep) -> dict:
             for b in spec.bindings
         ],
         "uniforms": [
-            {"name": name, "type": kind, "value": step.uniforms[name]}
-            for name, kind in spec.uniforms
+            {"name": name, "type": kind, "value": uniforms[name]} for name, kind in spec.uniforms
         ],
         "workgroups": list(spec.workgroups),
     }

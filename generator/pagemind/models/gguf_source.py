@@ -7,10 +7,17 @@ block format stores every row on its own, so the fused tensor is the stored rows
 concatenated, exactly. The program, the browser's package and the numpy reference all read
 the fused tensors.
 
-Supported: the `llama` and `qwen2` architectures with F32, F16, Q8_0, Q4_0 and Q4_1
-tensors. Other tensor types (K-quants, I-quants, BF16) are refused with the
-llama-quantize command that re-quantizes the file, rather than converted here: a
-conversion would make the browser compute something llama.cpp never did.
+Supported: the `llama` (Llama 3.1+ scaled rope included), `qwen2`, `qwen3` and `gemma3`
+architectures (models/architectures.py says what sets them apart) with F32, F16, Q8_0,
+Q4_0, Q4_1, Q5_0 and Q5_1 tensors and the K-quants Q4_K, Q5_K and Q6_K (so the Q4_K_M,
+Q5_K_M and Q6_K files people publish load as they are). Other tensor types (I-quants, BF16)
+are refused with the llama-quantize command that re-quantizes the file, rather than
+converted here: a conversion would make the browser compute something llama.cpp never did.
+The one conversion is where the parts of a fused matrix differ in format (a Q4_K_M file
+keeps some attn_v in Q6_K beside Q4_K attn_q/attn_k): those parts are requantized to Q8_0,
+whose step is about a sixteenth of Q4_K's and a quarter of Q6_K's, so the added error stays
+well below the file's own (measured on a random 8-layer Q4_K_M model: logits off by 3.5 %
+of their range, against 52 % for the Q4_K_M quantization itself).
 """
 
 from __future__ import annotations
@@ -25,11 +32,16 @@ import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader
 
 from pagemind.errors import PagemindError
+from pagemind.models.architectures import (
+    ARCHITECTURES,
+    ROPE_FACTORS,
+    architecture_shapes,
+    gemma_settings,
+)
 from pagemind.models.bpe import tokenizer_spec
 from pagemind.models.chat_template import template_pieces
-from pagemind.models.tensors import FORMATS, QuantTensor
+from pagemind.models.tensors import FORMATS, QuantTensor, block_values
 
-ARCHITECTURES = ("llama", "qwen2")
 # The weights of each transformer block, blk.<n>.<name>.weight.
 BLOCK_WEIGHTS = (
     "attn_norm",
@@ -65,6 +77,21 @@ class DecoderConfig:
     rope_interleaved: bool  # llama.cpp NORM rope (GGUF llama); False is NEOX (qwen2)
     attention_bias: bool  # qwen2 adds a bias to Q, K and V
     tied_embeddings: bool  # no output.weight: the token embedding is the output head
+    qk_norm: bool = False  # qwen3: an RMS norm over each head of Q and K before the rope
+    scaled_rope: bool = False  # Llama 3.1+: rope_freqs.weight divides each pair's frequency
+    embedding_scale: float = 1.0  # gemma3: the token embedding times sqrt(hidden_size)
+    post_norms: bool = False  # gemma3: RMS norms of the attention and FFN outputs
+    ffn_activation: str = "silu"  # of the gated FFN: silu (SwiGLU) or gelu_tanh (GeGLU)
+    sliding_window: int = 0  # positions a local layer's query sees, its own included
+    local_layers: tuple[int, ...] = ()  # the blocks that attend to a sliding window
+    local_rope_theta: float = 0.0  # their rope base
+
+    def window(self, block: int) -> int | None:
+        """The sliding window of the block's attention; None: every earlier position."""
+        return self.sliding_window if block in self.local_layers else None
+
+    def block_rope_theta(self, block: int) -> float:
+        return self.local_rope_theta if block in self.local_layers else self.rope_theta
 
 
 @dataclass
@@ -131,13 +158,62 @@ def _open(path: Path) -> GGUFReader:
                 fix="point at a .gguf model file",
             )
     try:
-        reader = GGUFReader(path)
+        reader = _BlockCheckingReader(path)
+    except _PartialBlocks as partial:
+        raise PagemindError(
+            f"tensor {partial.name} is {partial.kind} with rows of {partial.row_length} values, "
+            f"not whole blocks of {block_values(partial.kind)}",
+            file=path,
+            key=partial.name,
+            fix="convert the model again with llama.cpp: llama-quantize gives rows that are "
+            "not whole K-quant super-blocks Q5_0 or Q8_0 blocks instead",
+        ) from None
     except (*_DAMAGE, OSError) as error:
         raise _truncated(path) from error
     end = max((tensor.data_offset + tensor.n_bytes for tensor in reader.tensors), default=0)
     if end > path.stat().st_size:
         raise _truncated(path)
     return reader
+
+
+class _PartialBlocks(Exception):
+    def __init__(self, name: str, kind: str, row_length: int) -> None:
+        super().__init__(name)
+        self.name, self.kind, self.row_length = name, kind, row_length
+
+
+class _BlockCheckingReader(GGUFReader):
+    """gguf-py's reader, naming the tensor whose rows are not whole blocks of its type (gguf-py
+    refuses it without saying which)."""
+
+    def _build_tensors(self, start_offs: int, fields: list) -> None:
+        for field in fields:
+            _, name, _, dims, raw_type, _ = field.parts
+            kind = GGMLQuantizationType(raw_type[0]).name
+            if kind in FORMATS and int(dims[0]) % block_values(kind):
+                raise _PartialBlocks(bytes(name).decode("utf-8", "replace"), kind, int(dims[0]))
+        super()._build_tensors(start_offs, fields)
+
+
+def stored_formats(path: Path) -> list[tuple[str, str, int]]:
+    """(name, type, stored bytes) of each tensor of a GGUF file, whatever its types."""
+    reader = _open(Path(path))
+    return [
+        (tensor.name, GGMLQuantizationType(tensor.tensor_type).name, int(tensor.n_bytes))
+        for tensor in reader.tensors
+    ]
+
+
+def unsupported_format(name: str, kind: str, path: Path) -> PagemindError:
+    return PagemindError(
+        f"tensor {name} has type {kind}, which the browser kernels do not run",
+        file=path,
+        key=name,
+        fix=(
+            f"re-quantize it to one of {', '.join(FORMATS)}, e.g. with llama.cpp: "
+            f"llama-quantize --allow-requantize {path.name} model-Q4_K_M.gguf Q4_K_M"
+        ),
+    )
 
 
 def _truncated(path: Path) -> PagemindError:
@@ -152,15 +228,7 @@ def _truncated(path: Path) -> PagemindError:
 def _quant_tensor(tensor: Any, path: Path) -> QuantTensor:
     kind = GGMLQuantizationType(tensor.tensor_type).name
     if kind not in FORMATS:
-        raise PagemindError(
-            f"tensor {tensor.name} has type {kind}, which the browser kernels do not run",
-            file=path,
-            key=tensor.name,
-            fix=(
-                f"re-quantize it to one of {', '.join(FORMATS)}, e.g. with llama.cpp: "
-                f"llama-quantize --allow-requantize {path.name} model-Q8_0.gguf Q8_0"
-            ),
-        )
+        raise unsupported_format(tensor.name, kind, path)
     # GGUF lists dimensions innermost first; numpy order is the reverse.
     shape = tuple(int(size) for size in reversed(tensor.shape))
     data = np.asarray(tensor.data).view(np.uint8).reshape(-1)
@@ -187,21 +255,49 @@ def _config(
             key=f"{architecture}.attention.head_count_kv",
             fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
         )
+    traits = ARCHITECTURES[architecture]
+    _check_rope_scaling(metadata, architecture, tensors, path)
+    layers = size("block_count")
+    extra = gemma_settings(size, number, hidden, layers) if traits.gemma else {}
     return DecoderConfig(
         vocab_size=tensors["token_embd.weight"].shape[0],
         hidden_size=hidden,
         intermediate_size=size("feed_forward_length"),
-        num_layers=size("block_count"),
+        num_layers=layers,
         num_heads=heads,
         num_kv_heads=kv_heads,
         head_dim=size("attention.key_length", max(hidden // heads, 1)),
         context_length=size("context_length"),
         rope_theta=number("rope.freq_base", 10000.0),
         rms_norm_eps=number("attention.layer_norm_rms_epsilon"),
-        rope_interleaved=architecture == "llama",
+        rope_interleaved=traits.rope_interleaved,
         attention_bias="blk.0.attn_q.bias" in tensors,
         tied_embeddings="output.weight" not in tensors,
+        qk_norm=traits.qk_norm,
+        scaled_rope=ROPE_FACTORS in tensors,
+        **extra,
     )
+
+
+def _check_rope_scaling(
+    metadata: dict, architecture: str, tensors: dict[str, QuantTensor], path: Path
+) -> None:
+    """Scaled rope only as llama.cpp writes Llama 3.1+: divisors in rope_freqs.weight."""
+    key = f"{architecture}.rope.scaling.type"
+    if metadata.get(key, "none") != "none":
+        raise PagemindError(
+            f"rope scaling of type {metadata[key]!r} is not supported",
+            file=path,
+            key=key,
+            fix="use a model without rope scaling or with Llama 3's (rope_freqs.weight)",
+        )
+    if ROPE_FACTORS in tensors and not ARCHITECTURES[architecture].scaled_rope:
+        raise PagemindError(
+            f"scaled rotary embeddings ({ROPE_FACTORS}) are not supported for {architecture}",
+            file=path,
+            key=ROPE_FACTORS,
+            fix="use a model of this architecture without rope scaling",
+        )
 
 
 def _setting(metadata: dict, key: str, default: float | None, path: Path, *, whole: bool) -> float:
@@ -225,13 +321,6 @@ def _is_valid_setting(value: Any, whole: bool) -> bool:
 def _check_tensors(tensors: dict[str, QuantTensor], config: DecoderConfig, path: Path) -> None:
     """Every weight the reference reads is there with the shape the settings give it, and
     nothing it would silently ignore is."""
-    if "rope_freqs.weight" in tensors:
-        raise PagemindError(
-            "scaled rotary embeddings (rope_freqs.weight, as in Llama 3.1+) are not supported",
-            file=path,
-            key="rope_freqs.weight",
-            fix="use a model without rope scaling (Llama 2/3.0 style, Qwen2, SmolLM)",
-        )
     for name, shape in _expected_shapes(config):
         _require(tensors, name, path)
         if tensors[name].shape != shape:
@@ -270,6 +359,7 @@ def _expected_shapes(config: DecoderConfig) -> Iterator[tuple[str, tuple[int, ..
         if config.attention_bias:
             for name in FUSED_WEIGHTS["attn_qkv"]:
                 yield f"blk.{block}.{name}.bias", block_shapes[name][:1]
+    yield from architecture_shapes(config)
 
 
 def _check_vocabulary(spec: dict, config: DecoderConfig, path: Path) -> None:
@@ -323,21 +413,32 @@ def _concatenate_rows(
     parts = [tensors[part_name] for part_name in part_names]
     first = parts[0]
     for part_name, part in zip(part_names[1:], parts[1:], strict=True):
-        if (part.format, part.shape[1:]) != (first.format, first.shape[1:]):
+        if part.shape[1:] != first.shape[1:]:
             raise PagemindError(
-                f"tensors {part_names[0]} ({first.format} {first.shape}) and {part_name} "
-                f"({part.format} {part.shape}) cannot be fused into {name}: they differ in "
-                "format or row length",
+                f"tensors {part_names[0]} {first.shape} and {part_name} {part.shape} cannot "
+                f"be fused into {name}: their rows differ in length",
                 file=path,
                 key=part_name,
-                fix=(
-                    "re-quantize the model with one format for every matrix, e.g. with "
-                    f"llama.cpp: llama-quantize --allow-requantize --pure {path.name} "
-                    "model-Q8_0.gguf Q8_0"
-                ),
+                fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
             )
+    parts = _in_one_format(parts)
     shape = (sum(part.shape[0] for part in parts), *first.shape[1:])
-    return QuantTensor(name, first.format, shape, np.concatenate([part.data for part in parts]))
+    return QuantTensor(name, parts[0].format, shape, np.concatenate([p.data for p in parts]))
+
+
+def _in_one_format(parts: list[QuantTensor]) -> list[QuantTensor]:
+    """The parts of a fused matrix in one format: theirs if they share it; otherwise the
+    finest float format among them, or else Q8_0, finer than any other block format."""
+    formats = {part.format for part in parts}
+    if len(formats) == 1:
+        return parts
+    common = next((kind for kind in ("F32", "F16") if kind in formats), "Q8_0")
+    return [
+        part
+        if part.format == common
+        else QuantTensor.from_array(part.name, part.dequantize(), common)
+        for part in parts
+    ]
 
 
 def _require(tensors: dict[str, QuantTensor], name: str, path: Path) -> None:

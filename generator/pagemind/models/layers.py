@@ -28,15 +28,25 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     return normalized.astype(np.float32, copy=False)
 
 
-def rope(x: np.ndarray, positions: np.ndarray, theta: float, interleaved: bool) -> np.ndarray:
+def rope(
+    x: np.ndarray,
+    positions: np.ndarray,
+    theta: float,
+    interleaved: bool,
+    frequency_factors: np.ndarray | None = None,
+) -> np.ndarray:
     """Rotary position embedding of x (tokens, heads, head_dim).
 
     interleaved=True rotates pairs (0,1), (2,3), ... (llama.cpp's NORM mode, which GGUF
     llama weights expect because the converter permutes the Q/K rows); False rotates
     pairs (i, i + head_dim/2) (NEOX mode, used by qwen2 and by transformers).
+    frequency_factors (head_dim/2 divisors, Llama 3.1+'s rope_freqs.weight) slow down the
+    rotation of each pair, as llama.cpp applies them.
     """
     head_dim = x.shape[-1]
     inverse_frequencies = theta ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    if frequency_factors is not None:
+        inverse_frequencies = inverse_frequencies / frequency_factors
     angles = np.asarray(positions, dtype=np.float64)[:, None] * inverse_frequencies
     cos = np.cos(angles).astype(np.float32)[:, None, :]  # (tokens, 1, head_dim/2)
     sin = np.sin(angles).astype(np.float32)[:, None, :]
@@ -51,12 +61,19 @@ def rope(x: np.ndarray, positions: np.ndarray, theta: float, interleaved: bool) 
     return np.concatenate([rotated_first, rotated_second], axis=-1)
 
 
-def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal_offset: int | None) -> np.ndarray:
+def attention(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal_offset: int | None,
+    window: int | None = None,
+) -> np.ndarray:
     """Scaled dot-product attention with grouped-query heads.
 
     q (T, n_heads, d); k, v (S, n_kv, d) with n_heads a multiple of n_kv. When
     causal_offset is not None, query i sees keys j <= i + causal_offset (the offset is
-    the number of cached positions before the first query). Returns (T, n_heads, d).
+    the number of cached positions before the first query), and with a sliding `window`
+    only the last `window` of those. Returns (T, n_heads, d).
     """
     n_heads, n_kv = q.shape[1], k.shape[1]
     group = n_heads // n_kv
@@ -65,7 +82,11 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal_offset: int | 
     scores = q.transpose(1, 0, 2) @ keys / np.float32(math.sqrt(q.shape[-1]))  # (heads, T, S)
     if causal_offset is not None:
         query_positions = np.arange(q.shape[0])[:, None] + causal_offset
-        scores = np.where(np.arange(k.shape[0]) <= query_positions, scores, -np.inf)
+        keys = np.arange(k.shape[0])
+        visible = keys <= query_positions
+        if window is not None:
+            visible &= keys > query_positions - window
+        scores = np.where(visible, scores, -np.inf)
     return (softmax(scores) @ values).transpose(1, 0, 2).astype(np.float32)
 
 
@@ -120,6 +141,16 @@ def _gelu_block(x: np.ndarray) -> np.ndarray:
 
 def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
     return (silu(gate) * up).astype(np.float32)
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """GELU's tanh approximation (Gemma's): x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    inner = np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x**3)
+    return (0.5 * x * (1 + np.tanh(inner))).astype(np.float32)
+
+
+def geglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+    return (gelu_tanh(gate) * up).astype(np.float32)
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -1,16 +1,22 @@
-"""numpy reference of the Llama / Qwen2 decoder: the ground truth for the GPU programs.
+"""numpy reference of the Llama-family decoders (Llama, Qwen2, Qwen3, Gemma 3): the ground
+truth for the GPU programs.
 
 One forward pass, for T new tokens after the cached ones:
 
-    x = token_embd[tokens]
+    x = token_embd[tokens] (* sqrt(hidden_size) for gemma3)
     for each block:
-        h = rms_norm(x) -> q, k, v (+ bias for qwen2) -> rope(q, k) -> cache k, v
-        x = x + attn_output(attention(q, cached k, cached v, causal))
-        x = x + ffn_down(swiglu(ffn_gate(rms_norm(x)), ffn_up(rms_norm(x))))
+        h = rms_norm(x) -> q, k, v (+ bias for qwen2)
+          -> rms_norm of each head of q and k (qwen3, gemma3) -> rope(q, k) -> cache k, v
+        x = x + post_norm(attn_output(attention(q, cached k, cached v, causal, window)))
+        x = x + post_norm(ffn_down(act(ffn_gate(rms_norm(x))) * ffn_up(rms_norm(x))))
     logits = output(rms_norm(x))      (output = token_embd when the head is tied)
 
+act is SiLU (GELU for gemma3); post_norm is gemma3's RMS norm of each output, and its local
+layers attend to a sliding window of positions with a rope base of their own.
+
 The model's Q, K, V and gate, up matrices come fused (gguf_source.FUSED_WEIGHTS): one
-product each, split into its parts' columns.
+product each, split into its parts' columns. Llama 3.1+ divides the rope's frequencies by
+rope_freqs.weight (models/architectures.py lists what each architecture adds).
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from pagemind.models import layers
+from pagemind.models.architectures import HEAD_NORMS, POST_NORMS, ROPE_FACTORS
 from pagemind.models.gguf_source import DecoderConfig, GGUFModel
+
+# The gated FFN's activation of (gate, up), by DecoderConfig.ffn_activation.
+ACTIVATIONS = {"silu": layers.swiglu, "gelu_tanh": layers.geglu}
 
 
 @dataclass
@@ -34,6 +44,10 @@ class Block:
     ffn_gate_up: np.ndarray  # gate rows, then up
     ffn_down: np.ndarray
     qkv_bias: np.ndarray | None
+    attn_q_norm: np.ndarray | None  # qwen3, gemma3: weights of the RMS norm of each head
+    attn_k_norm: np.ndarray | None
+    post_attention_norm: np.ndarray | None  # gemma3: of the attention's output
+    post_ffw_norm: np.ndarray | None  # gemma3: of the FFN's output
 
 
 @dataclass
@@ -64,11 +78,17 @@ class Llama:
         self.token_embedding = weights["token_embd.weight"]
         self.output_norm = weights["output_norm.weight"]
         self.output = weights.get("output.weight", self.token_embedding)
-        matrices = [matrix.name for matrix in fields(Block) if matrix.name != "qkv_bias"]
+        self.rope_factors = weights.get(ROPE_FACTORS)
+        optional = ("qkv_bias", *HEAD_NORMS, *POST_NORMS)
+        matrices = [matrix.name for matrix in fields(Block) if matrix.name not in optional]
         self.blocks = [
             Block(
                 **{name: weights[f"blk.{index}.{name}.weight"] for name in matrices},
                 qkv_bias=weights.get(f"blk.{index}.attn_qkv.bias"),
+                **{
+                    name: weights.get(f"blk.{index}.{name}.weight")
+                    for name in (*HEAD_NORMS, *POST_NORMS)
+                },
             )
             for index in range(self.config.num_layers)
         ]
@@ -77,7 +97,7 @@ class Llama:
         """Logits (len(tokens), vocab) for `tokens` following the positions in `cache`."""
         start = cache.length
         positions = np.arange(start, start + len(tokens))
-        x = self.token_embedding[np.asarray(tokens)]
+        x = self.token_embedding[np.asarray(tokens)] * np.float32(self.config.embedding_scale)
         for index, block in enumerate(self.blocks):
             x = x + self._attention(block, index, x, positions, cache)
             x = x + self._feed_forward(block, x)
@@ -92,17 +112,33 @@ class Llama:
         qkv = _linear(h, block.attn_qkv, block.qkv_bias).reshape(len(x), -1, config.head_dim)
         heads = config.num_heads
         q, k, v = np.split(qkv, [heads, heads + config.num_kv_heads], axis=1)  # by heads
-        q = layers.rope(q, positions, config.rope_theta, config.rope_interleaved)
-        k = layers.rope(k, positions, config.rope_theta, config.rope_interleaved)
+        if block.attn_q_norm is not None:
+            q = layers.rms_norm(q, block.attn_q_norm, config.rms_norm_eps)
+            k = layers.rms_norm(k, block.attn_k_norm, config.rms_norm_eps)
+        theta = config.block_rope_theta(index)
+        q, k = (
+            layers.rope(part, positions, theta, config.rope_interleaved, self.rope_factors)
+            for part in (q, k)
+        )
         cached = int(positions[0])  # positions before the first new token
         cache.extend(index, k, v)
-        context = layers.attention(q, cache.keys[index], cache.values[index], causal_offset=cached)
-        return context.reshape(len(x), -1) @ block.attn_output.T
+        keys, values = cache.keys[index], cache.values[index]
+        context = layers.attention(q, keys, values, cached, window=config.window(index))
+        return self._post_norm(
+            context.reshape(len(x), -1) @ block.attn_output.T, block.post_attention_norm
+        )
 
     def _feed_forward(self, block: Block, x: np.ndarray) -> np.ndarray:
         h = layers.rms_norm(x, block.ffn_norm, self.config.rms_norm_eps)
         gate, up = np.split(h @ block.ffn_gate_up.T, 2, axis=-1)
-        return layers.swiglu(gate, up) @ block.ffn_down.T
+        activated = ACTIVATIONS[self.config.ffn_activation](gate, up)
+        return self._post_norm(activated @ block.ffn_down.T, block.post_ffw_norm)
+
+    def _post_norm(self, output: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+        """gemma3 normalizes an attention or FFN output before it joins the residual."""
+        return (
+            output if weight is None else layers.rms_norm(output, weight, self.config.rms_norm_eps)
+        )
 
 
 def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

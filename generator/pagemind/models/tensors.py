@@ -12,7 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, quants
 
-FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
+from pagemind.models.k_quants import quantize_k
+
+# Every format the WGSL kernels decode (shaders/weights_<format>.wgsl).
+FORMATS = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K")
+K_QUANTS = ("Q4_K", "Q5_K", "Q6_K")  # 256-value super-blocks, which gguf-py cannot write
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,24 @@ class QuantTensor:
         if format not in FORMATS:
             raise ValueError(f"{name}: unsupported tensor format {format}")
         stored_bytes(format, values.shape)  # refuses rows that do not fill whole blocks
-        stored = quants.quantize(values.reshape(-1, values.shape[-1]), GGMLQuantizationType[format])
-        data = np.ascontiguousarray(stored).view(np.uint8).reshape(-1)
+        rows = values.reshape(-1, values.shape[-1])
+        if format in K_QUANTS:
+            data = quantize_k(rows, format)
+        else:
+            stored = quants.quantize(rows, GGMLQuantizationType[format])
+            data = np.ascontiguousarray(stored).view(np.uint8).reshape(-1)
         return cls(name, format, tuple(values.shape), data)
+
+
+def block_values(format: str) -> int:
+    """Values per block: a quantized row holds a whole number of them."""
+    return GGML_QUANT_SIZES[GGMLQuantizationType[format]][0]
 
 
 def stored_bytes(format: str, shape: tuple[int, ...]) -> int:
     """Bytes a tensor of `shape` takes in `format`; quantized rows must fill whole blocks."""
-    block_values, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[format]]
+    values_per_block, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[format]]
     count = math.prod(shape)
-    if shape and shape[-1] % block_values:
-        raise ValueError(f"a {format} row must be a multiple of {block_values} values: {shape}")
-    return count // block_values * block_bytes
+    if shape and shape[-1] % values_per_block:
+        raise ValueError(f"a {format} row must be a multiple of {values_per_block} values: {shape}")
+    return count // values_per_block * block_bytes

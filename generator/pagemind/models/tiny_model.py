@@ -18,7 +18,9 @@ from gguf import GGMLQuantizationType, GGUFWriter
 from numpy.typing import ArrayLike
 from safetensors.numpy import save_file
 
+from pagemind.models.architectures import ARCHITECTURES, HEAD_NORMS, POST_NORMS, ROPE_FACTORS
 from pagemind.models.bpe import BYTE_TO_CHARACTER
+from pagemind.models.k_quants import q4_k_m_format
 from pagemind.models.safetensors_source import BertConfig, bert_tensor_shapes
 from pagemind.models.tensors import QuantTensor
 
@@ -28,6 +30,14 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+ROPE_THETA = 10000.0
+# Llama 3's rope scaling with a short original context, so that a short prompt feels it.
+LLAMA3_ROPE_SCALING = {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 32,
+}
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 BERT_WORDS = ("the", "docs", "##s", "a")
@@ -55,17 +65,28 @@ def tiny_llama_gguf(
     vocab_size: int = 320,
     matrix_format: str = "Q4_1",
     tied_embeddings: bool = True,
+    head_dim: int | None = None,
+    rope_theta: float = ROPE_THETA,
+    rope_scaling: Mapping[str, float] | None = None,
+    sliding_window: int = 4,
     seed: int = 0,
     omit: Collection[str] = (),
     extra_tokens: Sequence[str] = (),
     values: Mapping[str, ArrayLike] | None = None,
 ) -> Path:
     """Write a random model: Q8_0 token embedding, `matrix_format` block matrices, F32
-    norms (and F32 Q/K/V biases for qwen2), an F16 output head when not tied.
+    norms (and F32 Q/K/V biases for qwen2, F32 Q/K head norms for qwen3), an F16 output head
+    when not tied; gemma3 adds F32 norms of the attention and FFN outputs, and its local
+    layers see `sliding_window` positions. `head_dim` (default hidden_size / num_heads) is
+    written as attention.key_length; `rope_scaling` (Llama 3's factor, low_freq_factor,
+    high_freq_factor, original_max_position_embeddings) as the rope_freqs.weight that
+    llama.cpp's converter computes from it.
 
-    `omit` names tensors to leave out, to make a damaged model. `extra_tokens` (in GPT-2's
-    byte alphabet) follow the merged tokens in the vocabulary; `values` replaces the random
-    values of the tensors it names (broadcast to their shapes: 0.0 makes a zero matrix).
+    `matrix_format` "Q4_K_M" mixes Q4_K and Q6_K as llama-quantize's Q4_K_M does
+    (k_quants.q4_k_m_format). `omit` names tensors to leave out, to make a damaged model.
+    `extra_tokens` (in GPT-2's byte alphabet) follow the merged tokens in the vocabulary;
+    `values` replaces the random values of the tensors it names (broadcast to their shapes:
+    0.0 makes a zero matrix).
     """
     rng = np.random.default_rng(seed)
     tokens, token_types = _vocabulary(vocab_size, extra_tokens)
@@ -76,7 +97,7 @@ def tiny_llama_gguf(
     writer.add_feed_forward_length(intermediate_size)
     writer.add_head_count(num_heads)
     writer.add_head_count_kv(num_kv_heads)
-    writer.add_rope_freq_base(10000.0)
+    writer.add_rope_freq_base(rope_theta)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("smollm")
@@ -94,25 +115,42 @@ def tiny_llama_gguf(
         drawn = rng.standard_normal(shape).astype(np.float32) * scale
         if name not in omit:
             given = np.broadcast_to((values or {}).get(name, drawn), shape)
+            if tensor_format == "Q4_K_M":  # llama.cpp's mix of formats, matrix by matrix
+                tensor_format = q4_k_m_format(name, shape[-1], num_layers)
             _add_tensor(writer, QuantTensor.from_array(name, given, tensor_format))
 
-    head_dim = hidden_size // num_heads
-    kv_size = num_kv_heads * head_dim
+    # An architecture the reader refuses (a test's) gets the plain Llama block.
+    traits = ARCHITECTURES.get(architecture, ARCHITECTURES["llama"])
+    if traits.gemma:
+        writer.add_sliding_window(sliding_window)
+    head_dim = head_dim or hidden_size // num_heads
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    q_size, kv_size = num_heads * head_dim, num_kv_heads * head_dim
+    if rope_scaling:
+        factors = llama3_rope_factors(head_dim, rope_theta, rope_scaling)
+        _add_tensor(writer, QuantTensor.from_array(ROPE_FACTORS, factors, "F32"))
     add("token_embd.weight", (vocab_size, hidden_size), "Q8_0", scale=1.0)
     for block in range(num_layers):
         prefix = f"blk.{block}."
         add(prefix + "attn_norm.weight", (hidden_size,), "F32", scale=1.0)
-        add(prefix + "attn_q.weight", (hidden_size, hidden_size), matrix_format)
+        add(prefix + "attn_q.weight", (q_size, hidden_size), matrix_format)
         add(prefix + "attn_k.weight", (kv_size, hidden_size), matrix_format)
         add(prefix + "attn_v.weight", (kv_size, hidden_size), matrix_format)
         if architecture == "qwen2":
-            for name, size in (("attn_q", hidden_size), ("attn_k", kv_size), ("attn_v", kv_size)):
+            for name, size in (("attn_q", q_size), ("attn_k", kv_size), ("attn_v", kv_size)):
                 add(prefix + name + ".bias", (size,), "F32")
-        add(prefix + "attn_output.weight", (hidden_size, hidden_size), matrix_format)
+        if traits.qk_norm:
+            for name in HEAD_NORMS:
+                add(f"{prefix}{name}.weight", (head_dim,), "F32", scale=1.0)
+        add(prefix + "attn_output.weight", (hidden_size, q_size), matrix_format)
         add(prefix + "ffn_norm.weight", (hidden_size,), "F32", scale=1.0)
         add(prefix + "ffn_gate.weight", (intermediate_size, hidden_size), matrix_format)
         add(prefix + "ffn_up.weight", (intermediate_size, hidden_size), matrix_format)
         add(prefix + "ffn_down.weight", (hidden_size, intermediate_size), matrix_format)
+        if traits.gemma:
+            for name in POST_NORMS:
+                add(f"{prefix}{name}.weight", (hidden_size,), "F32", scale=1.0)
     add("output_norm.weight", (hidden_size,), "F32", scale=1.0)
     if not tied_embeddings:
         add("output.weight", (vocab_size, hidden_size), "F16")
@@ -121,6 +159,17 @@ def tiny_llama_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def llama3_rope_factors(head_dim: int, theta: float, scaling: Mapping[str, float]) -> np.ndarray:
+    """The divisor of each pair's rope frequency for Llama 3's scaling, as llama.cpp's
+    converter computes rope_freqs.weight: short wavelengths keep their frequency, long ones
+    are slowed `factor` times, those between are blended."""
+    factor, old_context = scaling["factor"], scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    wavelengths = 2 * np.pi * theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    smooth = np.clip((old_context / wavelengths - low) / (high - low), 0.0, 1.0)
+    return (1 / ((1 - smooth) / factor + smooth)).astype(np.float32)
 
 
 def scripted_llama_gguf(path: Path, script: str, *, seed: int = 0) -> Path:
