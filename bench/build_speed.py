@@ -14,7 +14,8 @@ Prints, measured in this one run (best of --runs):
 - embedding: the numpy embedder's chunks/s on the site's own chunks, its compute bound (the
   model's FLOPs over the measured peak of a big float32 matmul), sentence-transformers (torch,
   CPU, a scratch virtual environment: a peer only) on the same chunks, and the numpy rate again
-  while another CPU-bound process (a numpy matmul loop) runs.
+  while another CPU-bound process (a numpy matmul loop) runs, its BLAS on one core and on all
+  (sharing the cores fairly, the embedding would take 1.5x and 2x as long).
 """
 
 from __future__ import annotations
@@ -140,6 +141,22 @@ def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / best_of(repeats, lambda: a @ b)
 
 
+def busy_rate(bert: Bert, chunks: list[str], runs: int, threads: int | None) -> float:
+    """measure_ours's seconds while another process multiplies matrices: with BLAS on
+    `threads` threads (None: the library's default, every core)."""
+    environment = dict(os.environ)
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        environment.pop(variable, None)
+        if threads:
+            environment[variable] = str(threads)
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP], env=environment)
+    try:
+        time.sleep(1)
+        return measure_ours(bert, chunks, runs)[0]
+    finally:
+        busy.kill()
+
+
 def site_chunks(root: Path, embedder_manifest: Path) -> list[str]:
     """The distinct texts a build of the site embeds (the cache embeds a repeated one once)."""
     config = load_config(root)
@@ -221,12 +238,7 @@ def main() -> None:
     bound = bert.flops(lengths) / peak
     numpy_seconds, ours = measure_ours(bert, chunks, args.runs)
     peer_seconds, peer = measure_peer(str(peer_python), embedder_folder, chunks, args.runs)
-    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
-    try:
-        time.sleep(1)
-        busy_seconds, _ = measure_ours(bert, chunks, args.runs)
-    finally:
-        busy.kill()
+    busy_seconds = {threads: busy_rate(bert, chunks, args.runs, threads) for threads in (1, None)}
 
     source = args.corpus or f"MkDocs' docs x {args.copies}, varied"
     print(f"corpus: {source}: {len(pages)} pages, {len(chunks)} chunks, {sum(lengths)} tokens")
@@ -246,12 +258,16 @@ def main() -> None:
     rates = {
         "numpy": numpy_seconds,
         "sentence-transformers (torch)": peer_seconds,
-        "numpy, another CPU-bound process running": busy_seconds,
+        "numpy, another process busy on one core": busy_seconds[1],
+        "numpy, another process's BLAS on all cores": busy_seconds[None],
     }
     for name, seconds in rates.items():
         print(f"chunks/s {name:41s} {len(chunks) / seconds:7.1f}  ({bound / seconds:.0%} of peak)")
     print(f"  numpy / sentence-transformers {peer_seconds / numpy_seconds:.2f}x")
-    print(f"  slowdown with another CPU-bound process {busy_seconds / numpy_seconds:.2f}x")
+    print(
+        f"  slowdown with another process busy on one core {busy_seconds[1] / numpy_seconds:.2f}x,"
+        f" on all cores {busy_seconds[None] / numpy_seconds:.2f}x (sharing fairly: 1.5x, 2x)"
+    )
     print(f"  lowest cosine numpy vs sentence-transformers {(ours * peer).sum(axis=1).min():.6f}")
 
 

@@ -71,6 +71,7 @@ class SiteBuilder:
         """Build everything (`changed` None) or only what the changed source files affect.
         clean: also remove every file in the output folder that this build did not write."""
         started = time.perf_counter()
+        query_cache = self._indexer.query_cache()
         files = discover(
             self.config.docs_dir, self.config.exclude, self.config.follow_external_symlinks
         )
@@ -109,6 +110,7 @@ class SiteBuilder:
         assets = files.assets if full else [a for a in files.assets if a in changed_sources]
         outputs.update((name, SourceFile(self.config.docs_dir / name)) for name in assets)
         warnings += self._write(outputs, self._all_outputs(files), clean)
+        self._indexer.keep_for_queries(query_cache, index)
         self._files = files
         report = BuildReport(
             pages=len(self.pages),

@@ -62,6 +62,7 @@ class PreparedPackage:
 
     role: Role
     source: Path
+    bert_format: str  # the matrices' format when the source is a BERT folder
     folder: Path
     manifest: str  # file names inside `folder`
     program: str
@@ -72,12 +73,17 @@ class PreparedPackage:
     def manifest_path(self) -> Path:
         return self.folder / self.manifest
 
+    def load_source(self) -> GGUFModel | BertModel:
+        """The model as packaged, from its source: the numpy reference of the package."""
+        return load_model(self.source, self.bert_format)
+
 
 def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
     """The site's generator and embedder packaged in its cache (reused when unchanged)."""
+    folder = config.root / CACHE_DIR / "models"
+    bert_format = config.assistant.embedder_format
     return [
-        _prepare(role, _resolve(config, role), config.root / CACHE_DIR / "models" / role)
-        for role in _ROLE_KEYS
+        _prepare(role, _resolve(config, role), bert_format, folder / role) for role in _ROLE_KEYS
     ]
 
 
@@ -133,22 +139,22 @@ def _resolve(config: SiteConfig, role: Role) -> Path:
     )
 
 
-def _prepare(role: Role, source: Path, folder: Path) -> PreparedPackage:
-    key = [__version__, _compiler_fingerprint(), source_identity(source)]
+def _prepare(role: Role, source: Path, bert_format: str, folder: Path) -> PreparedPackage:
+    key = [__version__, _compiler_fingerprint(), source_identity(source), bert_format]
     record_path = folder / _RECORD
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         if record["key"] == json.loads(json.dumps(key)):
             saved = record["package"]
             package = PreparedPackage(
-                role, source, folder, **{**saved, "files": tuple(saved["files"])}
+                role, source, bert_format, folder, **{**saved, "files": tuple(saved["files"])}
             )
             if all((folder / name).is_file() for name in package.files):
                 return package
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no usable record: package the model
     log.info("Packaging the %s %s", role, source)
-    model = load_model(source)
+    model = load_model(source, bert_format)
     info = write_package(model, folder, name=role)
     text = json.dumps(program_to_dict(compile_program(model)), separators=(",", ":")).encode()
     program = f"program.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
@@ -158,7 +164,14 @@ def _prepare(role: Role, source: Path, folder: Path) -> PreparedPackage:
             stale.unlink()
     files = (info.manifest_path.name, *(path.name for path in info.shard_paths), program)
     package = PreparedPackage(
-        role, source, folder, info.manifest_path.name, program, files, info.download_bytes
+        role,
+        source,
+        bert_format,
+        folder,
+        info.manifest_path.name,
+        program,
+        files,
+        info.download_bytes,
     )
     fields = {"manifest", "program", "files", "download_bytes"}
     saved = {k: v for k, v in dataclasses.asdict(package).items() if k in fields}
@@ -178,7 +191,7 @@ def _compiler_fingerprint() -> str:
 def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> dict:
     """What the runtime reads first; URLs are relative to this file's folder."""
     settings = dataclasses.asdict(config.assistant)
-    for key in ("enabled", "model", "embedder"):
+    for key in ("enabled", "model", "embedder", "embedder_format"):
         del settings[key]
     return {
         "format": ASSISTANT_FORMAT,

@@ -41,7 +41,6 @@ from pagemind.models.chat_template import assemble
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.package import read_package
-from pagemind.models.registry import load_model
 from pagemind.models.safetensors_source import BertModel
 from pagemind.models.tensors import QuantTensor
 from pagemind.resources import resource_dir
@@ -301,7 +300,7 @@ def remember_pass(cache_dir: Path, key: str) -> None:
 
 def _packaged_model(package: PreparedPackage) -> CheckedModel:
     """The reference reads the model's source; the GPU binds the packaged bytes."""
-    model = load_model(package.source)
+    model = package.load_source()
     _, tensors = read_package(package.manifest_path)
     return CheckedModel(package.role, model, compile_program(model), tensors)
 

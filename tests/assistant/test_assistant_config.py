@@ -15,6 +15,7 @@ CASES = [
     ("repetition_penalty = 0.5", "assistant.repetition_penalty", "between 1.0 and 2.0"),
     ('system_prompt = "  "', "assistant.system_prompt", "is empty"),
     ('examples = [{ question = "Q?" }]', "assistant.examples", "examples[0]"),
+    ('embedder_format = "Q4_0"', "assistant.embedder_format", "'Q8_0' or 'F16' or 'F32'"),
 ]
 
 

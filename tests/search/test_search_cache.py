@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from pagemind.search_index.index_cache import CACHE_FOLDER
 from site_helpers import run_cli, tiny_assistant_site, write_site
 
 KEYWORD_SITE = {
@@ -23,6 +24,11 @@ extensions = [{ "pymdownx.snippets" = { base_path = ["snippets"] } }]
     "docs/guide.md": "# Guide\n\nThe frobnicate switch.\n",
     "snippets/note.md": "The zorblax setting.\n",
 }
+ASSISTANT_PAGES = {
+    "docs/install.md": "# Install\n\n## On Windows\n\nRun the installer, then reboot.\n",
+    "docs/usage.md": "# Usage\n\nCall `demo.start()` once the settings are read.\n",
+}
+RESTART_QUERY = "my computer must be restarted after setup"
 
 
 def search(root: Path, query: str, capsys) -> tuple[list[str], str]:
@@ -64,18 +70,31 @@ def test_edits_of_pages_and_snippets_are_searched_at_once(tmp_path, capsys) -> N
 
 
 def test_the_cached_index_ranks_as_a_fresh_one(tmp_path, capsys) -> None:
-    root = write_site(
-        tiny_assistant_site(tmp_path),
-        {
-            "docs/install.md": "# Install\n\n## On Windows\n\nRun the installer, then reboot.\n",
-            "docs/usage.md": "# Usage\n\nCall `demo.start()` once the settings are read.\n",
-        },
-    )
-    query = "my computer must be restarted after setup"
-    assert run_cli("search", "--json", root, query) == 0
+    root = write_site(tiny_assistant_site(tmp_path), ASSISTANT_PAGES)
+    assert run_cli("search", "--json", root, RESTART_QUERY) == 0
     fresh = json.loads(capsys.readouterr().out)
-    assert run_cli("search", "-v", "--json", root, query) == 0
+    assert run_cli("search", "-v", "--json", root, RESTART_QUERY) == 0
     captured = capsys.readouterr()
     assert "read from" in captured.err
     assert json.loads(captured.out) == fresh  # the same sections, scores to the last digit
     assert fresh[0]["url"] == "install/#on-windows"
+
+
+def test_a_built_site_is_searched_without_indexing_it_again(tmp_path, capsys) -> None:
+    root = write_site(tmp_path, KEYWORD_SITE)
+    assert run_cli("build", root) == 0
+    urls, log = search(root, "zorblax", capsys)
+    assert urls == ["#home"] and "Search index: unchanged sources, read from" in log
+
+    edit(root / "docs" / "guide.md", "# Guide\n\nThe zorblax switch too.\n")  # after the build
+    urls, log = search(root, "zorblax", capsys)
+    assert sorted(urls) == ["#home", "guide/#guide"] and "read from" not in log
+
+
+def test_the_index_a_build_keeps_ranks_as_a_fresh_one(tmp_path, capsys) -> None:
+    root = write_site(tiny_assistant_site(tmp_path), ASSISTANT_PAGES)
+    assert run_cli("build", root, "--no-check") == 0
+    built, log = search(root, RESTART_QUERY, capsys)
+    assert "read from" in log and built[0] == "install/#on-windows"
+    (root / CACHE_FOLDER / "index.json").unlink()
+    assert search(root, RESTART_QUERY, capsys)[0] == built

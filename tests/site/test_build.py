@@ -300,3 +300,23 @@ def test_mkdocs_yml_site_builds_and_ignores_mkdocs_only_keys(
     assert home.index(">Alpha<") < home.index(">Bravo<")
     sitemap = (tmp_path / "out" / "sitemap.xml").read_text()
     assert "<loc>https://docs.example.org/project/guides/a/</loc>" in sitemap
+
+
+@pytest.mark.parametrize(
+    ("environment", "name", "strict"),
+    [
+        ({}, "Fallback docs", None),
+        ({"DOCS_NAME": "From CI", "DOCS_STRICT": "true"}, "From CI", True),
+    ],
+)
+def test_mkdocs_yml_reads_environment_variables_as_mkdocs_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environment: dict, name: str, strict: bool
+) -> None:
+    for variable in ("DOCS_NAME", "OTHER_NAME", "DOCS_STRICT"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    config = "site_name: !ENV [DOCS_NAME, OTHER_NAME, 'Fallback docs']\nstrict: !ENV DOCS_STRICT\n"
+    root = write_site(tmp_path, {"mkdocs.yml": config, "docs/index.md": "# Home\n"})
+    loaded = load_config(root)
+    assert loaded.site_name == name and loaded.strict is bool(strict)

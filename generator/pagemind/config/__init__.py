@@ -3,6 +3,7 @@ from MkDocs (mkdocs_yml.py, read into the same keys), validated into a SiteConfi
 
 from pagemind.config.site import (
     CONFIG_NAME,
+    EMBEDDER_FORMATS,
     MKDOCS_NAME,
     AssistantConfig,
     MarkdownConfig,
@@ -16,6 +17,7 @@ from pagemind.config.site import (
 
 __all__ = [
     "CONFIG_NAME",
+    "EMBEDDER_FORMATS",
     "MKDOCS_NAME",
     "AssistantConfig",
     "MarkdownConfig",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,35 @@ SHARED_KEYS = (
 
 
 class _MkDocsLoader(yaml.SafeLoader):
-    """mkdocs.yml's tags: `!!python/name:` resolves to callables of Markdown's and
-    pymdown-extensions' modules, `!!python/object/apply:` calls those of pymdown-extensions
-    (custom fences, slug functions), as MkDocs reads them; other tags, such as !ENV, only
-    MkDocs resolves: they read as empty values. No other Python object is ever made."""
+    """mkdocs.yml's tags: `!ENV` reads environment variables, `!!python/name:` resolves to
+    callables of Markdown's and pymdown-extensions' modules, `!!python/object/apply:` calls
+    those of pymdown-extensions (custom fences, slug functions), as MkDocs reads them; other
+    tags only MkDocs or its plugins resolve: they read as empty values. No other Python
+    object is ever made."""
+
+
+def _environment(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """`!ENV NAME`, or `!ENV [NAME, OTHER_NAME, default]`: the first variable set, its text
+    typed as YAML types a plain value ("true" a boolean, "8000" a number); else the default
+    (null without one)."""
+    if isinstance(node, yaml.ScalarNode):
+        names, default = [node], None
+    elif isinstance(node, yaml.SequenceNode) and node.value:
+        names = node.value[:-1] if len(node.value) > 1 else node.value
+        default = loader.construct_object(node.value[-1]) if len(node.value) > 1 else None
+    else:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            "!ENV takes a variable name or a list of names and a default",
+            node.start_mark,
+        )
+    for name in (str(loader.construct_scalar(item)) for item in names):
+        if name in os.environ:
+            text = os.environ[name]
+            tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+            return loader.construct_object(yaml.ScalarNode(tag, text))
+    return default
 
 
 def _ignore_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
@@ -64,6 +90,7 @@ def _python_apply(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         ) from None
 
 
+_MkDocsLoader.add_constructor("!ENV", _environment)
 _MkDocsLoader.add_multi_constructor("!", _ignore_tag)
 _MkDocsLoader.add_multi_constructor("tag:yaml.org,2002:python/name:", _python_name)
 _MkDocsLoader.add_multi_constructor("tag:yaml.org,2002:python/object/apply:", _python_apply)

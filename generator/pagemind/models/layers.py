@@ -118,25 +118,23 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def _gelu_block(x: np.ndarray) -> np.ndarray:
-    # With z = x / sqrt 2: 1 - erf(|z|) = t P(t) exp(-z^2), t = 1 / (1 + 0.3275911 |z|).
-    t = np.abs(x)
-    t *= np.float32(0.3275911 / math.sqrt(2.0))
+    # With z = x / sqrt 2: 1 - erf(|z|) = t P(t) exp(-z^2), t = 1 / (1 + 0.3275911 |z|), and
+    # x (1 + erf(z)) / 2 = max(x, 0) - |x| (1 - erf(|z|)) / 2 for either sign of x.
+    magnitude = np.abs(x)
+    t = magnitude * np.float32(0.3275911 / math.sqrt(2.0))
     t += 1
-    np.reciprocal(t, out=t)
+    np.divide(np.float32(1), t, out=t)
     tail = t * np.float32(1.061405429 / 2)  # tail: (1 - erf(|z|)) / 2, built up in place
     for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
         tail += np.float32(coefficient / 2)
         tail *= t
-    gaussian = np.square(x)
+    gaussian = np.square(x, out=t)
     gaussian *= np.float32(-0.5)
     np.exp(gaussian, out=gaussian)
     tail *= gaussian
-    # (1 + erf(z)) / 2 = 1/2 + sign(x) (1/2 - tail): arithmetic, no branch per element.
-    np.subtract(np.float32(0.5), tail, out=tail)
-    np.copysign(tail, x, out=tail)
-    tail += np.float32(0.5)
-    tail *= x
-    return tail
+    tail *= magnitude
+    positive = np.maximum(x, 0, out=magnitude)
+    return np.subtract(positive, tail, out=tail)
 
 
 def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:

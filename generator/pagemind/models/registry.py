@@ -14,7 +14,11 @@ from typing import Literal
 
 from pagemind.errors import PagemindError
 from pagemind.models.gguf_source import GGUFModel, read_gguf
-from pagemind.models.safetensors_source import BertModel, read_bert_folder
+from pagemind.models.safetensors_source import (
+    DEFAULT_WEIGHT_FORMAT,
+    BertModel,
+    read_bert_folder,
+)
 
 Role = Literal["generator", "embedder"]
 GGUF_MAGIC = b"GGUF"
@@ -120,10 +124,11 @@ def resolve_model(
     return path
 
 
-def load_model(path: Path) -> GGUFModel | BertModel:
-    """Read a GGUF decoder or a BERT folder, whichever `path` is."""
+def load_model(path: Path, bert_format: str = DEFAULT_WEIGHT_FORMAT) -> GGUFModel | BertModel:
+    """Read a GGUF decoder (its tensors as stored) or a BERT folder (its matrices converted
+    to `bert_format`), whichever `path` is."""
     if path.is_dir():
-        return read_bert_folder(path)
+        return read_bert_folder(path, weight_format=bert_format)
     if _is_gguf(path):
         return read_gguf(path)
     raise PagemindError(

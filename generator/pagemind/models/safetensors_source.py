@@ -17,16 +17,14 @@ from typing import Any, Literal
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
-from pagemind.config import read_utf8
+from pagemind.config import EMBEDDER_FORMATS, read_utf8
 from pagemind.errors import PagemindError
 from pagemind.models.tensors import QuantTensor
 from pagemind.models.wordpiece import wordpiece_spec
 
 ARCHITECTURE = "bert"
 WEIGHTS_FILE = "model.safetensors"
-# F16 halves the reader's download; its embeddings keep a cosine above 0.999 with F32.
-DEFAULT_WEIGHT_FORMAT = "F16"
-WEIGHT_FORMATS = ("F32", "F16")
+DEFAULT_WEIGHT_FORMAT = EMBEDDER_FORMATS[0]  # [assistant] embedder_format's default
 # Checkpoints saved from BertFor* heads prefix the encoder's tensors with this.
 ENCODER_PREFIX = "bert."
 
@@ -101,8 +99,8 @@ def bert_tensor_names(config: BertConfig) -> list[str]:
 
 def read_bert_folder(path: Path, *, weight_format: str = DEFAULT_WEIGHT_FORMAT) -> BertModel:
     """Read and validate a BERT folder; matrices are converted to `weight_format`."""
-    if weight_format not in WEIGHT_FORMATS:
-        raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, not {weight_format!r}")
+    if weight_format not in EMBEDDER_FORMATS:
+        raise ValueError(f"weight_format must be one of {EMBEDDER_FORMATS}, not {weight_format!r}")
     config = _read_config(path, weight_format)
     tokenizer_file = _required_file(path, "tokenizer.json")
     with _reading(
@@ -266,10 +264,23 @@ def _read_tensors(weights_file: Path, config: BertConfig) -> dict[str, QuantTens
             file=weights_file,
             fix="re-export it with `model.save_pretrained(folder)` in float32 or float16",
         ) from None
+    _check_shapes(arrays, config, weights_file)
     return {
         name: QuantTensor.from_array(name, array, _format_for(array, config))
         for name, array in arrays.items()
     }
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], config: BertConfig, weights_file: Path) -> None:
+    """The weights must be those of the model config.json describes."""
+    for name, shape in bert_tensor_shapes(config):
+        if arrays[name].shape != shape:
+            raise PagemindError(
+                f"tensor {name!r} has shape {arrays[name].shape}, but config.json describes "
+                f"{shape}",
+                file=weights_file,
+                fix="keep config.json and model.safetensors of the same model together",
+            )
 
 
 def _format_for(array: np.ndarray, config: BertConfig) -> str:

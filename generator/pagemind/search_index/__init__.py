@@ -2,6 +2,7 @@
 the ranking that answers queries from them (the same in runtime/retrieval.js).
 
     chunks.py        heading-aware chunks of each parsed page
+    chunk_cache.py   each page's chunks kept between builds, by its rendered content
     embeddings.py    the embedder package's model and the content-hash embedding cache
     keywords.py      the keyword tokenizer and BM25 statistics
     index_files.py   the content-hashed files under _pagemind/index/ and site.json's "index"

@@ -14,6 +14,7 @@ import numpy as np
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
 from pagemind.models.registry import resolve_model
+from pagemind.search_index.chunk_cache import ChunkCache, page_key
 from pagemind.search_index.chunks import Chunk, chunk_page
 from pagemind.search_index.embeddings import Embedder, EmbeddingCache
 from pagemind.search_index.index_cache import IndexCache
@@ -59,19 +60,20 @@ class SiteIndexer:
         )
         self.count_tokens = self.embedder.count_tokens if self.embedder else estimate_tokens
         self._check_target()
-        self._chunks: dict[str, list[Chunk]] = {}  # by page source
+        tokenizer = self.embedder.manifest_path.name if self.embedder else "estimate"
+        self.chunk_cache = ChunkCache(config.root, config.search.chunk_tokens, tokenizer)
+        self._chunks: dict[str, tuple[str, list[Chunk]]] = {}  # by page source: (page key, chunks)
         self.pages_chunked = 0  # over the indexer's life: incremental builds add few
 
     def update(self, pages: dict[str, Page], changed: Iterable[str]) -> IndexFiles:
         """The index of `pages` (in their order); `changed`: sources parsed anew."""
         started = time.perf_counter()
-        target = self.config.search.chunk_tokens
         for source in set(self._chunks) - set(pages):
             del self._chunks[source]
         for source in set(changed) | (set(pages) - set(self._chunks)):
-            self._chunks[source] = chunk_page(pages[source], self.count_tokens, target)
-            self.pages_chunked += 1
-        chunks = [chunk for source in pages for chunk in self._chunks[source]]
+            self._chunks[source] = self._chunk(pages[source])
+        self.chunk_cache.save(dict(self._chunks[source] for source in pages))
+        chunks = [chunk for source in pages for chunk in self._chunks[source][1]]
         vectors = None
         if self.cache:
             vectors = self.cache.embed([chunk.embedded_text for chunk in chunks])
@@ -85,6 +87,27 @@ class SiteIndexer:
             time.perf_counter() - started,
         )
         return files
+
+    def query_cache(self) -> IndexCache:
+        """Where `pagemind search` and `ask` look first, keyed by the sources as they are now:
+        taken before a build reads them, so it never names newer sources than it keeps."""
+        return IndexCache(self.config, _embedder_source(self.config) if self.embedder else None)
+
+    def keep_for_queries(self, cache: IndexCache, files: IndexFiles) -> None:
+        """Saves a built index in `cache`, so the next query need not index the site again."""
+        try:
+            cache.save(files, self.embedder.manifest_path if self.embedder else None)
+        except OSError as problem:  # a read-only project only costs the next query its time
+            log.debug("Search index not kept for queries: %s", problem)
+
+    def _chunk(self, page: Page) -> tuple[str, list[Chunk]]:
+        """The page's key and chunks, from the chunk cache when the page is unchanged."""
+        key = page_key(page)
+        cached = self.chunk_cache.get(key)
+        if cached is not None:
+            return key, cached
+        self.pages_chunked += 1
+        return key, chunk_page(page, self.count_tokens, self.config.search.chunk_tokens)
 
     def _check_target(self) -> None:
         target = self.config.search.chunk_tokens
