@@ -31,8 +31,10 @@ from pagemind.assistant import grounding_settings
 from pagemind.config import SiteConfig
 from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.program_format import program_to_dict
+from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.package import HASH_CHARS, write_package
 from pagemind.models.registry import Role, load_model, resolve_model
+from pagemind.models.safetensors_source import BertModel
 from pagemind.resources import resource_dir
 from pagemind.structure.output import Content, SourceFile
 
@@ -47,6 +49,8 @@ _RECORD = "package.json"
 _COMPILER_MODULES = (
     "pagemind.models.gguf_source",  # fuses the decoder's projections
     "pagemind.models.architectures",
+    "pagemind.models.safetensors_source",  # stores the embedder's matrices in its format
+    "pagemind.models.tensors",
     "pagemind.models.package",
     "pagemind.gpu.kernels",
     "pagemind.gpu.program",
