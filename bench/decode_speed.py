@@ -11,9 +11,13 @@ Where the adapter has timestamp queries, the GPU time of one decode step is also
 kernel. `--formats Q4_1 Q4_K_M` runs the model in each matrix format in turn (Q4_K_M: Q4_K
 and Q6_K where rows are whole 256-value super-blocks, Q5_0 and Q8_0 elsewhere, as
 llama-quantize writes it) and compares their decode speeds in the same run.
+`--adapter-rank R` adds a random LoRA adapter of rank R on every projection of every block
+(models/adapters.py) and prints the pipelined decode speed with it off and on, in turns on
+one program: the cost of the adapter steps per token.
 
     .venv/bin/python bench/decode_speed.py [--prompt 128] [--steps 64] [--reference-steps 8]
                                            [--no-subgroups] [--formats Q4_1 Q4_K_M]
+                                           [--adapter-rank 8]
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import numpy as np
 from pagemind.gpu.device import open_device
 from pagemind.gpu.program import ProgramRunner, compile_decoder
 from pagemind.gpu.runner import KernelRunner
+from pagemind.models.adapters import adapter_ranks, adapter_tensors, read_adapter
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.llama import KVCache, Llama
+from pagemind.models.tiny_adapter import random_parts, write_lora_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf
 
 SMOLLM2_135M_SHAPES = {
@@ -61,8 +67,17 @@ def tokens_per_second(
 class TimedProgram:
     """A decoder program on wgpu-py, run step by step with a read after each."""
 
-    def __init__(self, runner: KernelRunner, model: GGUFModel, longest: int, steps: int):
-        program = compile_decoder(model, longest + steps + 1, max_prefill_tokens=longest)
+    def __init__(
+        self,
+        runner: KernelRunner,
+        model: GGUFModel,
+        longest: int,
+        steps: int,
+        adapter_ranks: dict[str, int] | None = None,
+    ):
+        program = compile_decoder(
+            model, longest + steps + 1, max_prefill_tokens=longest, adapter_ranks=adapter_ranks
+        )
         self.program = ProgramRunner(runner, program, model.tensors)
 
     def prefill(self, tokens: list[int]) -> int:
@@ -101,6 +116,30 @@ def gpu_speeds(
     return prefill, synchronous, timed.pipelined_decode_speed(prompt, steps)
 
 
+def adapter_overhead(
+    runner: KernelRunner, model: GGUFModel, prompt: list[int], steps: int, rank: int, folder: Path
+) -> None:
+    """Pipelined decode with a rank-`rank` adapter off and on, alternating three times on
+    one program (the best of each kept, so a busy moment does not count)."""
+    parts = random_parts(model.config, rank)
+    path = write_lora_gguf(folder / "adapter.gguf", parts, model.architecture, 2.0 * rank)
+    adapter = read_adapter(path, model.config, model.architecture, 1.0)
+    ranks = adapter_ranks([adapter])
+    timed = TimedProgram(runner, model, len(prompt), steps, ranks)
+    tensors = adapter_tensors(adapter, ranks, model.config)
+    best = {"off": 0.0, "on": 0.0}
+    for _ in range(3):
+        for state in best:
+            timed.program.use_adapter(tensors if state == "on" else None)
+            best[state] = max(best[state], timed.pipelined_decode_speed(prompt, steps))
+    extra = sum(step.adapter for step in timed.program.program.phases["decode"])
+    print(
+        f"adapter rank {rank} on every projection ({extra} more dispatches per token): decode "
+        f"{best['off']:.1f} tok/s off, {best['on']:.1f} tok/s on, "
+        f"{best['off'] / best['on'] - 1:+.1%} time per token"
+    )
+
+
 def print_profile(seconds: dict[str, float]) -> None:
     """GPU time of one decode step by kernel, each dispatch timed in its own pass."""
     total = sum(seconds.values())
@@ -132,6 +171,8 @@ def format_speeds(
         print(f"{matrix_format}: tensors in {', '.join(formats)}, {size / 1e6:.1f} MB")
         gpu_prefill, synchronous, pipelined = gpu_speeds(runner, model, prompt, args.steps)
         numpy_prefill, numpy_decode = reference_speeds(model, prompt, args.reference_steps)
+        if args.adapter_rank:
+            adapter_overhead(runner, model, prompt, args.steps, args.adapter_rank, Path(folder))
     for phase, ours, peer in (
         ("prefill", gpu_prefill, numpy_prefill),
         ("decode synchronous", synchronous, numpy_decode),
@@ -152,6 +193,7 @@ def main() -> None:
     parser.add_argument("--reference-steps", type=int, default=8)
     parser.add_argument("--no-subgroups", action="store_true")
     parser.add_argument("--formats", nargs="+", default=["Q4_1"], metavar="FORMAT")
+    parser.add_argument("--adapter-rank", type=int, default=0, metavar="R")
     args = parser.parse_args()
     gpu = open_device()
     runner = KernelRunner(gpu, use_subgroups=False if args.no_subgroups else None)

@@ -1,9 +1,10 @@
 """Search box latency in Chromium: from a query typed (an `input` event) to its results in
 the page, keyword-only and with meaning-based results merged in, on the same built site in
 the same run. Both include the box's typing debounce; the hybrid figure adds embedding the
-query on the browser's WebGPU adapter (SwiftShader here: the CPU).
+query on the browser's WebGPU adapter (SwiftShader here: the CPU), or with --no-webgpu on
+the CPU embedder that browsers without WebGPU use (runtime/cpu_embedder.js, in a worker).
 
-    .venv/bin/python bench/search_box_latency.py [--site example_site] [--rounds 3]
+    .venv/bin/python bench/search_box_latency.py [--site example_site] [--rounds 3] [--no-webgpu]
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ TIME_QUERIES = """async ({queries, renders}) => {
 }"""
 
 
+NO_WEBGPU = "Object.defineProperty(Navigator.prototype, 'gpu', {get: () => undefined})"
+
+
 def time_queries(page: Page, queries: list[str], renders: int) -> list[float]:
     return page.evaluate(TIME_QUERIES, {"queries": queries, "renders": renders})
 
@@ -66,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=REPO / "example_site")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-webgpu", action="store_true", help="hide WebGPU: queries embed on the CPU"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         out = Path(folder) / "site"
@@ -75,6 +82,8 @@ def main() -> None:
         base = server.url
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_context(service_workers="block").new_page()
+        if args.no_webgpu:
+            page.add_init_script(NO_WEBGPU)
         page.goto(base)
         page.locator("#pagemind-search-input").focus()
         started = time.perf_counter()
@@ -94,7 +103,8 @@ def main() -> None:
         server.close()
 
     print(f"index files: {index_bytes / 1e3:.1f} kB; first query (fetches them): {first:.2f} s")
-    print(f"embedder load (opt-in click to ready): {model_load:.2f} s")
+    where = "CPU, WebGPU hidden" if args.no_webgpu else "WebGPU"
+    print(f"embedder load (opt-in click to ready, {where}): {model_load:.2f} s")
     print(f"keyword results: median {statistics.median(keyword):.0f} ms (debounce included)")
     print(f"hybrid results:  median {statistics.median(hybrid):.0f} ms")
     print(f"hybrid / keyword: {statistics.median(hybrid) / statistics.median(keyword):.1f}x")

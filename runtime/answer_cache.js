@@ -3,8 +3,8 @@
 // site's build version: a new build (new docs, index or model) starts an empty cache.
 //
 //   const answers = new AnswerCache(site);
-//   answers.get(question)              // the kept answer, or null
-//   answers.put(question, answer)      // {covered, passage, nearest, text, sources, notes, held}
+//   answers.get(question, style)       // the kept answer, or null
+//   answers.put(question, style, answer) // {covered, passage, nearest, text, sources, notes, held}
 //   answers.forgetCiting(urls)         // a thumbs-down: drop answers built on those sections
 //   answers.clear()
 
@@ -17,19 +17,25 @@ export function questionKey(question) {
   return question.toLowerCase().replace(/\s+/g, " ").trim().replace(/[\s?!.,;:]+$/u, "");
 }
 
+function entryKey(question, style) {
+  return style ? `${style}\u0000${questionKey(question)}` : questionKey(question);
+}
+
 export class AnswerCache {
   constructor(site) {
     this.key = `${KEY}:${new URL(site.root).pathname}`; // sites may share an origin
     this.version = site.version;
   }
 
-  get(question) {
-    const key = questionKey(question);
+  // style: the adapter the answer was written with ("" for the model alone): another style
+  // writes another answer.
+  get(question, style) {
+    const key = entryKey(question, style);
     return this.read().find((stored) => stored.key === key)?.answer ?? null;
   }
 
-  put(question, answer) {
-    const key = questionKey(question);
+  put(question, style, answer) {
+    const key = entryKey(question, style);
     const others = this.read().filter((stored) => stored.key !== key);
     this.write([...others, { key, answer }].slice(-KEPT));
   }

@@ -10,7 +10,7 @@
 //   const found = await chat.retrieve(question);      // {evidence, covered, passage}
 //   const {claims, text, reason} = await chat.answer(question, found, {onSources, onClaims});
 //   chat.stop();
-//   await keywordAnswer(site, question)                // found, by keywords: no model at all
+//   await keywordAnswer(site, question)   // found without the models (keywords, CPU query vector)
 
 import { Attributor, citedText } from "./attribution.js";
 import { copyBiasTokens } from "./copy_bias.js";
@@ -23,6 +23,7 @@ import {
   retrievalQuery,
   STOP_STRINGS,
 } from "./prompt.js";
+import { cachedQueryVector } from "./search_meaning.js";
 
 const ROLES = ["embedder", "generator"];
 
@@ -41,13 +42,17 @@ function found(evidence, index, grounding) {
   return { evidence, covered, passage: covered ? bestPassage(evidence, grounding) : null };
 }
 
-// What the panel answers with without WebGPU: the evidence by keywords, and its passage.
+// What the panel answers with without the models: the evidence by keywords, and by
+// meaning too where the CPU embedder is at hand without a download; and its passage.
 export async function keywordAnswer(site, question) {
-  const index = await site.searchIndex();
+  const [index, vector] = await Promise.all([
+    site.searchIndex(),
+    cachedQueryVector(site, question),
+  ]);
   const grounding = groundingOf(site, index);
-  const hits = index.keyword(question, grounding.candidate_chunks);
+  const hits = index.hybrid(question, vector, grounding.candidate_chunks);
   const candidates = candidateSections(hits, grounding);
-  const evidence = weigh(candidates, null, null, index.termWeights(question), grounding);
+  const evidence = weigh(candidates, vector, null, index.termWeights(question), grounding);
   return found(evidence, index, grounding);
 }
 

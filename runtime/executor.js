@@ -1,6 +1,9 @@
 // Executes a compiled program (pagemind.gpu.program_format): every buffer, shader module,
 // pipeline and bind group is made once at load; a run writes the uniforms that depend on
 // the phase variables and records the whole phase into one command encoder, one submit.
+// A program with adapter steps (pagemind.gpu.program) runs them only while an adapter is on:
+// useAdapter writes that adapter's tensors into the buffers they read, so switching adapters
+// neither rebuilds a pipeline or bind group nor touches the base model's buffers.
 
 import { compileExpression } from "./expression.js";
 import { checkFits } from "./gpu.js";
@@ -87,7 +90,7 @@ function createBuffers(gpu, allocate, program, manifest, shards) {
   const encoder = gpu.device.createCommandEncoder();
   const ranges = {};
   for (const [name, spec] of Object.entries(program.buffers)) {
-    if (spec.tensor) {
+    if (spec.tensor && !spec.adapter) {
       ranges[name] = tensorRange(gpu, allocate, manifest, shardBuffers, spec.tensor, encoder);
       continue;
     }
@@ -234,7 +237,8 @@ export class Executor {
         const slot = uniforms.slot(index, step);
         return new PreparedStep(gpu, step, variant, pipelines[step.module], ranges, slot);
       });
-      return [name, { steps: prepared, uniforms }];
+      const baseSteps = prepared.filter((step) => !step.step.adapter);
+      return [name, { steps: prepared, baseSteps, uniforms }];
     };
     const phases = Object.fromEntries(
       Object.entries(program.phases).map(([name, phase]) => prepare(name, phase)),
@@ -249,6 +253,35 @@ export class Executor {
     this.phases = phases;
     this.owned = owned;
     this.readSlots = {};
+    this.adapterOn = false;
+  }
+
+  get hasAdapterSteps() {
+    return Object.values(this.program.buffers).some((spec) => spec.adapter);
+  }
+
+  // Runs the adapter steps with the tensors of `adapter` ({manifest, shards}, as loadModel
+  // gives an adapter package), or none of them (null): the base model alone.
+  useAdapter(adapter) {
+    if (adapter) {
+      for (const [name, spec] of Object.entries(this.program.buffers)) {
+        if (spec.adapter) this.writeTensor(name, spec, adapter);
+      }
+    }
+    this.adapterOn = Boolean(adapter);
+  }
+
+  writeTensor(name, spec, { manifest, shards }) {
+    const entry = manifest.tensors[spec.tensor];
+    if (!entry || entry.bytes !== spec.bytes || entry.parts) {
+      throw new Error(
+        `adapter ${manifest.name} does not fit this model's program (tensor ${spec.tensor}): ` +
+          "the site's files are mixed from two builds; rebuild and redeploy",
+      );
+    }
+    const { buffer, offset } = this.ranges[name];
+    const bytes = shards[entry.shard].subarray(entry.offset, entry.offset + entry.bytes);
+    this.gpu.device.queue.writeBuffer(buffer, offset, bytes);
   }
 
   bytesOf(name) {
@@ -268,11 +301,14 @@ export class Executor {
   // Runs the phase in one submit; `slot`, if given, takes a copy of its buffer at the end.
   run(phase, variables, slot = null) {
     if (!this.phases[phase]) throw new Error(`the program has no ${phase} phase`);
-    const { steps, uniforms } = this.phases[phase];
+    const { steps: allSteps, baseSteps, uniforms } = this.phases[phase];
+    const steps = this.adapterOn ? allSteps : baseSteps;
     const missing = this.program.phases[phase].variables.filter((name) => !(name in variables));
     if (missing.length) throw new Error(`phase ${phase} needs ${missing.join(", ")}`);
     const { queue } = this.gpu.device;
-    for (const step of steps) step.update(variables);
+    // Every step, those of an adapter that is off too: the phase's uniforms are written
+    // whole only once, so each slot must hold its values before then.
+    for (const step of allSteps) step.update(variables);
     uniforms.write(queue);
     queue.submit([this.record(steps, slot)]);
   }

@@ -101,6 +101,13 @@ class Runtime extends EventTarget {
     this.worker.postMessage({ type: "stop" });
   }
 
+  // Turns a LoRA adapter on (the URL of its package's manifest) or off (null); only its
+  // own bytes load, the model stays.
+  useAdapter(manifestUrl, { model = "generator" } = {}) {
+    const url = manifestUrl && new URL(manifestUrl, document.baseURI).href;
+    return this.call({ type: "use-adapter", model, manifestUrl: url }, ["adapter"]);
+  }
+
   // One Float32Array per text (strings, or token id lists).
   async embed(texts, { model = "embedder" } = {}) {
     const { vectors } = await this.call({ type: "embed", model, texts }, ["vectors"]);

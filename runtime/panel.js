@@ -6,7 +6,9 @@
 // sentences held back as not in the docs. Stop, copy, thumbs up/down, follow-ups, "Report
 // a gap" where the site names its repository. A thumbs-down lowers the answer's sources in
 // this reader's next answers (listed in the footer, with Reset); a question asked again is
-// answered from the answer cache, marked, with "Ask again". Without WebGPU, or when the GPU
+// answered from the answer cache, marked, with "Ask again". A site with adapters offers them
+// as a "Style" picker: a switch loads only that adapter's bytes, and the choice is kept
+// per site (localStorage). Without WebGPU, or when the GPU
 // fails, it says why and answers with the passage and search results: it never spins
 // forever. It only shows what assistant_chat.js returns; text from the model and the docs
 // reaches the page only through render_text.js.
@@ -129,6 +131,7 @@ class AssistantPanel {
       ),
       this.status,
       this.log,
+      ...(this.buildStylePicker() ?? []),
       this.form,
       element(
         "footer",
@@ -147,6 +150,50 @@ class AssistantPanel {
 
   isOpen() {
     return !this.panel.hidden;
+  }
+
+  // The site's adapters as a select ("Default" is the model alone); none: no picker.
+  buildStylePicker() {
+    const adapters = this.site.assistant.adapters ?? [];
+    if (!adapters.length) return null;
+    this.styleKey = `pagemind-style:${this.site.root}`;
+    this.styleSelect = element(
+      "select",
+      { id: "pm-assistant-style" },
+      element("option", { value: "" }, "Default"),
+      ...adapters.map(({ name }) => element("option", { value: name }, name)),
+    );
+    const kept = readStored(this.styleKey);
+    this.styleSelect.value = adapters.some(({ name }) => name === kept) ? kept : "";
+    this.styleSelect.addEventListener("change", () => this.switchStyle());
+    const label = element("label", { for: "pm-assistant-style" }, "Style");
+    return [element("div", { class: "pm-assistant-style" }, label, this.styleSelect)];
+  }
+
+  // The picked style, kept for the next visit; once the model runs, switched at once.
+  async switchStyle() {
+    writeStored(this.styleKey, this.styleSelect.value);
+    if (this.state !== "ready") return; // load() applies it
+    this.enableForm(false);
+    this.styleSelect.disabled = true;
+    try {
+      await this.applyStyle();
+      this.say("");
+    } catch (error) {
+      this.say(`That style could not be loaded (${error.message}); the default is in use.`);
+      this.styleSelect.value = "";
+    } finally {
+      this.styleSelect.disabled = false;
+      this.enableForm(true);
+    }
+  }
+
+  // The runtime's adapter as the picker says: only the adapter's bytes load.
+  async applyStyle() {
+    const name = this.styleSelect.value;
+    const adapter = this.site.assistant.adapters.find((entry) => entry.name === name);
+    const runtime = await this.site.runtime();
+    await runtime.useAdapter(adapter ? this.site.url(adapter.manifest) : null);
   }
 
   onPageKey(event) {
@@ -254,6 +301,9 @@ class AssistantPanel {
     } finally {
       this.site.removeEventListener("model-warning", hear);
     }
+    if (this.styleSelect?.value) {
+      await this.applyStyle().catch(() => (this.styleSelect.value = ""));
+    }
     this.watching ??= this.watchDevice();
     this.state = "ready";
     this.status.replaceChildren();
@@ -310,7 +360,7 @@ class AssistantPanel {
     if (!question || this.busy || this.state === "loading" || this.state === "offer") return;
     this.input.value = "";
     if (this.state === "search-only") return this.showSearch(question);
-    const kept = this.answers.get(question);
+    const kept = this.answers.get(question, this.styleSelect?.value);
     return kept ? this.showKept(question, kept) : this.ask(question);
   }
 
@@ -342,7 +392,9 @@ class AssistantPanel {
         onClaims: (claims) => turn.showClaims(claims),
       });
       turn.finish(result);
-      if (opening && result.reason !== "stopped") this.answers.put(question, turn.record());
+      if (opening && result.reason !== "stopped") {
+        this.answers.put(question, this.styleSelect?.value, turn.record());
+      }
     } catch (error) {
       turn.fail(error);
       this.searchOnly(`The model stopped with an error: ${error.message ?? error}. ` +
@@ -410,6 +462,23 @@ class AssistantPanel {
 
 // What the reader is told when the models do not load: storage trouble in the offline
 // module's words (with what to do), anything else as the runtime reported it.
+// localStorage where the browser allows it (a private window may refuse it).
+function readStored(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeStored(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // the choice holds for this page only
+  }
+}
+
 function failureReason(error, offline) {
   const storage = /quota|evict|storage|cache/i.test(`${error?.name} ${error?.message}`);
   if (storage && offline) return offline.describeStorageError(error);

@@ -8,6 +8,7 @@
 //                                                   window, hits, history, question});
 
 import { BpeTokenizer } from "./tokenizer_bpe.js";
+import { SpmTokenizer } from "./tokenizer_spm.js";
 
 export const NOT_COVERED =
   "The docs do not cover this. Try other words, or look through the search results.";
@@ -18,17 +19,20 @@ export const STOP_STRINGS = ["\nQuestion:", "\nDocumentation:"];
 const MIN_SECTION_TOKENS = 24;
 const FIT_ROUNDS = 8;
 
+// The generator's tokenizer, by the manifest's tokenizer type.
+const GENERATOR_TOKENIZERS = { "byte-level-bpe": BpeTokenizer, spm: SpmTokenizer };
+
 // Counting, cutting and cleaning text with the generator's tokenizer (the manifest's spec).
 export class PromptTokenizer {
   constructor(spec) {
-    this.bpe = new BpeTokenizer(spec);
+    this.tokenizer = new GENERATOR_TOKENIZERS[spec.type](spec);
     this.specials = spec.added_tokens.filter((token) => token.special).map((t) => t.content);
     this.bosId = spec.add_bos ? spec.bos_id : null; // read before the text, when wanted
   }
 
   // The ids of `text` alone, without BOS.
   ids(text) {
-    return this.bpe.encode(text, { addBos: false });
+    return this.tokenizer.encode(text, { addBos: false });
   }
 
   count(text) {
@@ -38,7 +42,7 @@ export class PromptTokenizer {
   // The first `tokens` tokens of `text`, without a character cut in half.
   truncate(text, tokens) {
     const ids = this.ids(text).slice(0, tokens);
-    return this.bpe.decode(ids).replace(/\uFFFD+$/u, "");
+    return this.tokenizer.decode(ids).replace(/\uFFFD+$/u, "");
   }
 
   // `text` without the model's special tokens: a document or a reader's question must not
@@ -101,8 +105,7 @@ function fit(settings, chat, tokenizer, available, hits, history, question) {
     ...kept,
     { role: "user", content: questionMessage(sections, question) },
   ];
-  const text = messages.map((m) => message(chat, m.role, m.content)).join("");
-  return { text: text + chat.generation_prompt, sources, turnsKept: kept.length / 2 };
+  return { text: assemble(chat, messages), sources, turnsKept: kept.length / 2 };
 }
 
 function fitSections(tokenizer, hits, budget) {
@@ -158,6 +161,16 @@ function questionMessage(sections, question) {
 
 function withExcerpts(sections, question) {
   return `Documentation:\n\n${sections}${ANSWER_RULE}\nQuestion: ${question}`;
+}
+
+// The prompt text of `messages`, as models/chat_template.py's assemble: where the system
+// message opens the first user turn, the message after it goes without its prefix.
+export function assemble(chat, messages) {
+  const text = messages.map((m, index) => {
+    const folded = chat.system_into_first_user && messages[index - 1]?.role === "system";
+    return (folded ? "" : chat[`${m.role}_prefix`]) + m.content + chat[`${m.role}_suffix`];
+  });
+  return text.join("") + chat.generation_prompt;
 }
 
 function message(chat, role, content) {

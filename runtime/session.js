@@ -23,9 +23,14 @@ import { embed, generate } from "./generate.js";
 import { openGpu } from "./gpu.js";
 import { loadModel } from "./loader.js";
 import { BpeTokenizer } from "./tokenizer_bpe.js";
+import { SpmTokenizer } from "./tokenizer_spm.js";
 import { WordPieceTokenizer } from "./tokenizer_wordpiece.js";
 
-const TOKENIZERS = { "byte-level-bpe": BpeTokenizer, wordpiece: WordPieceTokenizer };
+const TOKENIZERS = {
+  "byte-level-bpe": BpeTokenizer,
+  spm: SpmTokenizer,
+  wordpiece: WordPieceTokenizer,
+};
 
 async function fetchProgram(url) {
   const response = await fetch(url);
@@ -104,8 +109,29 @@ export class Session {
       cached: [], // token ids whose keys and values the KV cache holds, in order
       source,
     };
+    if (source.adapterUrl) await this.applyAdapter(this.models[model], source.adapterUrl);
     const { subgroups, cpu, adapter } = gpu;
     return { model, subgroups, cpu, adapter, contextLength: this.models[model].contextLength };
+  }
+
+  // Switches `model`'s LoRA adapter: `manifestUrl` of an adapter package (the site's
+  // settings.adapters), or null for the base model alone. Only the adapter's own bytes
+  // load (from Cache Storage after the first time, from memory after that); the KV cache
+  // starts over, as it holds keys and values of the other weights. Resolves with {adapter}.
+  useAdapter(manifestUrl, { model = "generator" } = {}) {
+    const url = manifestUrl && new URL(manifestUrl, this.baseUrl).href;
+    return this.withModel(model, async (loaded) => {
+      await this.applyAdapter(loaded, url);
+      loaded.source = { ...loaded.source, adapterUrl: url };
+      return { adapter: url };
+    });
+  }
+
+  async applyAdapter(loaded, url) {
+    loaded.adapters ??= new Map();
+    if (url && !loaded.adapters.has(url)) loaded.adapters.set(url, await loadModel(url));
+    loaded.executor.useAdapter(url ? loaded.adapters.get(url) : null);
+    loaded.cached.length = 0;
   }
 
   // Runs `task(model)` in turn. A failure leaves the KV cache unknown (it may hold a

@@ -215,7 +215,7 @@ function newUtf8Decoder() {
 }
 
 /** A binary min-heap of candidate merges, ordered by rank, then by position. */
-class PairQueue {
+export class PairQueue {
   constructor() {
     this.items = [];
   }

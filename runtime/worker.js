@@ -7,6 +7,8 @@
 //   {type: "generate", model, prompt: ids or text, settings}  -> token {token, text} ... done
 //   {type: "stop"}                    ends the running generation (its done says "stopped")
 //   {type: "embed", model, texts: strings or id lists}  -> vectors {vectors}
+//   {type: "use-adapter", model, manifestUrl or null}  -> adapter {adapter}: a LoRA adapter on
+//                                    (its package's manifest) or off (null)
 //   {type: "read", model, buffer}    -> buffer {data: ArrayBuffer} (debugging and tests)
 //   {type: "lose-device"}            destroys the GPU device, to test recovery -> device-lost
 // Without a request: a lost GPU device is re-created and every model reloaded (from Cache
@@ -35,6 +37,9 @@ const HANDLERS = {
       { type: "vectors", vectors },
       vectors.map((vector) => vector.buffer),
     );
+  },
+  async "use-adapter"({ manifestUrl, model }, reply) {
+    reply({ type: "adapter", ...(await session.useAdapter(manifestUrl, { model })) });
   },
   async read({ buffer, model }, reply) {
     const data = await session.debugRead(buffer, { model });

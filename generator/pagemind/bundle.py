@@ -4,6 +4,8 @@ the shaders, and the settings file that the site's entry (pagemind.entry) names.
     _pagemind/assistant.<hash>.json    URLs of each model's manifest and program, settings
     _pagemind/models/<role>/           manifest.<hash>.json, <role>-<i>.<hash>.bin shards,
                                        program.<hash>.json (role: generator or embedder)
+    _pagemind/models/generator/adapters/<name>/
+                                       each [assistant] adapter's package (manifest, shard)
     _pagemind/shaders/*.wgsl           the kernels the programs name
 
 Packages are written once per model source into <site root>/.pagemind-cache/models/<role>/,
@@ -22,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +34,15 @@ from pagemind.assistant import grounding_settings
 from pagemind.config import SiteConfig
 from pagemind.gpu.compile_model import compile_program
 from pagemind.gpu.program_format import program_to_dict
+from pagemind.models.adapters import Adapter, adapter_ranks, adapter_tensors, read_adapter
 from pagemind.models.gguf_source import GGUFModel
-from pagemind.models.package import HASH_CHARS, write_package
+from pagemind.models.package import (
+    HASH_CHARS,
+    AdapterPackage,
+    AdapterSettings,
+    PackageInfo,
+    write_package,
+)
 from pagemind.models.registry import Role, load_model, resolve_model
 from pagemind.models.safetensors_source import BertModel
 from pagemind.resources import resource_dir
@@ -52,12 +62,38 @@ _COMPILER_MODULES = (
     "pagemind.models.safetensors_source",  # stores the embedder's matrices in its format
     "pagemind.models.tensors",
     "pagemind.models.package",
+    "pagemind.models.adapters",
     "pagemind.gpu.kernels",
     "pagemind.gpu.program",
     "pagemind.gpu.compile_model",
     "pagemind.gpu.embedder_program",
     "pagemind.gpu.program_format",
 )
+
+
+ADAPTERS_DIR = "adapters"  # inside the generator's package folder
+
+
+@dataclass(frozen=True)
+class AdapterSource:
+    """One [assistant] adapters entry: a LoRA GGUF or PEFT folder, and its scale."""
+
+    name: str
+    path: Path
+    scale: float
+
+    def read(self, model: GGUFModel) -> Adapter:
+        return read_adapter(self.path, model.config, model.architecture, self.scale)
+
+
+@dataclass(frozen=True)
+class PreparedAdapter:
+    """An adapter's package: files relative to the generator's package folder."""
+
+    name: str
+    manifest: str
+    files: tuple[str, ...]
+    download_bytes: int
 
 
 @dataclass(frozen=True)
@@ -72,6 +108,8 @@ class PreparedPackage:
     program: str
     files: tuple[str, ...]
     download_bytes: int
+    adapter_sources: tuple[AdapterSource, ...] = ()
+    adapters: tuple[PreparedAdapter, ...] = ()
 
     @property
     def manifest_path(self) -> Path:
@@ -81,13 +119,28 @@ class PreparedPackage:
         """The model as packaged, from its source: the numpy reference of the package."""
         return load_model(self.source, self.bert_format)
 
+    def load_adapters(self, model: GGUFModel) -> dict[str, Adapter]:
+        """The site's adapters from their sources, by name (the references of their packages)."""
+        return {source.name: source.read(model) for source in self.adapter_sources}
+
 
 def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
     """The site's generator and embedder packaged in its cache (reused when unchanged)."""
     folder = config.root / CACHE_DIR / "models"
     bert_format = config.assistant.embedder_format
+    adapters = tuple(
+        AdapterSource(entry["name"], config.root / entry["path"], entry["scale"])
+        for entry in config.assistant.adapters
+    )
     return [
-        _prepare(role, _resolve(config, role), bert_format, folder / role) for role in _ROLE_KEYS
+        _prepare(
+            role,
+            _resolve(config, role),
+            bert_format,
+            folder / role,
+            adapters if role == "generator" else (),
+        )
+        for role in _ROLE_KEYS
     ]
 
 
@@ -107,7 +160,7 @@ def make_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> Assistan
     files: dict[str, Content] = {
         f"{BUNDLE_DIR}/models/{package.role}/{name}": SourceFile(package.folder / name, link=True)
         for package in packages
-        for name in package.files
+        for name in (*package.files, *(f for a in package.adapters for f in a.files))
     }
     # Copied, not linked: a later edit of pagemind's own shaders must not change a built site.
     for shader in resource_dir("shaders").glob("*.wgsl"):
@@ -143,24 +196,42 @@ def _resolve(config: SiteConfig, role: Role) -> Path:
     )
 
 
-def _prepare(role: Role, source: Path, bert_format: str, folder: Path) -> PreparedPackage:
+def _prepare(
+    role: Role,
+    source: Path,
+    bert_format: str,
+    folder: Path,
+    adapter_sources: tuple[AdapterSource, ...],
+) -> PreparedPackage:
     key = [__version__, _compiler_fingerprint(), source_identity(source), bert_format]
+    key += [[a.name, source_identity(a.path), a.scale] for a in adapter_sources]
     record_path = folder / _RECORD
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         if record["key"] == json.loads(json.dumps(key)):
             saved = record["package"]
-            package = PreparedPackage(
-                role, source, bert_format, folder, **{**saved, "files": tuple(saved["files"])}
+            adapters = tuple(
+                PreparedAdapter(**{**a, "files": tuple(a["files"])}) for a in saved["adapters"]
             )
-            if all((folder / name).is_file() for name in package.files):
+            package = PreparedPackage(
+                role,
+                source,
+                bert_format,
+                folder,
+                **{**saved, "files": tuple(saved["files"]), "adapters": adapters},
+                adapter_sources=adapter_sources,
+            )
+            files = (*package.files, *(f for a in adapters for f in a.files))
+            if all((folder / name).is_file() for name in files):
                 return package
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no usable record: package the model
     log.info("Packaging the %s %s", role, source)
     model = load_model(source, bert_format)
     info = write_package(model, folder, name=role)
-    text = json.dumps(program_to_dict(compile_program(model)), separators=(",", ":")).encode()
+    ranks, adapters = _write_adapters(model, adapter_sources, folder / ADAPTERS_DIR)
+    program_json = program_to_dict(compile_program(model, ranks))
+    text = json.dumps(program_json, separators=(",", ":")).encode()
     program = f"program.{hashlib.sha256(text).hexdigest()[:HASH_CHARS]}.json"
     _write_if_changed(folder / program, text)
     for stale in folder.glob("program.*.json"):
@@ -176,11 +247,40 @@ def _prepare(role: Role, source: Path, bert_format: str, folder: Path) -> Prepar
         program,
         files,
         info.download_bytes,
+        adapter_sources,
+        adapters,
     )
-    fields = {"manifest", "program", "files", "download_bytes"}
+    fields = {"manifest", "program", "files", "download_bytes", "adapters"}
     saved = {k: v for k, v in dataclasses.asdict(package).items() if k in fields}
     _write_if_changed(record_path, json.dumps({"key": key, "package": saved}).encode())
     return package
+
+
+def _write_adapters(
+    model: GGUFModel | BertModel, sources: tuple[AdapterSource, ...], folder: Path
+) -> tuple[dict[str, int], tuple[PreparedAdapter, ...]]:
+    """Each adapter's package in folder/<name>/, at the ranks the program reserves (the
+    most any of them needs, per weight); those of adapters no longer listed are removed."""
+    adapters = {source.name: source.read(model) for source in sources}
+    ranks = adapter_ranks(list(adapters.values()))
+    prepared = []
+    for source in sources:
+        tensors = adapter_tensors(adapters[source.name], ranks, model.config)
+        package = AdapterPackage(AdapterSettings(source.name, source.scale), tensors)
+        info = write_package(package, folder / source.name, name=source.name)
+        prepared.append(_prepared_adapter(source.name, info))
+    if folder.is_dir():
+        for stale in folder.iterdir():
+            if stale.name not in adapters:
+                shutil.rmtree(stale)
+    return ranks, tuple(prepared)
+
+
+def _prepared_adapter(name: str, info: PackageInfo) -> PreparedAdapter:
+    files = tuple(
+        f"{ADAPTERS_DIR}/{name}/{path.name}" for path in (info.manifest_path, *info.shard_paths)
+    )
+    return PreparedAdapter(name, files[0], files, info.download_bytes)
 
 
 def _compiler_fingerprint() -> str:
@@ -195,8 +295,9 @@ def _compiler_fingerprint() -> str:
 def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> dict:
     """What the runtime reads first; URLs are relative to this file's folder."""
     settings = dataclasses.asdict(config.assistant)
-    for key in ("enabled", "model", "embedder", "embedder_format"):
+    for key in ("enabled", "model", "embedder", "embedder_format", "adapters"):
         del settings[key]
+    generator = next(package for package in packages if package.role == "generator")
     return {
         "format": ASSISTANT_FORMAT,
         "models": {
@@ -207,6 +308,14 @@ def _assistant_settings(config: SiteConfig, packages: list[PreparedPackage]) -> 
             }
             for package in packages
         },
+        "adapters": [
+            {
+                "name": adapter.name,
+                "manifest": f"models/generator/{adapter.manifest}",
+                "download_bytes": adapter.download_bytes,
+            }
+            for adapter in generator.adapters
+        ],
         "runtime": "runtime/",
         "shaders": "shaders/",
         "settings": settings,

@@ -4,7 +4,8 @@ In order: every shader compiles (each kernel x variant the adapter offers, in ea
 format the site's models use);
 each kernel matches numpy on random inputs at the sizes the site's programs dispatch it
 with; each model program matches its numpy reference (the generator's logits over a prompt
-and its greedy tokens step by step; the embedder's vectors). Each check reports one line
+and its greedy tokens step by step, alone and with each of the site's adapters; the
+embedder's vectors). Each check reports one line
 with its error figure; the first failure raises a PagemindError naming the kernel, or the
 phase and step where the program left the reference.
 """
@@ -24,6 +25,7 @@ from typing import TypeVar
 import numpy as np
 
 from pagemind import __version__
+from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.bundle import CACHE_DIR, PreparedPackage
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
@@ -35,8 +37,8 @@ from pagemind.gpu.kernel_checks import check_kernel, kernel_cases, tolerance
 from pagemind.gpu.kernels import KERNELS, WEIGHT_FORMATS, WEIGHTS, KernelSpec
 from pagemind.gpu.program import Program, ProgramRunner
 from pagemind.gpu.runner import KernelRunner
+from pagemind.models.adapters import Adapter, adapter_ranks
 from pagemind.models.bert import Bert
-from pagemind.models.bpe import bpe_tokenizer
 from pagemind.models.chat_template import assemble
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.llama import KVCache, Llama
@@ -80,6 +82,16 @@ ModelT = TypeVar("ModelT", GGUFModel, BertModel)
 
 
 @dataclass(frozen=True)
+class CheckedAdapter:
+    """A site's adapter: its reference (from its source) and the packaged tensors the
+    program binds."""
+
+    name: str
+    reference: Adapter
+    tensors: Mapping[str, QuantTensor]
+
+
+@dataclass(frozen=True)
 class CheckedModel:
     """A model, the program the site ships for it, and the tensors that program binds (the
     packaged bytes; by default the model's own)."""
@@ -88,6 +100,7 @@ class CheckedModel:
     model: GGUFModel | BertModel
     program: Program
     tensors: Mapping[str, QuantTensor] | None = None
+    adapters: tuple[CheckedAdapter, ...] = ()
 
     @property
     def gpu_tensors(self) -> Mapping[str, QuantTensor]:
@@ -133,7 +146,8 @@ def run_checks(
     program_runner = [runner for runner in runners if not runner.use_f16][-1]
     for checked in models:
         if isinstance(checked.model, GGUFModel):
-            check_generator(program_runner, checked, generated_tokens, report)
+            for adapter in (None, *checked.adapters):
+                check_generator(program_runner, checked, generated_tokens, report, adapter)
         else:
             check_embedder(program_runner, checked, report)
 
@@ -219,17 +233,25 @@ def _mismatch_fix(gpu: GpuDevice) -> str:
 
 
 def check_generator(
-    runner: KernelRunner, checked: CheckedModel, generated_tokens: int, report: Report
+    runner: KernelRunner,
+    checked: CheckedModel,
+    generated_tokens: int,
+    report: Report,
+    adapter: CheckedAdapter | None = None,
 ) -> None:
     """Prefill a chat prompt, then decode greedily from the GPU's own picks; each step's
-    logits and pick must match the numpy reference's."""
+    logits and pick must match the numpy reference's (with `adapter` on, if given)."""
     model = checked.model
     prompt = _prompt_ids(model)
     program = ProgramRunner(runner, checked.program, checked.gpu_tensors)
-    reference, cache = Llama(model), KVCache()
+    program.use_adapter(adapter and adapter.tensors)
+    reference, cache = Llama(model, adapter and adapter.reference), KVCache()
+    name = checked.name + (f" with adapter {adapter.name!r}" if adapter else "")
     program.write("tokens", np.asarray(prompt, np.uint32))
     program.run("prefill", {"n_tokens": len(prompt), "position": 0})
     step = _Step(program, reference.forward(prompt, cache)[-1])
+    if adapter and not step.matches:
+        raise step.divergence(checked, f"prefill of {len(prompt)} tokens with {name}")
     if not step.matches:
         layer = _first_diverging_layer(
             model, lambda truncated: _prefill_matches(runner, truncated, checked, prompt)
@@ -244,7 +266,7 @@ def check_generator(
             raise step.divergence(checked, f"decode step {generated} (position {position})")
         worst = max(worst, step.error)
     report(
-        f"ok  {checked.name}: {len(prompt)}-token prefill + {generated_tokens} greedy tokens "
+        f"ok  {name}: {len(prompt)}-token prefill + {generated_tokens} greedy tokens "
         f"identical; logits error {worst:.1e} (limit {LOGITS_TOLERANCE:g})"
     )
 
@@ -278,7 +300,11 @@ def checks_key(
     """What a pass depends on: the packages (their file names hash their bytes), the shaders'
     bytes, the adapter, the length of the check and pagemind's version."""
     digest = hashlib.sha256()
-    names = [name for package in packages for name in (package.manifest, package.program)]
+    names = [
+        name
+        for package in packages
+        for name in (package.manifest, package.program, *(a.manifest for a in package.adapters))
+    ]
     for part in (__version__, gpu.describe(), str(generated_tokens), *names):
         digest.update(part.encode() + b"\0")
     for path in sorted((shader_dir or resource_dir("shaders")).glob("*.wgsl")):
@@ -302,7 +328,17 @@ def _packaged_model(package: PreparedPackage) -> CheckedModel:
     """The reference reads the model's source; the GPU binds the packaged bytes."""
     model = package.load_source()
     _, tensors = read_package(package.manifest_path)
-    return CheckedModel(package.role, model, compile_program(model), tensors)
+    references = package.load_adapters(model)
+    adapters = tuple(
+        CheckedAdapter(
+            adapter.name,
+            references[adapter.name],
+            read_package(package.folder / adapter.manifest)[1],
+        )
+        for adapter in package.adapters
+    )
+    program = compile_program(model, adapter_ranks(list(references.values())))
+    return CheckedModel(package.role, model, program, tensors, adapters)
 
 
 class _Step:
@@ -371,7 +407,7 @@ def _prompt_ids(model: GGUFModel) -> list[int]:
     """The check question as the assistant sends it: in the model's chat template."""
     messages = [{"role": "user", "content": CHECK_QUESTION}]
     text = assemble(model.chat, messages) if model.chat else CHECK_QUESTION
-    return bpe_tokenizer(model.tokenizer_spec).encode(text).ids
+    return PromptTokenizer(model.tokenizer_spec).encode(text)
 
 
 def _shader_error(

@@ -9,7 +9,7 @@ import json
 from node_script import run_module
 from pagemind.assistant import prompt
 from pagemind.assistant.tokenizer import PromptTokenizer
-from pagemind.models.gguf_source import read_gguf
+from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model
 from paths import REPO
 from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings
@@ -57,8 +57,9 @@ def cases() -> list[dict]:
     ]
 
 
-def test_browser_and_terminal_prompts_are_identical():
-    model = read_gguf(resolve_model("smollm2-135m-instruct", "generator", REPO))
+def prompts_both_ways(model: GGUFModel) -> tuple[dict, list[list]]:
+    """prompt.js's results under Node for cases(), and Python's [text, sources, turns kept,
+    answer tokens] for each case."""
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     inputs = cases()
     data = {"spec": model.tokenizer_spec, "chat": model.chat, "cases": inputs}
@@ -67,6 +68,12 @@ def test_browser_and_terminal_prompts_are_identical():
     for case in inputs:
         built = prompt.build_prompt(**case, chat=model.chat, tokenizer=tokenizer)
         expected.append([built.text, len(built.sources), built.turns_kept, built.answer_tokens])
+    return browser, expected
+
+
+def test_browser_and_terminal_prompts_are_identical():
+    model = read_gguf(resolve_model("smollm2-135m-instruct", "generator", REPO))
+    browser, expected = prompts_both_ways(model)
     assert len({result[1] for result in expected}) > 2  # the windows did cut sections
     assert {result[2] for result in expected} >= {0, 3}  # and dropped turns
     for ours, theirs in zip(browser["results"], expected, strict=True):

@@ -53,10 +53,9 @@ def test_build_bundles_checks_once_and_rewrites_no_shard(site: Path, capsys):
         program = json.loads((bundle / entry["program"]).read_text())
         tensors = {b["tensor"] for b in program["buffers"].values() if "tensor" in b}
         assert tensors <= set(manifest["tensors"])
-    assert (
-        len(json.loads((bundle / settings["models"]["embedder"]["manifest"]).read_text())["shards"])
-        > 1
-    )
+    embedder = json.loads((bundle / settings["models"]["embedder"]["manifest"]).read_text())
+    matrices = {t["format"] for t in embedder["tensors"].values() if len(t["shape"]) == 2}
+    assert matrices == {"Q8_0"}  # [assistant] embedder_format's default
     for folder, pattern in (("runtime", "*.js"), ("shaders", "*.wgsl")):  # runtime: always
         shipped = {p.name for p in resource_dir(folder).glob(pattern)}
         assert {p.name for p in (bundle / folder).iterdir()} == shipped

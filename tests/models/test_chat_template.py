@@ -16,6 +16,7 @@ from pagemind.models.chat_template import (
 )
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
+from pagemind.models.tiny_model import GEMMA3_TEMPLATE
 from paths import REPO
 
 REFERENCE = json.loads((REPO / "tests/fixtures/llama_reference.json").read_text(encoding="utf-8"))
@@ -65,6 +66,41 @@ def test_pieces_rebuild_a_template_with_bos_and_loop_controls() -> None:
     ]
     expected = render(LLAMA3_TEMPLATE, messages, bos="<|begin_of_text|>", eos="", generate=True)
     assert assemble(pieces, messages) == expected
+
+
+def test_gemma_folds_the_system_message_into_the_first_user_turn() -> None:
+    pieces = chat_pieces(GEMMA3_TEMPLATE, bos="<bos>", eos="<eos>")
+    messages = [
+        {"role": "system", "content": "Answer from the docs."},
+        {"role": "user", "content": "How do I deploy?"},
+        {"role": "assistant", "content": "Run `pagemind gh-deploy`."},
+        {"role": "user", "content": "To a project page?"},
+    ]
+
+    assert pieces["system_into_first_user"] is True
+    assert (pieces["system_prefix"], pieces["system_suffix"]) == (
+        "<bos><start_of_turn>user\n",
+        "\n\n",
+    )
+    assert pieces["assistant_prefix"] == "<start_of_turn>model\n"
+    assert pieces["stop_strings"] == ["<end_of_turn>", "<eos>"]
+    assert assemble(pieces, messages) == (
+        "<bos><start_of_turn>user\nAnswer from the docs.\n\nHow do I deploy?<end_of_turn>\n"
+        "<start_of_turn>model\nRun `pagemind gh-deploy`.<end_of_turn>\n"
+        "<start_of_turn>user\nTo a project page?<end_of_turn>\n<start_of_turn>model\n"
+    )
+    assert assemble(pieces, messages) == render(
+        GEMMA3_TEMPLATE, messages, bos="<bos>", eos="<eos>", generate=True
+    )
+
+
+def test_a_template_that_drops_the_system_message_is_refused() -> None:
+    template = (
+        "{% for message in messages %}{% if message['role'] != 'system' %}"
+        "[{{ message['role'] }}]{{ message['content'] }}{% endif %}{% endfor %}"
+    )
+    with pytest.raises(ChatTemplateError, match="drops the system message"):
+        chat_pieces(template, bos="", eos="</s>")
 
 
 def test_template_that_depends_on_the_turn_count_is_refused() -> None:

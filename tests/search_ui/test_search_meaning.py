@@ -1,6 +1,6 @@
 """Meaning-based results in the search box with the real MiniLM on SwiftShader: offered with
-its download size, merged in once loaded, loaded by itself from Cache Storage on the next
-page, and left out quietly without WebGPU."""
+its download size, merged in once loaded, and loaded by itself from Cache Storage on the next
+page. Without WebGPU, see test_search_cpu_embedding.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from search_ui_helpers import INPUT, OPTIONS, open_page, results_for, type_query
+from search_ui_helpers import INPUT, OPTIONS, open_page, results_for
 
 # Shares no word with the docs; its meaning is the section on serving the site yourself.
 QUERY = "apache webserver"
@@ -78,18 +78,4 @@ def test_meaning_based_results_merge_in_after_the_reader_opts_in(
     open_page(page, base + "troubleshooting/")
     page.evaluate(SHARED_LOAD)
     assert page.locator(FOOTER).inner_text() == "Keyword and meaning-based results"
-    assert page.console_errors == []
-
-
-@pytest.mark.browser
-def test_without_webgpu_search_stays_keyword_only_and_quiet(
-    page, static_server, built_site: Path
-) -> None:
-    page.add_init_script(
-        "Object.defineProperty(Navigator.prototype, 'gpu', {get: () => undefined})"
-    )
-    open_page(page, static_server(built_site))
-    page.locator(INPUT).focus()
-    type_query(page, "deploy")
-    assert page.locator(FOOTER).is_hidden()
     assert page.console_errors == []

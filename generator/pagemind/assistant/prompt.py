@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pagemind.models.chat_template import assemble
+
 NOT_COVERED = "The docs do not cover this. Try other words, or look through the search results."
 # Measured on the MkDocs questions (bench/eval_answers.py --answers): asked to cite "[1]",
 # SmolLM2-135M writes citations instead of answers; asked only to answer, it answers. The
@@ -129,8 +131,7 @@ def _fit(settings, chat, tokenizer, available, hits, history, question):
         *kept,
         {"role": "user", "content": _question_message(sections, question)},
     ]
-    text = "".join(_message(chat, m["role"], m["content"]) for m in messages)
-    return text + chat["generation_prompt"], sources, len(kept) // 2
+    return assemble(chat, messages), sources, len(kept) // 2
 
 
 def _fit_sections(

@@ -1,28 +1,34 @@
 """The generator's tokenizer as prompt assembly uses it: counting, cutting, and taking the
-model's special tokens out of untrusted text (runtime/prompt.js's PromptTokenizer)."""
+model's special tokens out of untrusted text (runtime/prompt.js's PromptTokenizer). The
+vocabulary's kind picks it: byte-level BPE or SentencePiece."""
 
 from __future__ import annotations
 
 from pagemind.models.bpe import bpe_tokenizer
+from pagemind.models.spm import SpmTokenizer
 
 
 class PromptTokenizer:
     def __init__(self, spec: dict) -> None:
-        self.tokenizer = bpe_tokenizer(spec)
+        if spec["type"] == "spm":
+            spm = SpmTokenizer(spec)
+            self._ids = lambda text: spm.encode(text, add_bos=False)
+            self.decode = spm.decode
+        else:
+            bpe = bpe_tokenizer(spec)
+            self._ids = lambda text: bpe.encode(text, add_special_tokens=False).ids
+            self.decode = lambda ids: bpe.decode(ids, skip_special_tokens=True)
         self.specials = [token["content"] for token in spec["added_tokens"] if token["special"]]
         self.bos_id = spec["bos_id"] if spec["add_bos"] else None
 
     def encode(self, text: str) -> list[int]:
         """The ids the model reads, led by BOS when the model wants it (as the runtime)."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        ids = self.ids(text)
         return ids if self.bos_id is None else [self.bos_id, *ids]
-
-    def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def ids(self, text: str) -> list[int]:
         """The ids of `text` alone, without BOS."""
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
+        return self._ids(text)
 
     def count(self, text: str) -> int:
         return len(self.ids(text))

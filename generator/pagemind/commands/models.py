@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+from gguf import GGUFReader
+
+from pagemind.errors import PagemindError
 from pagemind.models.gguf_source import stored_formats, unsupported_format
 from pagemind.models.package import download_bytes, plan_shards
 from pagemind.models.registry import DEFAULT_MODELS, load_model, locate_model, weights_size
@@ -24,7 +29,12 @@ def register(
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
-        "list", parents=parents, help="the default models, installed or not"
+        "list",
+        parents=parents,
+        help="the default models, installed or not, and the models in a site folder",
+    )
+    listing.add_argument(
+        "folder", nargs="?", default=".", metavar="DIR", help="the site folder (default: .)"
     )
     listing.set_defaults(run=run_list)
     inspect = actions.add_parser(
@@ -39,18 +49,74 @@ def register(
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = [("NAME", "ROLE", "SIZE", "WHERE")]
+    """One row per model: the defaults, then the GGUF files and model folders under DIR."""
+    rows = [("NAME", "ROLE", "SIZE", "RUNTIME", "WHERE")]
     for model in DEFAULT_MODELS.values():
         path = model.path()
         if path is None:
-            rows.append((model.name, model.role, "-", f"not installed: {model.install_command}"))
+            where = f"not installed: {model.install_command}"
+            rows.append((model.name, model.role, "-", "-", where))
         else:
-            rows.append((model.name, model.role, megabytes(weights_size(path)), str(path)))
+            size = megabytes(weights_size(path))
+            rows.append((model.name, model.role, size, runtime_support(path), str(path)))
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        raise PagemindError(
+            "no such folder", file=folder, fix="name the site folder, or run the command in it"
+        )
+    for path, role in site_models(folder):
+        name = path.relative_to(folder).as_posix()
+        size = megabytes(weights_size(path))
+        rows.append((name, role, size, runtime_support(path), "site folder"))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        print("  ".join([*cells, row[-1]]))
+        print("  ".join([*cells, row[-1]]).rstrip())
     return 0
+
+
+def site_models(folder: Path) -> Iterator[tuple[Path, str]]:
+    """(path, role) of each GGUF file and model folder under `folder`, hidden folders (the
+    build cache, virtual environments) left out: GGUFs are generators or LoRA adapters,
+    folders BERT embedders (config.json) or PEFT adapters (adapter_config.json)."""
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        here = Path(root)
+        if "adapter_config.json" in files:
+            yield here, "adapter"
+        elif "config.json" in files and any(name.endswith(".safetensors") for name in files):
+            yield here, "embedder"
+        for name in sorted(files):
+            if name.endswith(".gguf"):
+                yield here / name, gguf_role(here / name)
+
+
+def gguf_role(path: Path) -> str:
+    try:
+        field = GGUFReader(path).fields.get("general.type")
+    except (ValueError, KeyError, IndexError, TypeError, OSError):  # runtime_support names it
+        return "generator"
+    return "adapter" if field is not None and field.contents() == "adapter" else "generator"
+
+
+def runtime_support(path: Path) -> str:
+    """ "yes" when the browser runs every tensor of a GGUF as stored (a folder's weights are
+    converted at build time), else the first tensor it does not run, or the file's damage."""
+    if path.is_dir():
+        return "converted"
+    try:
+        unsupported = unsupported_tensors(stored_formats(path))
+    except PagemindError:
+        return "no: not a readable GGUF"
+    if unsupported:
+        name, kind = unsupported[0]
+        return f"no: {name} is {kind}"
+    return "yes"
+
+
+def unsupported_tensors(stored: list[tuple[str, str, int]]) -> list[tuple[str, str]]:
+    """(name, type) of each stored tensor whose type the browser kernels do not run."""
+    return [(name, kind) for name, kind, _ in stored if kind not in FORMATS]
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -58,7 +124,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(f"model:         {path}")
     if path.is_file():  # a GGUF file: its tensor types first, which may stop the rest
         stored = stored_formats(path)
-        unsupported = [(name, kind) for name, kind, _ in stored if kind not in FORMATS]
+        unsupported = unsupported_tensors(stored)
         if unsupported:
             print_formats([(kind, size) for _, kind, size in stored])
             error = unsupported_format(*unsupported[0], path)
@@ -80,7 +146,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     shards = len(plan_shards(model.tensors))
     print(
         f"reader downloads: {megabytes(download_bytes(model, 'model'))} "
-        f"({shards} shards and a manifest, cached after the first visit)"
+        f"({shards} shard{'s' if shards > 1 else ''} and a manifest, cached after the first "
+        "visit)"
     )
     return 0
 

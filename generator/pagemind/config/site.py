@@ -57,6 +57,8 @@ class AssistantConfig:
     top_p: float = 0.9
     repetition_penalty: float = 1.1
     copy_bias: float = 4.0
+    # LoRA adapters the reader may pick: {name, path (a LoRA GGUF or PEFT folder), scale}.
+    adapters: list[dict] = field(default_factory=list)
 
 
 EMBED_DEVICES = ("auto", "cpu", "gpu")
@@ -179,6 +181,7 @@ def load_config(
     _check_theme(sub["theme"], checker)
     sub["markdown"] = _checked_markdown(sub["markdown"], root, checker)
     _check_assistant(sub["assistant"], checker)
+    sub["assistant"] = _checked_adapters(sub["assistant"], root, checker)
     _check_search(sub["search"], checker)
     _check_offline(keys.offline, checker)
     _check_urls(keys, site_url, checker)
@@ -449,6 +452,65 @@ def _check_assistant(assistant: AssistantConfig, checker: _Checker) -> None:
                 f"'examples[{index}]' must hold exactly a question and an answer, both text",
                 fix='write it as { question = "How do I ...?", answer = "Run ..." }',
             )
+
+
+ADAPTER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,23}")
+ADAPTER_SCALE = (0.05, 4.0)
+MAX_ADAPTERS = 8
+_ADAPTER_EXAMPLE = '{ name = "concise", path = "adapters/concise.gguf", scale = 1.0 }'
+
+
+def _checked_adapters(assistant: AssistantConfig, root: Path, checker: _Checker) -> AssistantConfig:
+    """[assistant] adapters, each with its scale filled in (1.0 unless given)."""
+    if len(assistant.adapters) > MAX_ADAPTERS:
+        raise checker.error(
+            "adapters",
+            "assistant",
+            f"{len(assistant.adapters)} adapters; a site offers at most {MAX_ADAPTERS}",
+            fix="keep the styles readers need most",
+        )
+    adapters: list[dict] = []
+    for index, entry in enumerate(assistant.adapters):
+        adapters.append(_checked_adapter(entry, f"adapters[{index}]", root, checker, adapters))
+    return dataclasses.replace(assistant, adapters=adapters)
+
+
+def _checked_adapter(
+    entry: Any, key: str, root: Path, checker: _Checker, earlier: list[dict]
+) -> dict:
+    def error(message: str, fix: str) -> PagemindError:
+        line = checker.line_containing(str(entry.get("path"))) if isinstance(entry, dict) else None
+        line = line or checker.line_of("adapters", "assistant")
+        return PagemindError(message, file=checker.path, line=line, key=f"assistant.{key}", fix=fix)
+
+    if not isinstance(entry, dict) or not {"name", "path"} <= set(entry) <= {
+        "name",
+        "path",
+        "scale",
+    }:
+        raise error(
+            "an adapter is a table with a name, a path and an optional scale", _ADAPTER_EXAMPLE
+        )
+    name, path, scale = entry["name"], entry["path"], entry.get("scale", 1.0)
+    if not isinstance(name, str) or not ADAPTER_NAME.fullmatch(name) or name == "default":
+        raise error(
+            f"adapter name {name!r} must be a short lowercase identifier other than 'default'",
+            'name it like "concise" or "friendly-tone" (letters, digits, - and _)',
+        )
+    if any(adapter["name"] == name for adapter in earlier):
+        raise error(f"two adapters are named {name!r}", "give each adapter its own name")
+    if not isinstance(path, str) or not (root / path).exists():
+        raise error(
+            f"adapter {name!r}: {path!r} does not exist (paths are relative to {root})",
+            "point at a LoRA GGUF (convert_lora_to_gguf.py) or a PEFT adapter folder",
+        )
+    low, high = ADAPTER_SCALE
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not low <= scale <= high:
+        raise error(
+            f"adapter {name!r}: scale must be a number between {low} and {high}, got {scale!r}",
+            "1.0 applies the adapter as trained; less weakens it, more strengthens it",
+        )
+    return {"name": name, "path": path, "scale": float(scale)}
 
 
 class _Checker:

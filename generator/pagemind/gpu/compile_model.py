@@ -4,6 +4,8 @@ an embed phase (embedder_program.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pagemind.gpu.embedder_program import compile_embedder
 from pagemind.gpu.program import Program, compile_decoder
 from pagemind.models.gguf_source import GGUFModel
@@ -13,8 +15,11 @@ from pagemind.models.safetensors_source import BertModel
 SAMPLING_CANDIDATES = 40
 
 
-def compile_program(model: GGUFModel | BertModel) -> Program:
-    """The program the site ships for a model (and the checks run)."""
+def compile_program(
+    model: GGUFModel | BertModel, adapter_ranks: Mapping[str, int] | None = None
+) -> Program:
+    """The program the site ships for a model (and the checks run); a decoder with adapter
+    steps at `adapter_ranks` (adapters.adapter_ranks of the site's adapters)."""
     if isinstance(model, GGUFModel):
-        return compile_decoder(model, top_k=SAMPLING_CANDIDATES)
+        return compile_decoder(model, top_k=SAMPLING_CANDIDATES, adapter_ranks=adapter_ranks)
     return compile_embedder(model)

@@ -11,6 +11,11 @@ BERT embedder compiles to an embed phase in embedder_program.py. A decoder's `lo
 buffer (one f32 per vocabulary entry, zeros until the CPU writes it) is added to the logits
 before any token is chosen, so the caller can make some tokens likelier (those of the
 quoted sources).
+
+A decoder compiled with `adapter_ranks` (models/adapters.py) has, after each product it
+adapts, two `adapter` steps: t = A x, then out += B t, reading the buffers `<weight>.lora_a`
+and `.lora_b` that an adapter's tensors fill. The steps run only while an adapter is on, so
+switching adapters writes other bytes into those buffers and the base steps never change.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pagemind.gpu.kernels import (
     top_k_list_count,
 )
 from pagemind.gpu.runner import BufferCopy, Dispatch, KernelRunner, PreparedDispatch
+from pagemind.models.adapters import LORA_A, LORA_B, adapter_tensors
 from pagemind.models.architectures import HEAD_NORMS, ROPE_FACTORS
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
@@ -43,6 +49,7 @@ class BufferSpec:
     name: str
     nbytes: int
     tensor: str | None = None  # filled with this model tensor's stored bytes; else zeros
+    adapter: bool = False  # the tensor comes from the adapter in use, not the model
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class ProgramStep:
     buffers: dict[str, str]  # binding name -> program buffer name
     uniforms: dict[str, float | str]  # str: an expression of the phase variables
     weight_format: str | None = None
+    adapter: bool = False  # runs only while an adapter is on
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,15 @@ class ProgramBuilder:
     buffers hold `max_tokens` rows.
     """
 
-    def __init__(self, tensors: Mapping[str, QuantTensor], max_tokens: int) -> None:
+    def __init__(
+        self,
+        tensors: Mapping[str, QuantTensor],
+        max_tokens: int,
+        adapter_ranks: Mapping[str, int] | None = None,
+    ) -> None:
         self.tensors = tensors
         self.max_tokens = max_tokens
+        self.adapter_ranks = adapter_ranks or {}
         self.program = Program()
         self.steps: list[ProgramStep] = []
         self.n_tokens: int | str = 1
@@ -92,7 +106,8 @@ class ProgramBuilder:
         self, weight: str, x: str | ProductInput, out: str, accumulate: bool = False
     ) -> None:
         """out = x W^T (+ bias), or out += x W^T, for every token of the phase; a bias tensor
-        beside the weight (qwen2's Q/K/V, every BERT linear) is added in a second step."""
+        beside the weight (qwen2's Q/K/V, every BERT linear) is added in a second step, and
+        an adapter of the weight in two more (adapter_product)."""
         product_input = x if isinstance(x, ProductInput) else ProductInput({"x": x})
         n_out, n_in = self.tensors[weight].shape
         bias = weight.removesuffix(".weight") + ".bias"
@@ -114,6 +129,30 @@ class ProgramBuilder:
                 {"a": target, "b": self.tensor(bias), "out": out},
                 {"n": self.times(n_out), "row_len": n_out},
             )
+        if weight in self.adapter_ranks:
+            self.adapter_product(weight, product_input, out)
+
+    def adapter_product(self, weight: str, product_input: ProductInput, out: str) -> None:
+        """out += (x A^T) B^T for the adapter of `weight`: the low-rank t = x A^T in a
+        buffer of its own, then t B^T added to `out`."""
+        rank, (n_out, n_in) = self.adapter_ranks[weight], self.tensors[weight].shape
+        low_rank = self.rows("adapter_rank_rows", max(self.adapter_ranks.values()))
+        kernel = "matmul" if self.batched else "matvec"
+        tokens: dict[str, float | str] = {"n_tokens": self.n_tokens} if self.batched else {}
+        self.emit(
+            kernel + product_input.kernel_suffix,
+            weight + LORA_A,
+            {**product_input.buffers, "out": low_rank},
+            {"n_in": n_in, "n_out": rank, **tokens, **product_input.uniforms},
+            adapter=True,
+        )
+        self.emit(
+            kernel + "_accumulate",
+            weight + LORA_B,
+            {"x": low_rank, "out": out},
+            {"n_in": rank, "n_out": n_out, **tokens},
+            adapter=True,
+        )
 
     def times(self, count: int) -> int | str:
         """`count` values per token of the phase."""
@@ -125,12 +164,13 @@ class ProgramBuilder:
         weight: str | None,
         buffers: dict[str, str],
         uniforms: dict[str, float | str],
+        adapter: bool = False,
     ) -> None:
         weight_format = None
         if weight is not None:
-            buffers = {"weights": self.tensor(weight), **buffers}
+            buffers = {"weights": self.tensor(weight, adapter), **buffers}
             weight_format = self.tensors[weight].format
-        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format))
+        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format, adapter))
 
     def rows(self, name: str, width: int) -> str:
         """An activation buffer of `width` floats per token, for the longest prefill."""
@@ -140,9 +180,10 @@ class ProgramBuilder:
         self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
         return name
 
-    def tensor(self, name: str) -> str:
+    def tensor(self, name: str, adapter: bool = False) -> str:
         tensor = self.tensors[name]
-        self.program.buffers.setdefault(name, BufferSpec(name, tensor.nbytes, tensor=name))
+        spec = BufferSpec(name, tensor.nbytes, tensor=name, adapter=adapter)
+        self.program.buffers.setdefault(name, spec)
         return name
 
 
@@ -154,8 +195,17 @@ class _DecoderCompiler(ProgramBuilder):
     the last token's logits and best ids.
     """
 
-    def __init__(self, model: GGUFModel, context_length: int, max_tokens: int, top_k: int):
-        super().__init__(model.tensors, max_tokens)
+    def __init__(
+        self,
+        model: GGUFModel,
+        context_length: int,
+        max_tokens: int,
+        top_k: int,
+        adapter_ranks: Mapping[str, int],
+    ):
+        # The adapter buffers' shapes and format: an adapter of zeros at the program's ranks.
+        slots = adapter_tensors({}, adapter_ranks, model.config)
+        super().__init__({**model.tensors, **slots}, max_tokens, adapter_ranks)
         self.config = model.config
         self.context_length = context_length
         self.top_k_count = top_k
@@ -312,7 +362,8 @@ class _DecoderCompiler(ProgramBuilder):
         normed = self.normed_input("x", prefix + "ffn_norm.weight", "h")
         activated = self.rows("activated", size)
         gated = GATED_ACTIVATIONS[c.ffn_activation]
-        if self.batched or gated != "swiglu":  # the fused gate and up rows, then the gating
+        # The fused gate and up rows, then the gating; an adapter adds to the rows between.
+        if self.batched or gated != "swiglu" or gate_up in self.adapter_ranks:
             self.linear(gate_up, normed, self.rows("gate_up", 2 * size))
             self.emit(
                 gated,
@@ -390,7 +441,11 @@ class _DecoderCompiler(ProgramBuilder):
 
 
 def compile_decoder(
-    model: GGUFModel, context_length: int = 2048, max_prefill_tokens: int = 512, top_k: int = 1
+    model: GGUFModel,
+    context_length: int = 2048,
+    max_prefill_tokens: int = 512,
+    top_k: int = 1,
+    adapter_ranks: Mapping[str, int] | None = None,
 ) -> Program:
     """Phases `prefill` (variables n_tokens <= max_prefill_tokens and position) and `decode`
     (variable position): each appends to the KV caches at `position` and leaves the last
@@ -399,7 +454,8 @@ def compile_decoder(
     `top_values`). Prefill reads its token ids from `tokens`; decode reads its one token from
     `top_indices[0]`: the previous step's best, unless the CPU chose another and wrote it
     there, or phase `sample` did (variables n_history, repetition_penalty, candidates <=
-    top_k, temperature, top_p and random, see _DecoderCompiler.sample_phase)."""
+    top_k, temperature, top_p and random, see _DecoderCompiler.sample_phase). With
+    `adapter_ranks` (adapters.adapter_ranks), the products it names have adapter steps."""
     if not 1 <= top_k <= min(MAX_TOP_K, model.config.vocab_size):
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
     context_length = min(context_length, model.config.context_length)
@@ -407,7 +463,8 @@ def compile_decoder(
         raise ValueError(f"the attention kernel holds at most {ATTENTION_MAX_KEYS} positions")
     check_head_dim(model.config.head_dim)
     max_tokens = min(max_prefill_tokens, context_length)
-    return _DecoderCompiler(model, context_length, max_tokens, top_k).compile()
+    ranks = adapter_ranks or {}
+    return _DecoderCompiler(model, context_length, max_tokens, top_k, ranks).compile()
 
 
 class ProgramRunner:
@@ -421,11 +478,21 @@ class ProgramRunner:
         self.program = program
         self.buffers = {
             spec.name: runner.upload(tensors[spec.tensor].data)
-            if spec.tensor
+            if spec.tensor and not spec.adapter
             else runner.empty(spec.nbytes)
             for spec in program.buffers.values()
         }
-        self._prepared: dict[str, list[PreparedDispatch]] = {}
+        self.adapter_on = False
+        self._prepared: dict[tuple[str, bool], list[PreparedDispatch]] = {}
+
+    def use_adapter(self, tensors: Mapping[str, QuantTensor] | None) -> None:
+        """Run the adapter steps with these tensors (adapters.adapter_tensors at the
+        program's ranks), or none of them (None): the base model alone."""
+        if tensors is not None:
+            for spec in self.program.buffers.values():
+                if spec.adapter:
+                    self.write(spec.name, tensors[spec.tensor].data)
+        self.adapter_on = tensors is not None
 
     def write(self, name: str, array: np.ndarray) -> None:
         self.runner.device.queue.write_buffer(self.buffers[name], 0, array.tobytes())
@@ -458,19 +525,20 @@ class ProgramRunner:
         return seconds
 
     def _prepare(self, phase: str, variables: Mapping[str, float]) -> list[PreparedDispatch]:
-        steps = self.program.phases[phase]
-        if phase not in self._prepared:
-            self._prepared[phase] = self.runner.prepare(
+        steps = [step for step in self.program.phases[phase] if self.adapter_on or not step.adapter]
+        key = (phase, self.adapter_on)
+        if key not in self._prepared:
+            self._prepared[key] = self.runner.prepare(
                 [self._dispatch(step, variables) for step in steps]
             )
         else:
-            self._prepared[phase] = [
+            self._prepared[key] = [
                 self.runner.update_uniforms(prepared, step_uniforms(step, variables))
                 if _depends_on_variables(step)
                 else prepared
-                for step, prepared in zip(steps, self._prepared[phase], strict=True)
+                for step, prepared in zip(steps, self._prepared[key], strict=True)
             ]
-        return self._prepared[phase]
+        return self._prepared[key]
 
     def _dispatch(self, step: ProgramStep, variables: Mapping[str, float]) -> Dispatch:
         buffers = {binding: self.buffers[buffer] for binding, buffer in step.buffers.items()}

@@ -3,7 +3,8 @@
     {
       "format": "pagemind-program/1",
       "context_length": positions the KV cache holds (decoders only),
-      "buffers": {name: {"bytes": n, "tensor": manifest tensor name (absent: zeroed)}},
+      "buffers": {name: {"bytes": n, "tensor": manifest tensor name (absent: zeroed),
+                         "adapter": true where the adapter's manifest holds that tensor}},
       "modules": {"kernel" or "kernel:FORMAT": {"files": [...], "entry_point": ...,
                   "subgroups": {"files": [...], "entry_point": ...} or null,
                   "rows": {"files": [...], "entry_point": ...,
@@ -14,7 +15,8 @@
         {"kernel": ..., "module": key in modules,
          "bindings": [{"slot": n, "buffer": name} or {"slot": n, "uniforms": true}],
          "uniforms": [{"name": ..., "type": "u32" | "f32", "value": number or expression}],
-         "workgroups": [expression, expression, expression]}]}}
+         "workgroups": [expression, expression, expression],
+         "adapter": true on steps that run only while an adapter is on}]}}
     }
 
 A prompt longer than the `tokens` buffer (the prefill phase's most tokens) is prefilled in
@@ -44,7 +46,11 @@ def program_to_dict(program: Program) -> dict:
         "format": FORMAT,
         **context,
         "buffers": {
-            name: {"bytes": spec.nbytes, **({"tensor": spec.tensor} if spec.tensor else {})}
+            name: {
+                "bytes": spec.nbytes,
+                **({"tensor": spec.tensor} if spec.tensor else {}),
+                **({"adapter": True} if spec.adapter else {}),
+            }
             for name, spec in program.buffers.items()
         },
         "modules": {_module_key(step): _module(step) for step in steps},
@@ -85,6 +91,7 @@ def _step(step: ProgramStep) -> dict:
             {"name": name, "type": kind, "value": uniforms[name]} for name, kind in spec.uniforms
         ],
         "workgroups": list(spec.workgroups),
+        **({"adapter": True} if step.adapter else {}),
     }
 
 

@@ -47,9 +47,52 @@ def chat_pieces(template: str, bos: str, eos: str) -> dict:
     """Role prefixes and suffixes, the generation prompt and the stop strings.
 
     A prompt is system_prefix + system + system_suffix, then for each turn
-    <role>_prefix + content + <role>_suffix, then generation_prompt.
+    <role>_prefix + content + <role>_suffix, then generation_prompt. Where the template
+    writes the system message at the start of the first user turn (Gemma's), the pieces say
+    `system_into_first_user`: the system's prefix opens that turn, its suffix separates the
+    two messages, and the user message that follows goes without its own prefix.
     """
-    turns = [{"role": role, "content": _SENTINEL.format(role=role)} for role in ROLES]
+    try:
+        pieces = _turn_pieces(template, bos, eos)
+    except ChatTemplateError as error:
+        try:
+            pieces = _folded_system_pieces(template, bos, eos)
+        except ChatTemplateError:
+            raise error from None
+    turns = [_turn(role) for role in ROLES]
+    prompt = render(template, turns[:2], bos=bos, eos=eos, generate=True)
+    pieces["generation_prompt"] = prompt.removeprefix(
+        render(template, turns[:2], bos=bos, eos=eos, generate=False)
+    )
+    pieces["stop_strings"] = sorted({eos, pieces["assistant_suffix"].strip()} - {""})
+    _check_pieces(template, pieces, bos=bos, eos=eos)
+    return pieces
+
+
+def _turn_pieces(template: str, bos: str, eos: str) -> dict:
+    """Each role's prefix and suffix, from the text each turn adds to the ones before it."""
+    return _added_pieces(template, [_turn(role) for role in ROLES], bos, eos)
+
+
+def _folded_system_pieces(template: str, bos: str, eos: str) -> dict:
+    """The pieces of a template that writes the system message inside the first user turn:
+    user and assistant as _turn_pieces cuts them from a conversation without a system
+    message (the user's from its second turn), the system's around its message there."""
+    turns = [_turn("user", "first"), _turn("assistant"), _turn("user")]
+    pieces = _added_pieces(template, turns, bos, eos)
+    system, user = _turn("system"), turns[0]
+    text = render(template, [system, user], bos=bos, eos=eos, generate=False)
+    prefix, _, rest = text.partition(system["content"])
+    separator, found, suffix = rest.partition(user["content"])
+    if not found or suffix != pieces["user_suffix"]:
+        raise ChatTemplateError("the system message is neither a turn nor in the first user turn")
+    pieces.update(system_prefix=prefix, system_suffix=separator, system_into_first_user=True)
+    return pieces
+
+
+def _added_pieces(template: str, turns: list[dict], bos: str, eos: str) -> dict:
+    """The text around each turn's content in what that turn adds to the conversation (the
+    last turn of a role wins)."""
     pieces: dict[str, Any] = {}
     previous = ""
     for count, turn in enumerate(turns, start=1):
@@ -61,23 +104,21 @@ def chat_pieces(template: str, bos: str, eos: str) -> dict:
             raise ChatTemplateError(f"the template drops the {turn['role']} message")
         pieces[f"{turn['role']}_prefix"], pieces[f"{turn['role']}_suffix"] = prefix, suffix
         previous = text
-    prompt = render(template, turns[:2], bos=bos, eos=eos, generate=True)
-    pieces["generation_prompt"] = prompt.removeprefix(
-        render(template, turns[:2], bos=bos, eos=eos, generate=False)
-    )
-    pieces["stop_strings"] = sorted({eos, pieces["assistant_suffix"].strip()} - {""})
-    _check_pieces(template, pieces, bos=bos, eos=eos)
     return pieces
+
+
+def _turn(role: str, tag: str = "") -> dict:
+    return {"role": role, "content": _SENTINEL.format(role=role + tag)}
 
 
 def assemble(pieces: dict, messages: list[dict]) -> str:
     """A prompt from the pieces: what the browser does with them."""
-    text = "".join(
-        pieces[f"{message['role']}_prefix"]
-        + message["content"]
-        + pieces[f"{message['role']}_suffix"]
-        for message in messages
-    )
+    text = ""
+    for index, message in enumerate(messages):
+        role = message["role"]
+        folded = index > 0 and messages[index - 1]["role"] == "system"
+        prefix = "" if folded and pieces.get("system_into_first_user") else pieces[f"{role}_prefix"]
+        text += prefix + message["content"] + pieces[f"{role}_suffix"]
     return text + pieces["generation_prompt"]
 
 

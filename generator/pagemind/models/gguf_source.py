@@ -10,7 +10,8 @@ the fused tensors.
 Supported: the `llama` (Llama 3.1+ scaled rope included), `qwen2`, `qwen3` and `gemma3`
 architectures (models/architectures.py says what sets them apart) with F32, F16, Q8_0,
 Q4_0, Q4_1, Q5_0 and Q5_1 tensors and the K-quants Q4_K, Q5_K and Q6_K (so the Q4_K_M,
-Q5_K_M and Q6_K files people publish load as they are). Other tensor types (I-quants, BF16)
+Q5_K_M and Q6_K files people publish load as they are), and byte-level BPE (models/bpe.py)
+or SentencePiece (models/spm.py) vocabularies. Other tensor types (I-quants, BF16)
 are refused with the llama-quantize command that re-quantizes the file, rather than
 converted here: a conversion would make the browser compute something llama.cpp never did.
 The one conversion is where the parts of a fused matrix differ in format (a Q4_K_M file
@@ -32,13 +33,13 @@ import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader
 
 from pagemind.errors import PagemindError
+from pagemind.models import bpe, spm
 from pagemind.models.architectures import (
     ARCHITECTURES,
     ROPE_FACTORS,
     architecture_shapes,
     gemma_settings,
 )
-from pagemind.models.bpe import tokenizer_spec
 from pagemind.models.chat_template import template_pieces
 from pagemind.models.tensors import FORMATS, QuantTensor, block_values
 
@@ -57,7 +58,12 @@ BLOCK_WEIGHTS = (
 # Per block, a fused matrix and the GGUF matrices whose rows it holds, in order.
 FUSED_WEIGHTS = {"attn_qkv": ("attn_q", "attn_k", "attn_v"), "ffn_gate_up": ("ffn_gate", "ffn_up")}
 _MAGIC = b"GGUF"
-_LARGE_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")
+_LARGE_ARRAYS = (
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.merges",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.scores",
+)
 # What a damaged header or a metadata value of the wrong type raises while it is read.
 _DAMAGE = (ValueError, KeyError, IndexError, TypeError, OverflowError, UnicodeDecodeError)
 
@@ -362,6 +368,25 @@ def _expected_shapes(config: DecoderConfig) -> Iterator[tuple[str, tuple[int, ..
     yield from architecture_shapes(config)
 
 
+# tokenizer.ggml.model -> the module that reads its vocabulary
+TOKENIZERS = {"gpt2": bpe, "llama": spm}
+
+
+def tokenizer_spec(metadata: dict, path: Path) -> dict:
+    """The vocabulary as the tokenizer of its kind reads it: byte-level BPE or SentencePiece."""
+    kind = metadata.get("tokenizer.ggml.model")
+    if kind not in TOKENIZERS:
+        raise PagemindError(
+            f"tokenizer type {kind!r} is not supported: only byte-level BPE ('gpt2') and "
+            "SentencePiece ('llama') are",
+            file=path,
+            key="tokenizer.ggml.model",
+            fix="use a GGUF with a byte-level BPE vocabulary (Llama 3, Qwen, SmolLM) or a "
+            "SentencePiece one (Llama 2, Gemma)",
+        )
+    return TOKENIZERS[kind].tokenizer_spec(metadata, path)
+
+
 def _check_vocabulary(spec: dict, config: DecoderConfig, path: Path) -> None:
     """One embedding row per token, and the special token ids inside the vocabulary."""
     size = len(spec["vocab"])
@@ -372,13 +397,14 @@ def _check_vocabulary(spec: dict, config: DecoderConfig, path: Path) -> None:
             key="tokenizer.ggml.tokens",
             fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
         )
-    for role in ("bos", "eos", "pad"):
-        token_id = spec[f"{role}_id"]
+    keys = {"bos": "bos", "eos": "eos", "pad": "padding", "unk": "unknown"}
+    for role, key in keys.items():
+        token_id = spec.get(f"{role}_id")
         if token_id is not None and not 0 <= token_id < size:
             raise PagemindError(
                 f"token id {token_id} is outside the vocabulary of {size} tokens",
                 file=path,
-                key=f"tokenizer.ggml.{'padding' if role == 'pad' else role}_token_id",
+                key=f"tokenizer.ggml.{key}_token_id",
                 fix="convert the model again with llama.cpp's convert_hf_to_gguf.py",
             )
 
@@ -457,7 +483,10 @@ def _chat(template: str, spec: dict, path: Path) -> dict:
     def token(token_id: int | None) -> str:
         return "" if token_id is None else vocab[token_id]
 
-    pieces = template_pieces(template, token(spec["bos_id"]), token(spec["eos_id"]), path)
+    # A tokenizer that reads BOS before the text itself gets none from the template too (as
+    # llama.cpp drops a rendered leading BOS), or the model would read two.
+    bos = "" if spec["add_bos"] else token(spec["bos_id"])
+    pieces = template_pieces(template, bos, token(spec["eos_id"]), path)
     ids = {index for index, text in enumerate(vocab) if text in pieces["stop_strings"]}
     pieces["stop_ids"] = sorted(ids | ({spec["eos_id"]} - {None}))
     return pieces

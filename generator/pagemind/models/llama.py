@@ -15,8 +15,10 @@ act is SiLU (GELU for gemma3); post_norm is gemma3's RMS norm of each output, an
 layers attend to a sliding window of positions with a rope base of their own.
 
 The model's Q, K, V and gate, up matrices come fused (gguf_source.FUSED_WEIGHTS): one
-product each, split into its parts' columns. Llama 3.1+ divides the rope's frequencies by
-rope_freqs.weight (models/architectures.py lists what each architecture adds).
+product each, split into its parts' columns. A LoRA adapter (models/adapters.py) adds
+B (A h) to the products it changes: W h + B (A h), never merged into W. Llama 3.1+
+divides the rope's frequencies by rope_freqs.weight (models/architectures.py lists what
+each architecture adds).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from pagemind.models import layers
+from pagemind.models.adapters import Adapter
 from pagemind.models.architectures import HEAD_NORMS, POST_NORMS, ROPE_FACTORS
 from pagemind.models.gguf_source import DecoderConfig, GGUFModel
 
@@ -71,8 +74,9 @@ class KVCache:
 
 
 class Llama:
-    def __init__(self, model: GGUFModel) -> None:
+    def __init__(self, model: GGUFModel, adapter: Adapter | None = None) -> None:
         self.config: DecoderConfig = model.config
+        self.adapter = adapter or {}
         # Dequantize once: every forward pass reuses the float32 matrices.
         weights = {name: tensor.dequantize() for name, tensor in model.tensors.items()}
         self.token_embedding = weights["token_embd.weight"]
@@ -100,7 +104,7 @@ class Llama:
         x = self.token_embedding[np.asarray(tokens)] * np.float32(self.config.embedding_scale)
         for index, block in enumerate(self.blocks):
             x = x + self._attention(block, index, x, positions, cache)
-            x = x + self._feed_forward(block, x)
+            x = x + self._feed_forward(block, index, x)
         x = layers.rms_norm(x, self.output_norm, self.config.rms_norm_eps)
         return x @ self.output.T
 
@@ -109,7 +113,10 @@ class Llama:
     ) -> np.ndarray:
         config = self.config
         h = layers.rms_norm(x, block.attn_norm, config.rms_norm_eps)
-        qkv = _linear(h, block.attn_qkv, block.qkv_bias).reshape(len(x), -1, config.head_dim)
+        qkv = self._product(h, index, "attn_qkv", block.attn_qkv)
+        if block.qkv_bias is not None:
+            qkv = qkv + block.qkv_bias
+        qkv = qkv.reshape(len(x), -1, config.head_dim)
         heads = config.num_heads
         q, k, v = np.split(qkv, [heads, heads + config.num_kv_heads], axis=1)  # by heads
         if block.attn_q_norm is not None:
@@ -124,23 +131,24 @@ class Llama:
         cache.extend(index, k, v)
         keys, values = cache.keys[index], cache.values[index]
         context = layers.attention(q, keys, values, cached, window=config.window(index))
-        return self._post_norm(
-            context.reshape(len(x), -1) @ block.attn_output.T, block.post_attention_norm
-        )
+        output = self._product(context.reshape(len(x), -1), index, "attn_output", block.attn_output)
+        return self._post_norm(output, block.post_attention_norm)
 
-    def _feed_forward(self, block: Block, x: np.ndarray) -> np.ndarray:
+    def _feed_forward(self, block: Block, index: int, x: np.ndarray) -> np.ndarray:
         h = layers.rms_norm(x, block.ffn_norm, self.config.rms_norm_eps)
-        gate, up = np.split(h @ block.ffn_gate_up.T, 2, axis=-1)
+        gate, up = np.split(self._product(h, index, "ffn_gate_up", block.ffn_gate_up), 2, axis=-1)
         activated = ACTIVATIONS[self.config.ffn_activation](gate, up)
-        return self._post_norm(activated @ block.ffn_down.T, block.post_ffw_norm)
+        output = self._product(activated, index, "ffn_down", block.ffn_down)
+        return self._post_norm(output, block.post_ffw_norm)
+
+    def _product(self, h: np.ndarray, index: int, name: str, weight: np.ndarray) -> np.ndarray:
+        """h W^T, plus the adapter's (h A^T) B^T where it changes this weight."""
+        y = h @ weight.T
+        pair = self.adapter.get(f"blk.{index}.{name}.weight")
+        return y if pair is None else y + (h @ pair.a.T) @ pair.b.T
 
     def _post_norm(self, output: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
         """gemma3 normalizes an attention or FFN output before it joins the residual."""
         return (
             output if weight is None else layers.rms_norm(output, weight, self.config.rms_norm_eps)
         )
-
-
-def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    y = x @ weight.T
-    return y if bias is None else y + bias

@@ -9,6 +9,9 @@ Each tensor starts at a 256-byte-aligned offset (WebGPU's minStorageBufferOffset
 the browser binds a tensor as a sub-range of a shard's buffer. A tensor is split across shards
 only when it is larger than a shard; its entry then lists the parts. File names carry content
 hashes: a rebuild rewrites no shard whose bytes did not change, and the reader's cache keeps it.
+
+A LoRA adapter is a package of its own (AdapterPackage, architecture "lora"): the base
+model's shards stay shared and cached while a reader switches adapters.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,6 +45,25 @@ class PackagedModel(Protocol):
     tensors: dict[str, QuantTensor]
     tokenizer_spec: dict
     chat: dict | None
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """What an adapter's manifest says of it: its name and the scale folded into it."""
+
+    name: str
+    scale: float
+
+
+@dataclass(frozen=True)
+class AdapterPackage:
+    """An adapter's tensors (adapters.adapter_tensors) as a package for write_package."""
+
+    config: AdapterSettings
+    tensors: dict[str, QuantTensor]
+    architecture: str = "lora"
+    tokenizer_spec: dict = field(default_factory=dict)
+    chat: dict | None = None
 
 
 @dataclass(frozen=True)

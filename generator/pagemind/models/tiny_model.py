@@ -22,6 +22,7 @@ from pagemind.models.architectures import ARCHITECTURES, HEAD_NORMS, POST_NORMS,
 from pagemind.models.bpe import BYTE_TO_CHARACTER
 from pagemind.models.k_quants import q4_k_m_format
 from pagemind.models.safetensors_source import BertConfig, bert_tensor_shapes
+from pagemind.models.spm import BYTE, CONTROL, NORMAL, SPACE, UNKNOWN, UNUSED
 from pagemind.models.tensors import QuantTensor
 
 CHATML_TEMPLATE = (
@@ -29,6 +30,51 @@ CHATML_TEMPLATE = (
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Gemma 3's own template (its instruct models' tokenizer_config.json): the system message
+# opens the first user turn; a message's content may be a string or a list of parts.
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}\n"
+    "{%- if messages[0]['role'] == 'system' -%}\n"
+    "    {%- if messages[0]['content'] is string -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\n"
+    "    {%- else -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}\n"
+    "    {%- endif -%}\n"
+    "    {%- set loop_messages = messages[1:] -%}\n"
+    "{%- else -%}\n"
+    '    {%- set first_user_prefix = "" -%}\n'
+    "    {%- set loop_messages = messages -%}\n"
+    "{%- endif -%}\n"
+    "{%- for message in loop_messages -%}\n"
+    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+    '        {{ raise_exception("Conversation roles must alternate '
+    'user/assistant/user/assistant/...") }}\n'
+    "    {%- endif -%}\n"
+    "    {%- if (message['role'] == 'assistant') -%}\n"
+    '        {%- set role = "model" -%}\n'
+    "    {%- else -%}\n"
+    "        {%- set role = message['role'] -%}\n"
+    "    {%- endif -%}\n"
+    "    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}\n"
+    "    {%- if message['content'] is string -%}\n"
+    "        {{ message['content'] | trim }}\n"
+    "    {%- elif message['content'] is iterable -%}\n"
+    "        {%- for item in message['content'] -%}\n"
+    "            {%- if item['type'] == 'image' -%}\n"
+    "                {{ '<start_of_image>' }}\n"
+    "            {%- elif item['type'] == 'text' -%}\n"
+    "                {{ item['text'] | trim }}\n"
+    "            {%- endif -%}\n"
+    "        {%- endfor -%}\n"
+    "    {%- else -%}\n"
+    '        {{ raise_exception("Invalid content type") }}\n'
+    "    {%- endif -%}\n"
+    "    {{ '<end_of_turn>\n' }}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "    {{'<start_of_turn>model\n'}}\n"
+    "{%- endif -%}\n"
 )
 ROPE_THETA = 10000.0
 # Llama 3's rope scaling with a short original context, so that a short prompt feels it.
@@ -50,6 +96,15 @@ BASE_TOKENS = (
     *SPECIAL_TOKENS,
     *BYTE_TO_CHARACTER,
     *(merge.replace(" ", "") for merge in MERGES),
+)
+# A SentencePiece vocabulary laid out as Gemma's: pad, eos, bos, unk, the turn markers, the
+# 256 byte pieces, then pieces by falling score (letters, then merged pieces).
+SPM_SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>")
+SPM_PIECES = (
+    SPACE,
+    "\n",
+    *"etaoinshrdlucmfwypvbgkqjxz.,?:[]",
+    *(piece.replace(" ", SPACE) for piece in (" t", "he", " the", "in", "er", " a", "on", " s")),
 )
 
 
@@ -73,6 +128,7 @@ def tiny_llama_gguf(
     omit: Collection[str] = (),
     extra_tokens: Sequence[str] = (),
     values: Mapping[str, ArrayLike] | None = None,
+    tokenizer: str = "bpe",
 ) -> Path:
     """Write a random model: Q8_0 token embedding, `matrix_format` block matrices, F32
     norms (and F32 Q/K/V biases for qwen2, F32 Q/K head norms for qwen3), an F16 output head
@@ -86,10 +142,10 @@ def tiny_llama_gguf(
     (k_quants.q4_k_m_format). `omit` names tensors to leave out, to make a damaged model.
     `extra_tokens` (in GPT-2's byte alphabet) follow the merged tokens in the vocabulary;
     `values` replaces the random values of the tensors it names (broadcast to their shapes:
-    0.0 makes a zero matrix).
+    0.0 makes a zero matrix). `tokenizer` "spm" writes a SentencePiece vocabulary and chat
+    template as Gemma 3's files have them (_write_spm_vocabulary) instead of byte-level BPE.
     """
     rng = np.random.default_rng(seed)
-    tokens, token_types = _vocabulary(vocab_size, extra_tokens)
     writer = GGUFWriter(path, architecture)
     writer.add_block_count(num_layers)
     writer.add_context_length(2048)
@@ -99,16 +155,10 @@ def tiny_llama_gguf(
     writer.add_head_count_kv(num_kv_heads)
     writer.add_rope_freq_base(rope_theta)
     writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("smollm")
-    writer.add_token_list(tokens)
-    writer.add_token_types(token_types)
-    writer.add_token_merges(list(MERGES))
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
-    writer.add_pad_token_id(0)
-    writer.add_add_bos_token(False)
-    writer.add_chat_template(CHATML_TEMPLATE)
+    if tokenizer == "spm":
+        _write_spm_vocabulary(writer, vocab_size)
+    else:
+        _write_bpe_vocabulary(writer, vocab_size, extra_tokens)
 
     def add(name: str, shape: tuple[int, ...], tensor_format: str, scale: float = 0.1) -> None:
         # Drawn even when omitted or given, so the other tensors keep their values.
@@ -233,6 +283,43 @@ def _script_pieces(script: str) -> list[str]:
     if piece:
         pieces[-1] += piece
     return pieces
+
+
+def _write_bpe_vocabulary(writer: GGUFWriter, size: int, extra: Sequence[str]) -> None:
+    tokens, token_types = _vocabulary(size, extra)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("smollm")
+    writer.add_token_list(tokens)
+    writer.add_token_types(token_types)
+    writer.add_token_merges(list(MERGES))
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_pad_token_id(0)
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(CHATML_TEMPLATE)
+
+
+def _write_spm_vocabulary(writer: GGUFWriter, size: int) -> None:
+    """SPM_SPECIAL_TOKENS (control, <unk> unknown), byte pieces, SPM_PIECES scored from -1
+    down, then unused fillers; BOS added by the tokenizer, no space prefix, Gemma's template."""
+    pieces = [*SPM_SPECIAL_TOKENS, *(f"<0x{byte:02X}>" for byte in range(256)), *SPM_PIECES]
+    if size < len(pieces):
+        raise ValueError(f"vocab_size must be at least {len(pieces)}")
+    fillers = size - len(pieces)
+    types = [UNKNOWN if piece == "<unk>" else CONTROL for piece in SPM_SPECIAL_TOKENS]
+    types += [BYTE] * 256 + [NORMAL] * len(SPM_PIECES) + [UNUSED] * fillers
+    scores = [0.0] * (len(SPM_SPECIAL_TOKENS) + 256) + [-1.0 - i for i in range(len(SPM_PIECES))]
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list([*pieces, *(f"<unused{index}>" for index in range(fillers))])
+    writer.add_token_scores([*scores, *[0.0] * fillers])
+    writer.add_token_types(types)
+    writer.add_pad_token_id(SPM_SPECIAL_TOKENS.index("<pad>"))
+    writer.add_eos_token_id(SPM_SPECIAL_TOKENS.index("<eos>"))
+    writer.add_bos_token_id(SPM_SPECIAL_TOKENS.index("<bos>"))
+    writer.add_unk_token_id(SPM_SPECIAL_TOKENS.index("<unk>"))
+    writer.add_add_bos_token(True)
+    writer.add_add_space_prefix(False)
+    writer.add_chat_template(GEMMA3_TEMPLATE)
 
 
 def _vocabulary(size: int, extra: Sequence[str] = ()) -> tuple[list[str], list[int]]:
