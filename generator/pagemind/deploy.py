@@ -33,9 +33,10 @@ class DeployTarget:
 
 
 def check_can_deploy(
-    repo: GitRepository, target: DeployTarget, *, site_dir: Path, allow_uncommitted: bool
+    repo: GitRepository, target: DeployTarget, *, outputs: list[Path], allow_uncommitted: bool
 ) -> None:
-    """Refuses early (before a long build) what would fail or deploy the wrong thing."""
+    """Refuses early (before a long build) what would fail or deploy the wrong thing.
+    outputs: what builds write (site_dir, the build cache), never counted as changes."""
     if target.cname is not None and not HOST_NAME.fullmatch(target.cname):
         raise PagemindError(
             f"{target.cname!r} is not a domain name",
@@ -50,7 +51,7 @@ def check_can_deploy(
         )
     if target.push:
         repo.check_remote(target.remote)
-    changes = repo.uncommitted_changes(ignored=site_dir)
+    changes = repo.uncommitted_changes(ignored=outputs)
     if changes and not allow_uncommitted:
         listing = "\n  ".join(changes[:10] + (["..."] if len(changes) > 10 else []))
         raise PagemindError(
@@ -160,11 +161,13 @@ class GitRepository:
         """The short hash of HEAD; None before the first commit."""
         return self.answer("rev-parse", "--short", "--verify", "--quiet", "HEAD")
 
-    def uncommitted_changes(self, ignored: Path) -> list[str]:
-        """`git status` lines for this folder's changes and untracked files, except `ignored`."""
+    def uncommitted_changes(self, ignored: list[Path]) -> list[str]:
+        """`git status` lines for this folder's changes and untracked files, except those
+        under the `ignored` paths."""
         pathspecs = ["."]
-        if ignored.is_relative_to(self.folder):
-            pathspecs.append(f":(exclude){ignored.relative_to(self.folder).as_posix()}")
+        for path in ignored:
+            if path.is_relative_to(self.folder):
+                pathspecs.append(f":(exclude){path.relative_to(self.folder).as_posix()}")
         status = self.git("status", "--porcelain", "--untracked-files=all", "--", *pathspecs)
         return status.splitlines()
 

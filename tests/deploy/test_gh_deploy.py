@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pagemind import __version__
+from pagemind.bundle import CACHE_DIR
 from pagemind.cli import main
 
 CONFIG = """\
@@ -56,17 +57,20 @@ def author(tmp_path: Path, remote: Path) -> Path:
 
 
 def sources_state(root: Path) -> dict[str, object]:
-    """Everything of the author's that gh-deploy must leave alone."""
+    """Everything of the author's that gh-deploy must leave alone (pagemind's own build
+    cache, .pagemind-cache/, aside)."""
     files = {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts
+        if path.is_file() and not {".git", CACHE_DIR} & set(path.relative_to(root).parts)
     }
+    status = git(root, "status", "--porcelain", "--untracked-files=all", "--", ".",
+                 f":(exclude){CACHE_DIR}")  # fmt: skip
     return {
         "HEAD": git(root, "rev-parse", "HEAD"),
         "branch": git(root, "symbolic-ref", "HEAD"),
         "index": git(root, "ls-files", "--stage"),
-        "status": git(root, "status", "--porcelain", "--untracked-files=all"),
+        "status": status,
         "files": files,
     }
 

@@ -152,6 +152,13 @@ def test_missing_tensor_is_named(folder: Path, tmp_path: Path) -> None:
         read_bert_folder(copy)
 
 
+def test_rows_that_fill_no_q8_0_block_are_stored_f16(tmp_path: Path) -> None:
+    folder = random_bert_folder(tmp_path / "bert", hidden=32, intermediate=48)
+    formats = {name: t.format for name, t in read_bert_folder(folder).tensors.items()}
+    assert formats["encoder.layer.0.intermediate.dense.weight"] == "Q8_0"  # rows of 32
+    assert formats["encoder.layer.0.output.dense.weight"] == "F16"  # rows of 48
+
+
 def test_weights_of_another_shape_than_the_config_says_are_named(tmp_path: Path) -> None:
     folder = random_bert_folder(tmp_path / "bert", hidden=8, intermediate=16)
     config = json.loads((folder / "config.json").read_text())

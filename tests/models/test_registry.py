@@ -100,8 +100,8 @@ def test_models_inspect_the_embedder(capsys: pytest.CaptureFixture[str]) -> None
     assert "architecture:  bert" in out
     assert "parameters:    22.6 M" in out
     assert "num_layers: 6" in out and "num_heads: 12" in out and "vocab_size: 30522" in out
-    assert "F16     39 tensors" in out
-    assert "reader downloads: 45.5 MB (2 shards" in out
+    assert "Q8_0    39 tensors" in out
+    assert "reader downloads: 24.4 MB (1 shard and" in out
 
 
 def test_models_inspect_the_generator(capsys: pytest.CaptureFixture[str]) -> None:

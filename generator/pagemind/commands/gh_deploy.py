@@ -47,6 +47,7 @@ def register(
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for the builder.
+    from pagemind.bundle import CACHE_DIR
     from pagemind.commands.build import build_site
     from pagemind.config import load_config
     from pagemind.deploy import (
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.dir)
     repo = GitRepository(config.root)
     target = DeployTarget(args.remote_branch, args.remote_name, args.push, args.cname)
-    check_can_deploy(repo, target, site_dir=config.site_dir, allow_uncommitted=args.force)
+    outputs = [config.site_dir, config.root / CACHE_DIR]
+    check_can_deploy(repo, target, outputs=outputs, allow_uncommitted=args.force)
     with tempfile.TemporaryDirectory(prefix="pagemind-deploy-") as scratch:
         output = Path(scratch)
         # The author's site_dir is left alone: the deployed copy is built aside.

@@ -19,7 +19,7 @@ from safetensors import SafetensorError, safe_open
 
 from pagemind.config import EMBEDDER_FORMATS, read_utf8
 from pagemind.errors import PagemindError
-from pagemind.models.tensors import QuantTensor
+from pagemind.models.tensors import QuantTensor, block_values
 from pagemind.models.wordpiece import wordpiece_spec
 
 ARCHITECTURE = "bert"
@@ -285,7 +285,13 @@ def _check_shapes(arrays: dict[str, np.ndarray], config: BertConfig, weights_fil
 
 def _format_for(array: np.ndarray, config: BertConfig) -> str:
     # Biases and norm weights are a rounding error of the download; F32 keeps them exact.
-    return config.weight_format if array.ndim == 2 else "F32"
+    if array.ndim != 2:
+        return "F32"
+    # Rows that do not fill whole blocks (TinyBERT's 312 values, say) go F16, as
+    # llama-quantize falls back for such rows.
+    if array.shape[1] % block_values(config.weight_format):
+        return "F16"
+    return config.weight_format
 
 
 def _required_file(path: Path, name: str) -> Path:
