@@ -112,5 +112,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.server.cut_once.discard(relative)
             body = body[: len(body) // 2]
             self.close_connection = True
-        self.wfile.write(body)
+        # Recorded before the body goes out: once the browser has read it, a test may look.
         self.server.record(Served(relative, status, len(body), self.headers.get("Range")))
+        self.wfile.write(body)
