@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import astuple
 from pathlib import Path
 
 from pagemind.search_index import chunks
 from pagemind.search_index.chunks import Chunk
+from pagemind.search_index.index_cache import replace_file
 from pagemind.structure.pages import Page
 
 CACHE_FILE = ".pagemind-cache/chunks.json"  # under the site root
@@ -38,14 +38,12 @@ class ChunkCache:
 
     def save(self, chunks_by_key: dict[str, list[Chunk]]) -> None:
         """Keeps these pages' chunks (and no others), writing only when they differ from the
-        file's, through a name of this process's own so two builds at once never mix."""
+        file's."""
         if chunks_by_key.keys() == self._saved.keys():
             return
         pages = {key: [astuple(chunk) for chunk in found] for key, found in chunks_by_key.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps({"key": self.key, "pages": pages}), encoding="utf-8")
-        os.replace(partial, self.path)
+        replace_file(self.path, json.dumps({"key": self.key, "pages": pages}).encode())
         self._saved = dict(chunks_by_key)
 
     def _read(self) -> dict[str, list[Chunk]]:

@@ -58,10 +58,10 @@ class IndexCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         names = {PurePosixPath(path).name: data for path, data in files.files.items()}
         for name, data in names.items():
-            _replace(self.folder / name, data)
+            replace_file(self.folder / name, data)
         embedder = str(embedder_manifest) if embedder_manifest else None
         record = {"key": self.key, "description": files.description, "embedder": embedder}
-        _replace(self.folder / RECORD, json.dumps(record).encode())
+        replace_file(self.folder / RECORD, json.dumps(record).encode())
         for stale in self.folder.iterdir():  # another process's .partial file is its own
             if stale.name not in {*names, RECORD} and not stale.name.endswith(".partial"):
                 stale.unlink(missing_ok=True)
@@ -101,8 +101,9 @@ def _files_under(path: Path, pattern: str = "*") -> list[Path]:
     return sorted(file for file in path.rglob(pattern) if file.is_file())
 
 
-def _replace(path: Path, data: bytes) -> None:
-    """Through a name of this process's own, so that two queries at once never mix files."""
+def replace_file(path: Path, data: bytes) -> None:
+    """Writes `data` to `path` through a name of this process's own, so that two builds or
+    queries at once never mix their files."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_bytes(data)
     os.replace(partial, path)
