@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/ruff format --check generator tests bench
 
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 clean:
 	rm -rf $(VENV) example_site/site tests/artifacts

@@ -6,18 +6,21 @@ depend on the values. The GPU prefills a prompt in one submit, then decodes gree
 ways: synchronous (each step writes the token id, submits the decode phase once and reads
 back the 4-byte id it picked, as when the CPU chooses) and pipelined (every step embeds the
 id its predecessor picked on the GPU: all are submitted at once, then one read). The numpy
-reference (models/llama.py) runs the same prompt and steps in the same run.
-Where the adapter has timestamp queries, the GPU time of one decode step is also printed by
-kernel. `--formats Q4_1 Q4_K_M` runs the model in each matrix format in turn (Q4_K_M: Q4_K
-and Q6_K where rows are whole 256-value super-blocks, Q5_0 and Q8_0 elsewhere, as
-llama-quantize writes it) and compares their decode speeds in the same run.
-`--adapter-rank R` adds a random LoRA adapter of rank R on every projection of every block
-(models/adapters.py) and prints the pipelined decode speed with it off and on, in turns on
-one program: the cost of the adapter steps per token.
+reference (models/llama.py) runs the same prompt and steps in the same run; each program is
+freed before the next is built. Where the adapter has timestamp queries, the GPU time of
+one decode step is also printed by kernel.
+
+`--formats Q4_1 Q4_K_M` builds the model in each matrix format (Q4_K_M: Q4_K and Q6_K where
+rows are whole 256-value super-blocks, Q5_0 and Q8_0 elsewhere, as llama-quantize writes
+it). `--adapter-rank R` adds, per format, a program compiled with a random LoRA adapter of
+rank R on every projection of every block (models/adapters.py), run with the adapter off
+and on. The comparison then measures every variant's pipelined decode in `--turns` turns,
+each turn running all variants in a rotated order, and keeps each one's best: no variant
+gains from running first or after another, and a busy moment does not count.
 
     .venv/bin/python bench/decode_speed.py [--prompt 128] [--steps 64] [--reference-steps 8]
                                            [--no-subgroups] [--formats Q4_1 Q4_K_M]
-                                           [--adapter-rank 8]
+                                           [--adapter-rank 8] [--turns 5]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,7 @@ from pagemind.gpu.runner import KernelRunner
 from pagemind.models.adapters import adapter_ranks, adapter_tensors, read_adapter
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.llama import KVCache, Llama
+from pagemind.models.tensors import QuantTensor
 from pagemind.models.tiny_adapter import random_parts, write_lora_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf
 
@@ -101,43 +106,60 @@ class TimedProgram:
         self.program.decode_greedy(len(prompt), steps)
         return steps / (time.perf_counter() - start)
 
+    def decode_dispatches(self) -> int:
+        """Dispatches per decode token in the program's adapter state now."""
+        return len(self.program.steps("decode"))
 
-def gpu_speeds(
-    runner: KernelRunner, model: GGUFModel, prompt: list[int], steps: int
-) -> tuple[float, float, float]:
-    """Prefill, synchronous decode and pipelined decode speeds."""
-    timed = TimedProgram(runner, model, len(prompt), steps)
+
+@dataclass
+class Variant:
+    """A program in one adapter state, measured in the comparison."""
+
+    timed: TimedProgram
+    adapter: dict[str, QuantTensor] | None = None
+    best: float = 0.0
+    dispatches: int = 0
+
+    def measure(self, prompt: list[int], steps: int) -> None:
+        self.timed.program.use_adapter(self.adapter)
+        self.dispatches = self.timed.decode_dispatches()
+        self.best = max(self.best, self.timed.pipelined_decode_speed(prompt, steps))
+
+
+def measure_in_turns(variants: dict[str, Variant], prompt: list[int], steps: int, turns: int):
+    """Each variant's best pipelined decode speed over `turns` turns; turn t starts at the
+    t-th variant, so each runs first, last and between the others alike."""
+    names = list(variants)
+    for variant in variants.values():
+        variant.measure(prompt, steps)  # pipelines and bind groups built before any timing
+        variant.best = 0.0
+    for turn in range(turns):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            variants[name].measure(prompt, steps)
+
+
+def detail_speeds(
+    runner: KernelRunner, model: GGUFModel, prompt: list[int], args: argparse.Namespace
+) -> None:
+    """Prefill and synchronous decode on the GPU against the numpy reference; the program is
+    freed before the reference runs."""
+    timed = TimedProgram(runner, model, len(prompt), args.steps)
     timed.prefill(prompt)  # builds pipelines and bind groups
     timed.decode(1, len(prompt))
-    print(f"decode step: {len(timed.program.program.phases['decode'])} dispatches")
+    print(f"decode step: {timed.decode_dispatches()} dispatches")
     if "timestamp-query" in runner.gpu.features:
         print_profile(timed.program.profile("decode", {"position": len(prompt)}))
-    prefill, synchronous = tokens_per_second(timed.prefill, timed.decode, prompt, steps)
-    return prefill, synchronous, timed.pipelined_decode_speed(prompt, steps)
-
-
-def adapter_overhead(
-    runner: KernelRunner, model: GGUFModel, prompt: list[int], steps: int, rank: int, folder: Path
-) -> None:
-    """Pipelined decode with a rank-`rank` adapter off and on, alternating three times on
-    one program (the best of each kept, so a busy moment does not count)."""
-    parts = random_parts(model.config, rank)
-    path = write_lora_gguf(folder / "adapter.gguf", parts, model.architecture, 2.0 * rank)
-    adapter = read_adapter(path, model.config, model.architecture, 1.0)
-    ranks = adapter_ranks([adapter])
-    timed = TimedProgram(runner, model, len(prompt), steps, ranks)
-    tensors = adapter_tensors(adapter, ranks, model.config)
-    best = {"off": 0.0, "on": 0.0}
-    for _ in range(3):
-        for state in best:
-            timed.program.use_adapter(tensors if state == "on" else None)
-            best[state] = max(best[state], timed.pipelined_decode_speed(prompt, steps))
-    extra = sum(step.adapter for step in timed.program.program.phases["decode"])
-    print(
-        f"adapter rank {rank} on every projection ({extra} more dispatches per token): decode "
-        f"{best['off']:.1f} tok/s off, {best['on']:.1f} tok/s on, "
-        f"{best['off'] / best['on'] - 1:+.1%} time per token"
-    )
+    gpu_prefill, synchronous = tokens_per_second(timed.prefill, timed.decode, prompt, args.steps)
+    timed.program.destroy()
+    numpy_prefill, numpy_decode = reference_speeds(model, prompt, args.reference_steps)
+    for phase, ours, peer in (
+        ("prefill", gpu_prefill, numpy_prefill),
+        ("decode synchronous", synchronous, numpy_decode),
+    ):
+        print(
+            f"{phase:18s} wgpu {ours:9.1f} tok/s   numpy reference {peer:9.1f} tok/s   "
+            f"wgpu/numpy {ours / peer:7.2f}x"
+        )
 
 
 def print_profile(seconds: dict[str, float]) -> None:
@@ -145,7 +167,7 @@ def print_profile(seconds: dict[str, float]) -> None:
     total = sum(seconds.values())
     print(f"decode step GPU time {total * 1e3:.2f} ms (dispatches timed one by one):")
     for kernel, duration in sorted(seconds.items(), key=lambda item: -item[1]):
-        print(f"  {kernel:20s} {duration * 1e6:9.1f} us  {duration / total:6.1%}")
+        print(f"  {kernel:24s} {duration * 1e6:9.1f} us  {duration / total:6.1%}")
 
 
 def reference_speeds(model: GGUFModel, prompt: list[int], steps: int) -> tuple[float, float]:
@@ -157,33 +179,58 @@ def reference_speeds(model: GGUFModel, prompt: list[int], steps: int) -> tuple[f
     return tokens_per_second(forward, lambda token, _: forward([token]), prompt, steps)
 
 
-def format_speeds(
-    runner: KernelRunner, matrix_format: str, prompt: list[int], args: argparse.Namespace
-) -> float:
-    """Print one format's speeds against the numpy reference; return the pipelined decode's."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = tiny_llama_gguf(
-            Path(folder) / "m.gguf", matrix_format=matrix_format, **SMOLLM2_135M_SHAPES
-        )
-        model = read_gguf(path)
-        formats = sorted({tensor.format for tensor in model.tensors.values()})
-        size = sum(tensor.nbytes for tensor in model.tensors.values())
-        print(f"{matrix_format}: tensors in {', '.join(formats)}, {size / 1e6:.1f} MB")
-        gpu_prefill, synchronous, pipelined = gpu_speeds(runner, model, prompt, args.steps)
-        numpy_prefill, numpy_decode = reference_speeds(model, prompt, args.reference_steps)
+def random_adapter(model: GGUFModel, rank: int, folder: Path) -> tuple[dict, dict]:
+    """The program ranks and tensors of a random rank-`rank` adapter on every projection."""
+    parts = random_parts(model.config, rank)
+    path = write_lora_gguf(folder / "adapter.gguf", parts, model.architecture, 2.0 * rank)
+    adapter = read_adapter(path, model.config, model.architecture, 1.0)
+    ranks = adapter_ranks([adapter])
+    return ranks, adapter_tensors(adapter, ranks, model.config)
+
+
+def comparison_variants(
+    runner: KernelRunner,
+    models: dict[str, GGUFModel],
+    prompt: list[int],
+    args: argparse.Namespace,
+    folder: Path,
+) -> dict[str, Variant]:
+    """Per format: the base program, and with --adapter-rank a program compiled with the
+    adapter, run off and on."""
+    variants = {}
+    for name, model in models.items():
+        variants[name] = Variant(TimedProgram(runner, model, len(prompt), args.steps))
         if args.adapter_rank:
-            adapter_overhead(runner, model, prompt, args.steps, args.adapter_rank, Path(folder))
-    for phase, ours, peer in (
-        ("prefill", gpu_prefill, numpy_prefill),
-        ("decode synchronous", synchronous, numpy_decode),
-        ("decode pipelined", pipelined, numpy_decode),
-    ):
+            ranks, tensors = random_adapter(model, args.adapter_rank, folder)
+            adapted = TimedProgram(runner, model, len(prompt), args.steps, ranks)
+            variants[f"{name} adapter off"] = Variant(adapted)
+            variants[f"{name} adapter on"] = Variant(adapted, tensors)
+    return variants
+
+
+def print_comparison(variants: dict[str, Variant], formats: list[str], rank: int) -> None:
+    first = variants[formats[0]]
+    print("decode pipelined, best of the turns:")
+    for name in formats:
+        variant = variants[name]
         print(
-            f"{phase:18s} wgpu {ours:9.1f} tok/s   numpy reference {peer:9.1f} tok/s   "
-            f"wgpu/numpy {ours / peer:7.2f}x"
+            f"  {name:7s} {variant.best:9.1f} tok/s  {variant.dispatches:4d} dispatches/token  "
+            f"{variant.best / first.best:5.2f}x {formats[0]}"
         )
-    print(f"pipelined/synchronous decode {pipelined / synchronous:.2f}x")
-    return pipelined
+        if rank:
+            line = [f"    adapter rank {rank} on every projection:"]
+            for state, label in (
+                ("", "compiled without"),
+                (" adapter off", "off"),
+                (" adapter on", "on"),
+            ):
+                measured = variants[name + state]
+                overhead = variant.best / measured.best - 1
+                line.append(
+                    f"{label} {measured.best:.1f} tok/s ({measured.dispatches} dispatches, "
+                    f"{overhead:+.1%} time/token)"
+                )
+            print("\n      ".join(line))
 
 
 def main() -> None:
@@ -194,17 +241,27 @@ def main() -> None:
     parser.add_argument("--no-subgroups", action="store_true")
     parser.add_argument("--formats", nargs="+", default=["Q4_1"], metavar="FORMAT")
     parser.add_argument("--adapter-rank", type=int, default=0, metavar="R")
+    parser.add_argument("--turns", type=int, default=5)
     args = parser.parse_args()
     gpu = open_device()
     runner = KernelRunner(gpu, use_subgroups=False if args.no_subgroups else None)
     print(f"adapter: {gpu.describe()}; subgroup variants: {runner.use_subgroups}")
     prompt = np.random.default_rng(0).integers(0, 49152, args.prompt).tolist()
-    speeds = {name: format_speeds(runner, name, prompt, args) for name in args.formats}
-    first = args.formats[0]
-    for name, speed in speeds.items():
-        print(
-            f"decode pipelined {name:7s} {speed:9.1f} tok/s   {speed / speeds[first]:5.2f}x {first}"
-        )
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        models = {}
+        for name in args.formats:
+            path = tiny_llama_gguf(
+                folder / f"{name}.gguf", matrix_format=name, **SMOLLM2_135M_SHAPES
+            )
+            models[name] = model = read_gguf(path)
+            formats = sorted({tensor.format for tensor in model.tensors.values()})
+            size = sum(tensor.nbytes for tensor in model.tensors.values())
+            print(f"{name}: tensors in {', '.join(formats)}, {size / 1e6:.1f} MB")
+            detail_speeds(runner, model, prompt, args)
+        variants = comparison_variants(runner, models, prompt, args, folder)
+        measure_in_turns(variants, prompt, args.steps, args.turns)
+        print_comparison(variants, args.formats, args.adapter_rank)
 
 
 if __name__ == "__main__":

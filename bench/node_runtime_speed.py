@@ -24,7 +24,6 @@ from node_runtime import NodeRuntime  # noqa: E402
 from pagemind.gpu.program import compile_decoder  # noqa: E402
 from pagemind.models.registry import load_model, resolve_model  # noqa: E402
 from paths import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
 from runtime_site import add_model, build_runtime_site  # noqa: E402
 from static_host import StaticHost  # noqa: E402
 
@@ -63,22 +62,26 @@ async ({urls, prompt, followUp, steps}) => {
 """
 
 
-def measure_chromium(url: str, arguments: dict) -> dict:
+def measure_chromium(url: str, script: str, arguments: dict) -> dict:
+    """`script`'s result in headless Chromium on the harness page at `url`."""
+    from playwright.sync_api import sync_playwright  # not installed where only Node runs
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_default_timeout(0)  # SwiftShader takes its time
         page.goto(url)
         page.wait_for_function("document.title === 'ready'")
-        result = page.evaluate(MEASURE, arguments)
+        result = page.evaluate(script, arguments)
         browser.close()
     return result
 
 
-def measure_node(url: str, arguments: dict) -> dict:
+def measure_node(url: str, script: str, arguments: dict) -> dict:
+    """`script`'s result under Node on Dawn, for the runtime site at `url`."""
     node = NodeRuntime(url)
     try:
-        return node.run(MEASURE, arguments)
+        return node.run(script, arguments)
     finally:
         node.close()
 
@@ -105,8 +108,8 @@ def main() -> None:
             "steps": args.steps,
         }
         try:
-            results = {"chromium": measure_chromium(url, arguments)}
-            results["node"] = measure_node(url, arguments)
+            results = {"chromium": measure_chromium(url, MEASURE, arguments)}
+            results["node"] = measure_node(url, MEASURE, arguments)
         finally:
             server.close()
     report(results, args)

@@ -62,14 +62,15 @@ PROFILE = """
 async ({urls, position}) => {
   const { openGpu } = await import("./_pagemind/runtime/gpu.js");
   const { loadModel } = await import("./_pagemind/runtime/loader.js");
-  const { Executor } = await import("./_pagemind/runtime/executor.js");
+  const { compilePipelines, Executor } = await import("./_pagemind/runtime/executor.js");
   const gpu = await openGpu();
   const { manifest, shards } = await loadModel(new URL(urls.manifestUrl, location).href);
   const program = await (await fetch(urls.programUrl)).json();
   const shaders = new URL("_pagemind/shaders/", location);
-  const executor = await Executor.create(gpu, program, manifest, shards, shaders);
+  const pipelines = await compilePipelines(gpu, program, shaders);
+  const executor = Executor.create(gpu, program, manifest, shards, pipelines);
   const milliseconds = {};
-  for (const step of executor.phases.decode) {
+  for (const step of executor.phases.decode.bySetting.off) {
     step.update(gpu.device.queue, {position});
     const start = performance.now();
     const encoder = gpu.device.createCommandEncoder();

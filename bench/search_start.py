@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from pagemind.search_index.index_cache import CACHE_FOLDER
+from pagemind.config import CACHE_FOLDER
+from pagemind.search_index.index_cache import INDEX_CACHE
 
 REPO = Path(__file__).resolve().parents[1]
 PAGEMIND = Path(sys.executable).parent / "pagemind"
@@ -48,7 +49,7 @@ def main() -> None:
     search = [str(PAGEMIND), "search", str(args.site), args.query]
 
     print(f"first query (fills the caches): {seconds(search):.2f} s")
-    index_cache = args.site / CACHE_FOLDER
+    index_cache = args.site / CACHE_FOLDER / INDEX_CACHE
     figures = {
         "python -c pass": best([sys.executable, "-c", "pass"], args.repeats),
         "python -c 'import numpy'": best([sys.executable, "-c", "import numpy"], args.repeats),

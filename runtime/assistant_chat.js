@@ -50,9 +50,10 @@ export async function keywordAnswer(site, question) {
     cachedQueryVector(site, question),
   ]);
   const grounding = groundingOf(site, index);
-  const hits = index.hybrid(question, vector, grounding.candidate_chunks);
+  const hits = await index.hybrid(question, vector, grounding.candidate_chunks);
   const candidates = candidateSections(hits, grounding);
-  const evidence = weigh(candidates, vector, null, index.termWeights(question), grounding);
+  const termWeights = await index.termWeights(question);
+  const evidence = weigh(candidates, vector, null, termWeights, grounding);
   return found(evidence, index, grounding);
 }
 
@@ -93,7 +94,11 @@ export class AssistantChat {
         return response.json();
       }),
       ...loads,
-      this.site.searchIndex(),
+      // The whole index comes with the models, so the assistant answers offline too.
+      this.site.searchIndex().then(async (index) => {
+        await index.keepAll();
+        return index;
+      }),
     ]);
     this.index = index;
     this.grounding = groundingOf(this.site, index);
@@ -110,10 +115,10 @@ export class AssistantChat {
     const query = retrievalQuery(this.history, question);
     const runtime = await this.site.runtime();
     const [vector] = await runtime.embed([query]);
-    const hits = this.index.hybrid(query, vector, this.grounding.candidate_chunks);
+    const hits = await this.index.hybrid(query, vector, this.grounding.candidate_chunks);
     const candidates = candidateSections(hits, this.grounding);
     const unitVectors = await runtime.embed(unitTexts(candidates));
-    const termWeights = this.index.termWeights(query);
+    const termWeights = await this.index.termWeights(query);
     const evidence = weigh(candidates, vector, unitVectors, termWeights, this.grounding);
     return found(evidence, this.index, this.grounding);
   }

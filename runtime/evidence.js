@@ -2,10 +2,11 @@
 // scored against the question, and the sections ranked again by their best unit, the same
 // as pagemind.assistant.evidence in Python (parity-tested; its docstring gives the scores).
 //
-//   const candidates = candidateSections(index.hybrid(query, vector, grounding.candidate_chunks),
-//                                        grounding);
+//   const hits = await index.hybrid(query, vector, grounding.candidate_chunks);
+//   const candidates = candidateSections(hits, grounding);
 //   const unitVectors = await runtime.embed(unitTexts(candidates));   // or null: keywords
-//   const evidence = weigh(candidates, vector, unitVectors, index.termWeights(query), grounding);
+//   const termWeights = await index.termWeights(query);
+//   const evidence = weigh(candidates, vector, unitVectors, termWeights, grounding);
 //   covers(evidence, index)      // do the docs hold an answer?
 //   evidence: {sections, units: [{section, unit, score}], weighed}
 

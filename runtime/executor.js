@@ -1,7 +1,9 @@
 // Executes a compiled program (pagemind.gpu.program_format): every buffer, shader module,
 // pipeline and bind group is made once at load; a run writes the uniforms that depend on
 // the phase variables and records the whole phase into one command encoder, one submit.
-// A program with adapter steps (pagemind.gpu.program) runs them only while an adapter is on:
+// A program compiled with adapters (pagemind.gpu.program) marks steps that run only while an
+// adapter is on (`adapter: true`: the products that add B (A x)) or only while none is
+// (`adapter: false`: the same products without it, so the base model keeps its dispatches).
 // useAdapter writes that adapter's tensors into the buffers they read, so switching adapters
 // neither rebuilds a pipeline or bind group nor touches the base model's buffers.
 
@@ -22,6 +24,9 @@ const variantOf = (gpu, module) =>
   (gpu.subgroups && module.subgroups) ||
   module;
 
+// Whether a program step runs while an adapter is on (`adapterOn`) or while none is.
+export const stepRuns = (step, adapterOn) => (step.adapter ?? adapterOn) === adapterOn;
+
 // Each distinct WGSL file fetched once; a module is its files joined as KernelSpec.source does.
 async function fetchSources(gpu, program, shaderUrl) {
   const modules = Object.values(program.modules).map((module) => variantOf(gpu, module));
@@ -34,6 +39,15 @@ async function fetchSources(gpu, program, shaderUrl) {
     }),
   );
   return Object.fromEntries(texts);
+}
+
+// Every pipeline the program runs, compiled from its shaders: needs no weights, so a load
+// compiles them while the shards download (Executor.create takes them).
+export async function compilePipelines(gpu, program, shaderUrl) {
+  if (program.format !== "pagemind-program/1") {
+    throw new Error(`not a pagemind-program/1 program (format ${program.format})`);
+  }
+  return createPipelines(gpu, program, await fetchSources(gpu, program, shaderUrl));
 }
 
 async function createPipelines(gpu, program, sources) {
@@ -218,12 +232,8 @@ class ReadSlot {
 
 export class Executor {
   // `shaderUrl`: the folder holding the WGSL files the program's modules name.
-  static async create(gpu, program, manifest, shards, shaderUrl) {
-    if (program.format !== "pagemind-program/1") {
-      throw new Error(`not a pagemind-program/1 program (format ${program.format})`);
-    }
-    const sources = await fetchSources(gpu, program, shaderUrl);
-    const pipelines = await createPipelines(gpu, program, sources);
+  // `pipelines`: compilePipelines(gpu, program, shaderUrl).
+  static create(gpu, program, manifest, shards, pipelines) {
     const owned = []; // every buffer made here, destroyed with the executor
     const allocate = (descriptor) => {
       owned.push(gpu.device.createBuffer(descriptor));
@@ -237,8 +247,9 @@ export class Executor {
         const slot = uniforms.slot(index, step);
         return new PreparedStep(gpu, step, variant, pipelines[step.module], ranges, slot);
       });
-      const baseSteps = prepared.filter((step) => !step.step.adapter);
-      return [name, { steps: prepared, baseSteps, uniforms }];
+      const runsWith = (on) => prepared.filter((step) => stepRuns(step.step, on));
+      const bySetting = { on: runsWith(true), off: runsWith(false) };
+      return [name, { steps: prepared, bySetting, uniforms }];
     };
     const phases = Object.fromEntries(
       Object.entries(program.phases).map(([name, phase]) => prepare(name, phase)),
@@ -301,8 +312,8 @@ export class Executor {
   // Runs the phase in one submit; `slot`, if given, takes a copy of its buffer at the end.
   run(phase, variables, slot = null) {
     if (!this.phases[phase]) throw new Error(`the program has no ${phase} phase`);
-    const { steps: allSteps, baseSteps, uniforms } = this.phases[phase];
-    const steps = this.adapterOn ? allSteps : baseSteps;
+    const { steps: allSteps, bySetting, uniforms } = this.phases[phase];
+    const steps = bySetting[this.adapterOn ? "on" : "off"];
     const missing = this.program.phases[phase].variables.filter((name) => !(name in variables));
     if (missing.length) throw new Error(`phase ${phase} needs ${missing.join(", ")}`);
     const { queue } = this.gpu.device;

@@ -15,13 +15,19 @@ export function bestPassage(evidence, grounding) {
   return { text: joinUnits(chosen.map((i) => units[i].unit)), url, heading, breadcrumb };
 }
 
-function choose(units, { code_prior: codePrior, passage_units: passageUnits }) {
+function choose(units, { code_prior: codePrior, passage_chars: passageChars }) {
   const scores = units.map(({ unit, score }) => score + (unit.text.includes("`") ? codePrior : 0));
   const order = units.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-  const chosen = new Set([order[0], ...neededBy(units, order[0])]);
+  const chosen = new Set();
+  let length = 0;
   for (const i of order) {
-    if (chosen.size >= passageUnits) break;
-    chosen.add(i);
+    if (chosen.size && length >= passageChars) break;
+    const added = [i, ...neededBy(units, i)].filter((j) => !chosen.has(j));
+    // Characters as Python counts them (code points), so both sides cut at the same unit.
+    const cost = added.reduce((sum, j) => sum + [...units[j].unit.text].length, 0);
+    if (chosen.size && length + cost > 2 * passageChars) continue;
+    for (const j of added) chosen.add(j);
+    length += cost;
   }
   return chosen;
 }

@@ -1,19 +1,27 @@
-// The site's search index in the browser: keyword (BM25), vector (cosine) and hybrid
-// (cosine plus weighted keyword strength) ranking, and chunks grouped into sections, the
-// same as pagemind.search_index.ranking in Python
-// (parity-tested). The ranking constants and stop words come from the index description
-// in site.json, so both sides read the same values.
+// The site's search index in the browser: keyword (BM25) and hybrid (cosine plus weighted
+// keyword strength) ranking, and chunks grouped into sections, the same as
+// pagemind.search_index.ranking in Python (parity-tested). The ranking constants and stop
+// words come from the index description in site.json, so both sides read the same values.
+//
+// The index is many small files (pagemind/search_index/index_files.py): load() fetches the
+// manifest; a query fetches the term shards of its words, then the fragments holding the
+// texts of the chunks it returns; the vectors come only for a ranking with a query vector.
+// Every file is fetched once per page.
 //
 //   const index = await SearchIndex.load(site);          // site from loadSite()
-//   index.keyword("deploy to github", 5)                 // before any model loads
+//   await index.keyword("deploy to github", 5)           // before any model loads
 //   const [vector] = await (await site.runtime()).embed([query]);   // once the embedder is in
-//   const hits = index.hybrid(query, vector, 5);          // vector null: keyword ranking
+//   const hits = await index.hybrid(query, vector, 5);   // vector null: keyword ranking
 //   index.isRelevant(hits)                               // false: the docs do not cover it
 //   sections(hits)                                       // one hit per section
+//   await index.topSections(await index.rank(query, vector), ids, 8)  // fewest fragments
 //   hit: {id, url, page, heading, breadcrumb, text, score, cosine, coverage, strength, chunks}
 //   hit.url is site-relative: new URL(hit.url, site.root) opens it.
 
 const WORD = /[\p{L}\p{N}]+/gu; // Python's [^\W_]+: Unicode letters and digits
+
+export const NOT_DOWNLOADED =
+  "this part of the search index was not downloaded before going offline; search again online";
 
 // The query's terms: lower case, stop words dropped, light plural stemming
 // (see pagemind.search_index.keywords).
@@ -36,10 +44,17 @@ export function stem(word) {
   return word;
 }
 
-async function fetchOk(url) {
-  const response = await fetch(url);
+// A file of the index from the network (through the service worker, which keeps it); a
+// request that cannot leave an offline browser says so in the reader's words.
+async function fetchFile(url, kind) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(globalThis.navigator?.onLine === false ? NOT_DOWNLOADED : `${url}: ${error}`);
+  }
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response;
+  return kind === "json" ? response.json() : response.arrayBuffer();
 }
 
 // Highest score first; ties: the lower chunk number (the site's reading order) first.
@@ -47,64 +62,198 @@ function ranked(scores) {
   return [...scores.keys()].sort((a, b) => scores.get(b) - scores.get(a) || a - b);
 }
 
+// The last place in `sorted` whose value is not after `value` (0 when all are).
+function placeOf(sorted, value) {
+  let [low, high] = [0, sorted.length - 1];
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (sorted[middle] <= value) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
+// A shard's postings [chunk gap, frequency, chunk length, ...] as absolute chunk numbers.
+function decodePostings(encoded) {
+  const postings = [];
+  let id = 0;
+  for (let i = 0; i < encoded.length; i += 3) {
+    id += encoded[i];
+    postings.push({ id, frequency: encoded[i + 1], length: encoded[i + 2] });
+  }
+  return postings;
+}
+
 export class SearchIndex {
-  constructor(description, chunks, keywords, vectors) {
+  // read(path relative to _pagemind/, "json" | "bytes") -> a promise of the file's content.
+  constructor(description, manifest, read) {
+    this.description = description;
     this.ranking = description.ranking;
     this.stopwords = new Set(description.stopwords);
-    this.chunks = chunks;
-    this.lengths = keywords.lengths;
-    this.terms = new Map(Object.entries(keywords.terms)); // term -> [chunk, tf, ...]
-    const total = this.lengths.reduce((sum, length) => sum + length, 0);
-    this.average = total / (this.lengths.length || 1);
-    this.vectors = vectors; // array of Float64Array unit rows, or null
+    this.count = description.count;
+    this.average = manifest.total_length / (this.count || 1);
+    this.manifest = manifest;
+    this.read = read;
+    this.files = new Map(); // path -> promise of its parsed content, once per page
   }
 
-  // Fetches the files site.index names; rejects when the site has no index.
+  // Fetches the manifest site.index names; rejects when the site has no index.
   static async load(site) {
     const description = site.index;
     if (!description) throw new Error("this site has no search index");
-    const [chunks, keywords, vectors] = await Promise.all([
-      fetchOk(site.url(description.chunks)).then((response) => response.json()),
-      fetchOk(site.url(description.keywords)).then((response) => response.json()),
-      description.vectors
-        ? fetchOk(site.url(description.vectors.file)).then((response) => response.arrayBuffer())
-        : null,
-    ]);
-    return SearchIndex.fromFiles(description, chunks, keywords, vectors);
+    const read = (path, kind) => fetchFile(site.url(path), kind);
+    return SearchIndex.fromFiles(description, read);
   }
 
-  // The index from its files' contents: chunks and keywords parsed, vectors an ArrayBuffer.
-  static fromFiles(description, chunks, keywords, vectors) {
-    const count = chunks.chunks.length;
-    const rows = vectors && dequantize(vectors, count, description.vectors.dimensions);
-    return new SearchIndex(description, chunks.chunks, keywords, rows);
+  static async fromFiles(description, read) {
+    return new SearchIndex(description, await read(description.manifest, "json"), read);
+  }
+
+  // A file of the index, parsed by `parse`; a failed fetch is forgotten, so a later call
+  // tries again (back online, say).
+  file(path, kind, parse = (content) => content) {
+    if (!this.files.has(path)) {
+      const loading = this.read(path, kind).then(parse);
+      loading.catch(() => this.files.delete(path));
+      this.files.set(path, loading);
+    }
+    return this.files.get(path);
   }
 
   get hasVectors() {
-    return this.vectors !== null;
+    return Boolean(this.description.vectors);
   }
 
-  keyword(query, k) {
-    const keywords = this.bm25(query);
-    const { scores } = keywords;
-    return ranked(scores).slice(0, k).map((id) => this.hit(id, scores.get(id), keywords, null));
+  // Unit rows (Float64Array each), fetched with the first ranking that has a query vector.
+  vectors() {
+    const { file, dimensions } = this.description.vectors;
+    return this.file(file, "bytes", (buffer) => dequantize(buffer, this.count, dimensions));
   }
 
-  vector(query, queryVector, k) {
-    const keywords = this.bm25(query);
-    const cosines = this.cosines(queryVector);
-    const scores = new Map(cosines.map((cosine, id) => [id, cosine]));
-    return ranked(scores).slice(0, k).map((id) => this.hit(id, cosines[id], keywords, cosines));
+  // Every file of the index, so that any query works offline (the service worker keeps
+  // what passes through it).
+  async keepAll() {
+    const { terms, fragments } = this.manifest;
+    await Promise.all([
+      ...terms.files.map((_, number) => this.shard(number)),
+      ...fragments.files.map((_, number) => this.fragment(number)),
+      this.hasVectors ? this.vectors() : null,
+    ]);
+  }
+
+  shardPath(folder, number) {
+    return `index/${folder}/${number}.${this.manifest[folder].files[number]}.json`;
+  }
+
+  // Term -> postings of shard `number`.
+  shard(number) {
+    const parse = ({ terms }) =>
+      new Map(Object.entries(terms).map(([term, encoded]) => [term, decodePostings(encoded)]));
+    return this.file(this.shardPath("terms", number), "json", parse);
+  }
+
+  async postings(term) {
+    if (!this.manifest.terms.first.length) return []; // a site without a word
+    const shard = await this.shard(placeOf(this.manifest.terms.first, term));
+    return shard.get(term) ?? [];
+  }
+
+  // The index term beginning with `word` that the most chunks hold (the first in sorted
+  // order among equals), or null when none does or `word`'s own stem is a term.
+  async completion(word) {
+    const { first } = this.manifest.terms;
+    if (!first.length || (await this.postings(stem(word))).length) return null;
+    let best = null;
+    let bestCount = 0;
+    let number = placeOf(first, word);
+    do {
+      const shard = await this.shard(number);
+      // Sorted again: an object's integer-like keys ("404") come first in JavaScript.
+      for (const term of [...shard.keys()].sort()) {
+        const count = shard.get(term).length;
+        if (term.startsWith(word) && count > bestCount) [best, bestCount] = [term, count];
+      }
+      number += 1;
+    } while (number < first.length && first[number].startsWith(word));
+    return best;
+  }
+
+  fragment(number) {
+    return this.file(this.shardPath("fragments", number), "json");
+  }
+
+  // The chunk `id` ({url, page, anchor, heading, breadcrumb, text}) from its fragment.
+  async chunk(id) {
+    const number = placeOf(this.manifest.fragments.first, id);
+    const fragment = await this.fragment(number);
+    return fragment.chunks[id - this.manifest.fragments.first[number]];
+  }
+
+  // The query's distinct terms, in order of appearance: [{term, idf, postings}].
+  async queryTerms(query) {
+    const terms = [...new Set(keywordTerms(query, this.stopwords))];
+    const postings = await Promise.all(terms.map((term) => this.postings(term)));
+    return terms.map((term, i) => ({
+      term,
+      idf: this.idf(postings[i].length),
+      postings: postings[i],
+    }));
+  }
+
+  // The query's distinct terms, in order of appearance, and their idf.
+  async termWeights(query) {
+    return new Map((await this.queryTerms(query)).map(({ term, idf }) => [term, idf]));
+  }
+
+  // Lucene's BM25 idf of a term that `frequency` chunks hold.
+  idf(frequency) {
+    return Math.log(1 + (this.count - frequency + 0.5) / (frequency + 0.5));
+  }
+
+  // The ranking of a query: {ids best first, figures(id) -> {score, cosine, coverage,
+  // strength}}; keyword only (chunks holding a query term) without a query vector.
+  async rank(query, queryVector) {
+    const keywords = await this.bm25(query);
+    if (!queryVector || !this.hasVectors) {
+      const { scores } = keywords;
+      return rankingOf(ranked(scores), (id) => scores.get(id), keywords, null);
+    }
+    const cosines = cosinesOf(await this.vectors(), queryVector);
+    // Keyword strength weighed by idf coverage (see pagemind.search_index.ranking).
+    const weight = this.ranking.fusion_weight;
+    const lift = (id) => keywords.strength(id) * (keywords.coverage.get(id) ?? 0);
+    const fused = new Map(cosines.map((cosine, id) => [id, cosine + weight * lift(id)]));
+    return rankingOf(ranked(fused), (id) => fused.get(id), keywords, cosines);
+  }
+
+  async keyword(query, k) {
+    const ranking = await this.rank(query, null);
+    return this.hits(ranking, ranking.ids.slice(0, k));
   }
 
   // Fused ranking; the keyword ranking alone without a query vector.
-  hybrid(query, queryVector, k) {
-    if (!queryVector || !this.vectors) return this.keyword(query, k);
-    const keywords = this.bm25(query);
-    const cosines = this.cosines(queryVector);
-    const weight = this.ranking.keyword_weight;
-    const fused = new Map(cosines.map((cosine, id) => [id, cosine + weight * keywords.strength(id)]));
-    return ranked(fused).slice(0, k).map((id) => this.hit(id, fused.get(id), keywords, cosines));
+  async hybrid(query, queryVector, k) {
+    const ranking = await this.rank(query, queryVector);
+    return this.hits(ranking, ranking.ids.slice(0, k));
+  }
+
+  // The chunks `ids` of `ranking` as hits, their texts fetched.
+  async hits(ranking, ids) {
+    const chunks = await Promise.all(ids.map((id) => this.chunk(id)));
+    return ids.map((id, i) => ({ id, ...chunks[i], ...ranking.figures(id), chunks: [id] }));
+  }
+
+  // One hit per section of the chunks `ids` (best first), at most `count`, fetching the
+  // texts of as few chunks as that takes: as many as sections are missing at a time.
+  async topSections(ranking, ids, count) {
+    let hits = [];
+    let next = 0;
+    while (next < ids.length && sections(hits).length < count) {
+      const batch = ids.slice(next, next + count - sections(hits).length);
+      next += batch.length;
+      hits = hits.concat(await this.hits(ranking, batch));
+    }
+    return sections(hits).slice(0, count);
   }
 
   // False when the docs do not cover the query (see pagemind.search_index.ranking).
@@ -116,31 +265,17 @@ export class SearchIndex {
     return Math.max(...hits.map((hit) => hit.coverage)) >= this.ranking.min_coverage;
   }
 
-  idf(term) {
-    const count = this.lengths.length;
-    const frequency = (this.terms.get(term)?.length ?? 0) / 2;
-    return Math.log(1 + (count - frequency + 0.5) / (frequency + 0.5));
-  }
-
-  // The query's distinct terms, in order of appearance, and their idf.
-  termWeights(query) {
-    const terms = new Set(keywordTerms(query, this.stopwords));
-    return new Map([...terms].map((term) => [term, this.idf(term)]));
-  }
-
   // BM25 score and idf coverage of every chunk holding a query term, and its strength: its
   // BM25 over the most any chunk could score, (k1 + 1) times the terms' summed idf.
-  bm25(query) {
+  async bm25(query) {
     const { k1, b } = this.ranking;
     const scores = new Map();
     const matched = new Map();
     let total = 0;
-    for (const [term, idf] of this.termWeights(query)) {
+    for (const { idf, postings } of await this.queryTerms(query)) {
       total += idf;
-      const postings = this.terms.get(term) ?? [];
-      for (let i = 0; i < postings.length; i += 2) {
-        const [id, frequency] = [postings[i], postings[i + 1]];
-        const norm = k1 * (1 - b + (b * this.lengths[id]) / this.average);
+      for (const { id, frequency, length } of postings) {
+        const norm = k1 * (1 - b + (b * length) / this.average);
         scores.set(id, (scores.get(id) ?? 0) + (idf * frequency * (k1 + 1)) / (frequency + norm));
         matched.set(id, (matched.get(id) ?? 0) + idf);
       }
@@ -150,34 +285,27 @@ export class SearchIndex {
     const strength = (id) => (ceiling ? (scores.get(id) ?? 0) / ceiling : 0);
     return { scores, coverage, strength };
   }
+}
 
-  cosines(queryVector) {
-    let norm = 0;
-    for (const value of queryVector) norm += value * value;
-    norm = Math.sqrt(norm);
-    return this.vectors.map((row) => {
-      let dot = 0;
-      for (let i = 0; i < row.length; i++) dot += row[i] * queryVector[i];
-      return dot / norm;
-    });
-  }
+function rankingOf(ids, score, keywords, cosines) {
+  const figures = (id) => ({
+    score: score(id),
+    cosine: cosines ? cosines[id] : null,
+    coverage: keywords.coverage.get(id) ?? 0,
+    strength: keywords.strength(id),
+  });
+  return { ids, figures };
+}
 
-  hit(id, score, keywords, cosines) {
-    const chunk = this.chunks[id];
-    return {
-      id,
-      url: chunk.url,
-      page: chunk.page,
-      heading: chunk.heading,
-      breadcrumb: chunk.breadcrumb,
-      text: chunk.text,
-      score,
-      cosine: cosines ? cosines[id] : null,
-      coverage: keywords.coverage.get(id) ?? 0,
-      strength: keywords.strength(id),
-      chunks: [id],
-    };
-  }
+function cosinesOf(vectors, queryVector) {
+  let norm = 0;
+  for (const value of queryVector) norm += value * value;
+  norm = Math.sqrt(norm);
+  return vectors.map((row) => {
+    let dot = 0;
+    for (let i = 0; i < row.length; i++) dot += row[i] * queryVector[i];
+    return dot / norm;
+  });
 }
 
 // One hit per section (url), at the place of its best chunk, holding the texts of all its

@@ -6,7 +6,6 @@
 // through safe_url.js.
 
 import { element, megabytes } from "./dom.js";
-import { sections, stem } from "./retrieval.js";
 import { siteLink } from "./safe_url.js";
 import { MeaningSearch } from "./search_meaning.js";
 import { appendHighlighted, queryTerms } from "./search_snippet.js";
@@ -15,6 +14,7 @@ const RESULTS = 8; // sections shown
 const RANKED = 3 * RESULTS; // chunks ranked: a long section is several chunks, shown once
 const DEBOUNCE_MS = 120;
 const INDEX_TIMEOUT_MS = 20000; // then the panel says so instead of waiting forever
+const LATE_INDEX = "the search index did not arrive; check the connection and type again";
 const BREADCRUMB = " › ";
 
 export function mount(slot, site) {
@@ -42,24 +42,13 @@ function timeout(promise, ms, message) {
 }
 
 // The query with its last word, while it is being typed, completed to the index's term
-// that begins with it in the most sections: "admon" searches for "admonition". Index terms
+// that begins with it in the most chunks: "admon" searches for "admonition". Index terms
 // are whole (stemmed) words, so without this a half-typed word would find nothing.
-function completeLastWord(index, text) {
+async function completeLastWord(index, text) {
   const typing = text.match(/([\p{L}\p{N}]{2,})$/u)?.[1].toLowerCase();
-  if (!typing || index.stopwords.has(typing) || index.terms.has(stem(typing))) return text;
-  let best = null;
-  let bestCount = 0;
-  for (const [term, postings] of index.terms) {
-    if (term.startsWith(typing) && postings.length > bestCount) {
-      [best, bestCount] = [term, postings.length];
-    }
-  }
+  if (!typing || index.stopwords.has(typing)) return text;
+  const best = await index.completion(typing);
   return best ? text.slice(0, -typing.length) + best : text;
-}
-
-// One result per section, best first, at most RESULTS of them.
-function bySection(hits) {
-  return sections(hits).slice(0, RESULTS);
 }
 
 class SearchBox {
@@ -134,7 +123,6 @@ class SearchBox {
     this.renderMeaning();
     this.stopwords = new Set(site.index?.stopwords);
     if (!site.index) this.root.classList.add("pm-search-off");
-    if (document.activeElement === this.input) this.meaning.startIfCached();
     site.addEventListener("assistant-open", () => this.close()); // it would sit under the panel
   }
 
@@ -153,7 +141,6 @@ class SearchBox {
 
   onFocus() {
     this.loadIndex().catch(() => {}); // fetch while the reader types; search() reports errors
-    this.meaning?.startIfCached();
     if (this.input.value.trim()) this.open();
   }
 
@@ -173,8 +160,7 @@ class SearchBox {
   async loadIndex() {
     const site = await this.sitePromise;
     if (!site.index) throw new Error("this site was built without a search index");
-    const message = "the search index did not arrive; check the connection and type again";
-    return timeout(site.searchIndex(), INDEX_TIMEOUT_MS, message);
+    return timeout(site.searchIndex(), INDEX_TIMEOUT_MS, LATE_INDEX);
   }
 
   async search(text) {
@@ -183,30 +169,44 @@ class SearchBox {
     this.query = query;
     if (!query) return this.showHits([]);
     this.open();
-    let index;
     try {
       const pending = this.loadIndex();
       if (!this.hits.length) this.say("Loading the search index…");
-      index = await pending;
+      const index = await pending;
+      const completed = (await completeLastWord(index, text)).trim(); // "gi" completes, "gi " not
+      const hits = await this.ranked(index, completed, null);
+      if (generation !== this.generation) return;
+      this.showHits(hits);
+      // The embedder's manifest (some 300 KB) is read only after the first results.
+      this.meaning?.startIfCached();
+      if (this.meaning?.state === "ready") {
+        // Without the vectors (offline, say), the keyword results stay.
+        this.addMeaning(index, completed, generation).catch(() => {});
+      }
     } catch (error) {
       if (generation === this.generation) this.fail(error);
-      return;
     }
-    if (generation !== this.generation) return;
-    const completed = completeLastWord(index, text).trim(); // "gi" completes, "gi " does not
-    this.showHits(bySection(index.keyword(completed, RANKED)));
-    if (this.meaning?.state === "ready") this.addMeaning(index, completed, generation);
   }
 
   // Re-ranks the results with the query's vector once the embedder has computed it.
   async addMeaning(index, query, generation) {
     const vector = await this.meaning.vector(query);
     if (!vector || generation !== this.generation) return;
-    // Chunks that share no word with the query must be close in meaning to be shown at all.
-    const { min_cosine } = this.site.index.ranking;
-    const hits = index.hybrid(query, vector, RANKED);
-    const close = hits.filter((hit) => hit.coverage > 0 || hit.cosine >= min_cosine);
-    this.showHits(bySection(close), { byMeaning: true });
+    const hits = await this.ranked(index, query, vector);
+    if (generation === this.generation) this.showHits(hits, { byMeaning: true });
+  }
+
+  // One result per section, best first, at most RESULTS of them: the shards of the query's
+  // terms and the texts of the chunks shown are all that is fetched (the vectors too, with
+  // a query vector). By meaning, chunks that share no word with the query must be close in
+  // meaning to be shown at all.
+  async ranked(index, query, vector) {
+    const { min_cosine } = index.ranking;
+    const close = (figures) => figures.coverage > 0 || figures.cosine >= min_cosine;
+    const ranking = await timeout(index.rank(query, vector), INDEX_TIMEOUT_MS, LATE_INDEX);
+    const best = ranking.ids.slice(0, RANKED);
+    const ids = vector ? best.filter((id) => close(ranking.figures(id))) : best;
+    return timeout(index.topSections(ranking, ids, RESULTS), INDEX_TIMEOUT_MS, LATE_INDEX);
   }
 
   // Shows `hits`; after a search by meaning, those without a word of the query say so.
@@ -294,6 +294,10 @@ class SearchBox {
 
   onMeaningChange() {
     this.renderMeaning();
+    if (this.meaning.state === "loading" && this.site.index.vectors) {
+      // The chunks' vectors come with the embedder, not before the first keyword result.
+      this.loadIndex().then((index) => index.vectors()).catch(() => {});
+    }
     if (this.meaning.state === "ready" && this.query) this.search(this.query);
   }
 

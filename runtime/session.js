@@ -18,7 +18,7 @@
 // again on a new device (from Cache Storage where the environment has one), or
 // device-failed {message} when that fails.
 
-import { Executor } from "./executor.js";
+import { compilePipelines, Executor } from "./executor.js";
 import { embed, generate } from "./generate.js";
 import { openGpu } from "./gpu.js";
 import { loadModel } from "./loader.js";
@@ -95,11 +95,16 @@ export class Session {
   async loadNow(source, { onProgress = () => {}, onWarning = () => {} } = {}) {
     const { model, manifestUrl, programUrl } = source;
     const gpu = await this.device(); // before any download: without a GPU, nothing to fetch
-    const [{ manifest, shards }, program] = await Promise.all([
+    // The pipelines compile while the shards download (or come out of Cache Storage).
+    const compiled = async () => {
+      const program = await fetchProgram(programUrl);
+      return [program, await compilePipelines(gpu, program, this.shaderUrl)];
+    };
+    const [{ manifest, shards }, [program, pipelines]] = await Promise.all([
       loadModel(manifestUrl, { onProgress, onWarning }),
-      fetchProgram(programUrl),
+      compiled(),
     ]);
-    const executor = await Executor.create(gpu, program, manifest, shards, this.shaderUrl);
+    const executor = Executor.create(gpu, program, manifest, shards, pipelines);
     this.models[model]?.executor.destroy(); // a reload replaces the model
     const Tokenizer = TOKENIZERS[manifest.tokenizer?.type];
     this.models[model] = {

@@ -5,7 +5,7 @@
 //   const site = await loadSite();
 //   site.index        // the search index description, or null
 //   site.assistant    // assistant.<hash>.json's content, or null when the assistant is off
-//   site.url("index/chunks.1a2b.json")   // an absolute URL for a path relative to _pagemind/
+//   site.url("index/terms/0.1a2b.json")  // an absolute URL for a path relative to _pagemind/
 //   const index = await site.searchIndex();  // runtime/retrieval.js's SearchIndex, once per page
 //   await site.loadModel("embedder", ({loaded, total}) => ...);  // once per page
 //   site.loadingModel("embedder")        // that load's promise once someone started it

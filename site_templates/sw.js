@@ -1,6 +1,7 @@
 // The site's service worker: reading offline after the first visit, the assistant included.
 // pagemind's build injects BUILD (see pagemind/service_worker.py):
-//   {version, offline, shell, precache: [[url, revision]], models: [url]}
+//   {version, offline, shell, precache: [[url, revision]], models: [url],
+//    index: {manifest, vectors} | null}
 // URLs are relative to this file, which sits at the site root, so the same code works at a
 // domain's root and under a sub-path such as /repo/.
 //
@@ -9,6 +10,9 @@
 //   the entries whose revision did not change from older caches, downloading only the rest.
 // - Pages, _pagemind/site.json and docs files: network-first, falling back to the cache, so
 //   a reader sees the newest build online and every visited page offline.
+// - The search index's shards, fragments and vectors (content-hashed, fetched as queries need
+//   them; precached with offline = "all"): cache-first, kept as they arrive, so a search
+//   offline finds what earlier searches fetched.
 // - Model files: one cache shared by every build ("pagemind-models", which runtime/loader.js
 //   fills with verified shards), so a docs edit never downloads the model again.
 // A new build waits until the page asks it to take over (the reader's "Reload"), so assets
@@ -20,6 +24,7 @@ const SCOPE = new URL("./", self.location).href;
 const PREFIX = `pagemind:${new URL(SCOPE).pathname}:`; // sites on one origin keep apart
 const PRECACHE = `${PREFIX}precache:${BUILD.version}`;
 const PAGES = `${PREFIX}pages`;
+const INDEX = `${PREFIX}index`;
 const MODELS = "pagemind-models"; // shared with runtime/loader.js
 const REVISION = "x-pagemind-revision";
 const SHELL = "x-pagemind-shell";
@@ -29,6 +34,7 @@ const BUNDLE_URL = new URL("_pagemind/", SCOPE).href;
 
 const precached = new Map(BUILD.precache.map(([url, revision]) => [new URL(url, SCOPE).href, revision]));
 const modelFiles = new Set(BUILD.models.map((url) => new URL(url, SCOPE).href));
+const INDEX_URL = new URL("_pagemind/index/", SCOPE).href;
 
 async function sha256(buffer) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
@@ -87,6 +93,11 @@ async function removeUnneeded() {
   for (const name of await caches.keys()) {
     if (name.startsWith(`${PREFIX}precache:`) && name !== PRECACHE) await caches.delete(name);
   }
+  const needed = await indexFiles();
+  const index = await caches.open(INDEX);
+  for (const request of await index.keys()) {
+    if (!needed.has(request.url)) await index.delete(request);
+  }
   const models = await caches.open(MODELS);
   for (const request of await models.keys()) {
     if (request.url.startsWith(MODELS_URL) && !modelFiles.has(request.url)) {
@@ -100,6 +111,10 @@ async function removeUnneeded() {
 async function keep(urls) {
   const cache = await caches.open(PAGES);
   for (const url of new Set(urls.map((url) => url.split("#")[0]))) {
+    if (isIndexFile(url)) {
+      await indexFile(new Request(url)).catch(() => null); // searched before the worker ran
+      continue;
+    }
     const kept = precached.has(url) || url.startsWith(MODELS_URL) || (await cache.match(url));
     if (kept || !url.startsWith(SCOPE)) continue;
     const response = await fetch(url).catch(() => null);
@@ -154,9 +169,40 @@ async function modelFile(request) {
   return response;
 }
 
+// The index files this build names (see pagemind/search_index/index_files.py): the term
+// shards and fragments its precached manifest lists, and its vectors.
+async function indexFiles() {
+  if (!BUILD.index) return new Set();
+  const manifestUrl = new URL(BUILD.index.manifest, SCOPE).href;
+  const kept = await (await caches.open(PRECACHE)).match(manifestUrl);
+  if (!kept) return new Set();
+  const manifest = await kept.json();
+  const files = ["terms", "fragments"].flatMap((folder) =>
+    manifest[folder].files.map((hash, number) => `${folder}/${number}.${hash}.json`),
+  );
+  const urls = files.map((file) => new URL(file, INDEX_URL).href);
+  if (BUILD.index.vectors) urls.push(new URL(BUILD.index.vectors, SCOPE).href);
+  return new Set(urls);
+}
+
+function isIndexFile(url) {
+  return url.startsWith(INDEX_URL) && !precached.has(url);
+}
+
+// Offline, a file never fetched before fails as the network does: the search says so.
+async function indexFile(request) {
+  const cache = await caches.open(INDEX);
+  const cached = await cache.match(request.url);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) await cache.put(request.url, response.clone()).catch(() => {});
+  return response;
+}
+
 function route(request) {
   const url = request.url.split("#")[0];
   if (url.startsWith(MODELS_URL)) return modelFile(request);
+  if (isIndexFile(url)) return indexFile(request);
   if (request.mode === "navigate" || url === ENTRY) return networkFirst(request, true);
   if (precached.has(url)) return cacheFirst(request);
   // Other files of this site: docs images and such are kept, other builds' hashed files not.

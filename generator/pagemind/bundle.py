@@ -52,7 +52,6 @@ log = logging.getLogger("pagemind")
 
 ASSISTANT_FORMAT = "pagemind-assistant/1"
 BUNDLE_DIR = "_pagemind"
-CACHE_DIR = ".pagemind-cache"
 _ROLE_KEYS: dict[Role, str] = {"generator": "model", "embedder": "embedder"}
 _RECORD = "package.json"
 # The code a cached package and program come from (all imported by this module).
@@ -126,7 +125,7 @@ class PreparedPackage:
 
 def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
     """The site's generator and embedder packaged in its cache (reused when unchanged)."""
-    folder = config.root / CACHE_DIR / "models"
+    folder = config.cache_dir / "models"
     bert_format = config.assistant.embedder_format
     adapters = tuple(
         AdapterSource(entry["name"], config.root / entry["path"], entry["scale"])

@@ -26,7 +26,7 @@ import numpy as np
 
 from pagemind import __version__
 from pagemind.assistant.tokenizer import PromptTokenizer
-from pagemind.bundle import CACHE_DIR, PreparedPackage
+from pagemind.bundle import PreparedPackage
 from pagemind.config import SiteConfig
 from pagemind.errors import PagemindError
 from pagemind.gpu.compare import relative_error
@@ -121,7 +121,7 @@ def check_site(
     gpu = open_device()
     report(f"adapter: {gpu.describe()}")
     key = checks_key(gpu, packages, shader_dir, generated_tokens)
-    cache_dir = config.root / CACHE_DIR
+    cache_dir = config.cache_dir
     if reuse_pass and passed_before(cache_dir, key):
         report("checks skipped: they passed with these models, shaders and adapter before")
         return

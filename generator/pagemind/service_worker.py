@@ -5,11 +5,17 @@ The worker's code is site_templates/sw.js; the build injects one JSON object int
     {"version": "<hash of everything below>", "offline": "visited" | "all",
      "shell": "<hash of the theme files' names>",
      "precache": [["<site-relative URL>", "<sha256 of the file, 16 hex>"], ...],
-     "models": ["_pagemind/models/<role>/<file>", ...]}
+     "models": ["_pagemind/models/<role>/<file>", ...],
+     "index": {"manifest": "_pagemind/index/manifest.<hash>.json",
+               "vectors": "_pagemind/index/vectors.<hash>.bin" | null} | null}
 
-Precached: everything under `_pagemind/` but the models (runtime, shaders, theme, search
-index, assistant settings, site.json) and 404.html; with `offline = "all"` every page and
-docs file too. The runtime and site.json keep their names across builds, so each entry
+Precached: everything under `_pagemind/` but the models and the search index's shards,
+fragments and vectors (so: runtime, shaders, theme, the index manifest, assistant settings,
+site.json) and 404.html; with `offline = "all"` every page, docs file and index file too.
+Index files that are not precached are kept as queries fetch them (a search offline finds
+what the searches before it fetched); `index` names the files from which the worker learns
+which of them this build still needs (a list of them all would make sw.js grow with the site).
+The runtime and site.json keep their names across builds, so each entry
 carries its content hash: a new build's worker copies unchanged entries from the old one's
 cache and downloads only what changed. Model files are cached as the reader's browser
 fetches them (see runtime/loader.js), in one cache shared by every build; `models` tells the
@@ -30,6 +36,9 @@ SERVICE_WORKER_NAME = "sw.js"
 OFFLINE_MODES = ("visited", "all")
 BUNDLE_DIR = "_pagemind/"
 MODELS_DIR = "_pagemind/models/"
+INDEX_DIR = "_pagemind/index/"
+# The index files a query fetches as it needs them (see search_index/index_files.py).
+ON_DEMAND_INDEX = (f"{INDEX_DIR}terms/", f"{INDEX_DIR}fragments/", f"{INDEX_DIR}vectors.")
 THEME_DIR = "_pagemind/theme/"
 _ALWAYS_PRECACHED = ("404.html",)
 # Files of the output that a reader never requests.
@@ -73,6 +82,7 @@ class ServiceWorkerWriter:
             "shell": _digest(json.dumps(theme).encode()),
             "precache": precache,
             "models": models,
+            "index": None if self.offline == "all" else _index_files(files),
         }
         template = (resource_dir("site_templates") / SERVICE_WORKER_NAME).read_text("utf-8")
         build["version"] = _digest(json.dumps(build, sort_keys=True).encode() + template.encode())
@@ -88,6 +98,8 @@ class ServiceWorkerWriter:
     def _precached(self, name: str) -> bool:
         if name.startswith(MODELS_DIR):
             return False
+        if name.startswith(ON_DEMAND_INDEX):
+            return self.offline == "all"
         return name.startswith(BUNDLE_DIR) or name in _ALWAYS_PRECACHED or self.offline == "all"
 
     def _revision(self, site_dir: Path, name: str) -> str:
@@ -99,6 +111,15 @@ class ServiceWorkerWriter:
         revision = _digest(path.read_bytes())
         self._hashes[name] = (stat.st_size, stat.st_mtime_ns, revision)
         return revision
+
+
+def _index_files(files: list[str]) -> dict | None:
+    """This build's index manifest and vectors file, None for a site without an index."""
+    manifest = [name for name in files if name.startswith(f"{INDEX_DIR}manifest.")]
+    vectors = [name for name in files if name.startswith(f"{INDEX_DIR}vectors.")]
+    return (
+        {"manifest": manifest[0], "vectors": vectors[0] if vectors else None} if manifest else None
+    )
 
 
 def _url_of(name: str) -> str:

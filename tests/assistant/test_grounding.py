@@ -17,7 +17,7 @@ from pagemind.assistant.attribution import (
 )
 from pagemind.assistant.copy_bias import copy_bias_tokens, dense_bias
 from pagemind.assistant.evidence import MIN_SCORE, unit_texts, weigh
-from pagemind.assistant.passage import best_passage
+from pagemind.assistant.passage import PASSAGE_CHARS, best_passage
 from pagemind.assistant.sentences import cut_units, join_units
 from pagemind.assistant.support import SourceText, code_spans, content_words
 from pagemind.assistant.tokenizer import PromptTokenizer
@@ -205,10 +205,28 @@ def test_a_section_whose_best_sentence_answers_rises_and_gives_the_passage():
     assert [section.url for section in evidence.sections] == ["deploy/#gh-deploy", "serve/#serve"]
     assert evidence.sections[0].score > MIN_SCORE and evidence.covers
     passage = best_passage(evidence)
-    # The sentence ending in ":" brings the code block it introduces, then the next best.
+    # The sentence ending in ":" brings the code block it introduces; a section shorter than
+    # the passage's budget is quoted whole, in reading order.
     assert passage.url == "deploy/#gh-deploy"
-    assert passage.text.startswith("Pass a message:\n\n```sh\npagemind gh-deploy mydocs")
-    assert len(cut_units(passage.text)) == 3
+    assert "Pass a message:\n\n```sh\npagemind gh-deploy mydocs" in passage.text
+    assert passage.text == join_units(cut_units(DEPLOYING))
+
+
+def test_the_passage_takes_the_best_units_up_to_its_budget_and_no_long_block():
+    query = np.random.default_rng(1).standard_normal(16)
+    filler = [f"Sentence {n} is about some other matter of the site entirely." for n in range(12)]
+    long_code = "```\n" + "\n".join(f"answer_line_{n} = {n}" for n in range(60)) + "\n```"
+    text = "\n\n".join([*filler[:6], "The answer is here.", long_code, *filler[6:]])
+    candidates = [hit(0, "long/#answer", text, cosine=0.6)]
+    texts = unit_texts(candidates)
+    vectors = unit_vectors(texts, "The answer", query)
+    vectors[texts.index(f"Page \u203a answer\n{long_code}")] += query  # second best
+    passage = best_passage(weigh(candidates, query, vectors, {}))
+    assert "The answer is here." in passage.text
+    assert "answer_line_0" not in passage.text  # the code scores high but would be a page
+    assert PASSAGE_CHARS <= len(passage.text) <= 2 * PASSAGE_CHARS
+    quoted = [unit.text for unit in cut_units(passage.text)]
+    assert quoted == [unit.text for unit in cut_units(text) if unit.text in quoted]
 
 
 def test_far_sections_do_not_cover_the_question():

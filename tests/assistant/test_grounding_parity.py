@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -47,18 +46,21 @@ const [retrieval, evidenceJs, passageJs, attributionJs, sentencesJs, copyBias, p
   await Promise.all(["retrieval.js", "evidence.js", "passage.js", "attribution.js",
     "sentences.js", "copy_bias.js", "prompt.js"].map(load));
 const input = JSON.parse(readFileSync(0, "utf8"));
-const vectors = Uint8Array.from(Buffer.from(input.vectors, "base64")).buffer;
-const index = retrieval.SearchIndex.fromFiles(input.description, input.chunks, input.keywords,
-  vectors);
+const files = new Map(Object.entries(input.files));
+const read = async (path, kind) => {
+  const bytes = Buffer.from(files.get(path), "base64");
+  return kind === "json" ? JSON.parse(bytes.toString("utf8")) : Uint8Array.from(bytes).buffer;
+};
+const index = await retrieval.SearchIndex.fromFiles(input.description, read);
 const grounding = { ...input.grounding, stopwords: index.stopwords,
   keyword_weight: index.ranking.keyword_weight };
-const evidenceOf = (query, queryVector, unitVectors) => {
-  const hits = queryVector ? index.hybrid(query, queryVector, grounding.candidate_chunks)
-    : index.keyword(query, grounding.candidate_chunks);
+const evidenceOf = async (query, queryVector, unitVectors) => {
+  const hits = queryVector ? await index.hybrid(query, queryVector, grounding.candidate_chunks)
+    : await index.keyword(query, grounding.candidate_chunks);
   const candidates = evidenceJs.candidateSections(hits, grounding);
   const texts = evidenceJs.unitTexts(candidates);
   const evidence = evidenceJs.weigh(candidates, queryVector, unitVectors && unitVectors(texts),
-    index.termWeights(query), grounding);
+    await index.termWeights(query), grounding);
   return { hits, candidates, texts, evidence };
 };
 const describe = ({ hits, candidates, texts, evidence }) => ({
@@ -71,13 +73,15 @@ const describe = ({ hits, candidates, texts, evidence }) => ({
   covers: evidenceJs.covers(evidence, index, grounding),
   passage: passageJs.bestPassage(evidence, grounding),
 });
-const results = input.queries.map(({ query, queryVector, unitVectors }) => {
+const results = [];
+for (const { query, queryVector, unitVectors } of input.queries) {
   const byText = new Map(Object.entries(unitVectors));
-  return {
-    hybrid: describe(evidenceOf(query, queryVector, (texts) => texts.map((t) => byText.get(t)))),
-    keyword: describe(evidenceOf(query, null, null)),
-  };
-});
+  const vectorsOf = (texts) => texts.map((t) => byText.get(t));
+  results.push({
+    hybrid: describe(await evidenceOf(query, queryVector, vectorsOf)),
+    keyword: describe(await evidenceOf(query, null, null)),
+  });
+}
 const claims = input.answers.map(({ sources, question, answer, cuts }) => {
   const attributor = new attributionJs.Attributor(sources, question, grounding);
   const judged = (text, final) => attributor.claims(text, final).map(({ unit, source, reason }) =>
@@ -194,12 +198,12 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     bias_texts = [case["sources"][0] for case in cases[:3]] + QUERIES
     texts = [case["answer"] for case in cases] + [case["sources"][1] for case in cases]
-    described = {key: files.files[f"_pagemind/{path}"] for key, path in _paths(files).items()}
     data = {
         "description": files.description,
-        "chunks": json.loads(described["chunks"]),
-        "keywords": json.loads(described["keywords"]),
-        "vectors": base64.b64encode(described["vectors"]).decode(),
+        "files": {
+            path.removeprefix("_pagemind/"): base64.b64encode(content).decode()
+            for path, content in files.files.items()
+        },
         "grounding": grounding_settings(),
         "queries": queries,
         "answers": cases,
@@ -235,16 +239,6 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units
     assert browser["bias"] == copy_bias_tokens(tokenizer, bias_texts, model.chat["stop_ids"])
-
-
-def _paths(files) -> dict[str, str]:
-    """The index files site.json names, relative to _pagemind/."""
-    description = files.description
-    return {
-        "chunks": description["chunks"],
-        "keywords": description["keywords"],
-        "vectors": description["vectors"]["file"],
-    }
 
 
 def _assert_same(theirs: dict, ours: dict, label: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from pagemind import __version__
-from pagemind.bundle import CACHE_DIR
 from pagemind.cli import main
+from pagemind.config import CACHE_FOLDER
 
 CONFIG = """\
 site_name = "Deploy test"
@@ -62,10 +62,10 @@ def sources_state(root: Path) -> dict[str, object]:
     files = {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in root.rglob("*")
-        if path.is_file() and not {".git", CACHE_DIR} & set(path.relative_to(root).parts)
+        if path.is_file() and not {".git", CACHE_FOLDER} & set(path.relative_to(root).parts)
     }
     status = git(root, "status", "--porcelain", "--untracked-files=all", "--", ".",
-                 f":(exclude){CACHE_DIR}")  # fmt: skip
+                 f":(exclude){CACHE_FOLDER}")  # fmt: skip
     return {
         "HEAD": git(root, "rev-parse", "HEAD"),
         "branch": git(root, "symbolic-ref", "HEAD"),

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pagemind.config import CACHE_FOLDER as SITE_CACHE
 from pagemind.models.registry import DEFAULT_MODELS
-from pagemind.search_index.site_index import CACHE_FOLDER
+from pagemind.search_index.site_index import EMBEDDING_CACHE
 from site_helpers import run_cli, tiny_assistant_site, write_site
 
+EMBEDDINGS = Path(SITE_CACHE, EMBEDDING_CACHE)  # under the site root
 PAGES = {
     "docs/install.md": "# Install\n\nRun `pip install demo` in a fresh virtual environment.\n",
     "docs/usage.md": "# Usage\n\n## Start\n\nCall `demo.start()` once the settings are read.\n",
@@ -43,7 +45,7 @@ def test_the_cache_step_restores_the_embeddings_before_the_build(build_steps) ->
     models = step_index(build_steps, lambda step: "--no-deps" in step.get("run", ""))
     assert models < cache < build  # the key reads the installed versions
     # The folder a build reads and writes the embeddings in, the same path in a checkout.
-    assert build_steps[cache]["with"]["path"] == CACHE_FOLDER == ".pagemind-cache/embeddings"
+    assert build_steps[cache]["with"]["path"] == EMBEDDINGS.as_posix()
 
 
 def test_the_key_names_the_models_and_the_sources(build_steps, tmp_path) -> None:
@@ -85,15 +87,15 @@ def test_a_second_ci_build_with_the_restored_cache_embeds_nothing(tmp_path, caps
 
     # A new runner: a fresh checkout of the same sources, then actions/cache restores the path.
     second = tmp_path / "run2"
-    shutil.copytree(first, second, ignore=shutil.ignore_patterns(".pagemind-cache", "site"))
-    shutil.copytree(first / CACHE_FOLDER, second / CACHE_FOLDER)
-    restored = {path.name: path.read_bytes() for path in (second / CACHE_FOLDER).iterdir()}
+    shutil.copytree(first, second, ignore=shutil.ignore_patterns(SITE_CACHE, "site"))
+    shutil.copytree(first / EMBEDDINGS, second / EMBEDDINGS)
+    restored = {path.name: path.read_bytes() for path in (second / EMBEDDINGS).iterdir()}
     assert run_cli("build", second, "--no-check") == 0
     log = capsys.readouterr().err
     assert "Embedding" not in log and "Embedded" not in log, log
     assert index_size(log) == chunks
     # The cache is left as restored (so actions/cache has nothing new to save) ...
-    after = {path.name: path.read_bytes() for path in (second / CACHE_FOLDER).iterdir()}
+    after = {path.name: path.read_bytes() for path in (second / EMBEDDINGS).iterdir()}
     assert after == restored
     # ... and the site's vectors are those of the first build.
     assert vectors_file(second) == vectors_file(first)

@@ -226,7 +226,7 @@ def test_passage_sources_and_citations_open_their_own_page(context, site, static
 
 @pytest.mark.browser
 def test_an_index_naming_foreign_urls_is_never_followed(context, site, static_server) -> None:
-    context.route(re.compile(r".*/_pagemind/index/chunks\.[0-9a-f]+\.json$"), tamper)
+    context.route(re.compile(r".*/_pagemind/index/fragments/\d+\.[0-9a-f]+\.json$"), tamper)
     context.add_init_script(NO_WEBGPU)
     base = static_server(site, "/docs/")
     page = context.new_page()
@@ -246,7 +246,7 @@ def test_an_index_naming_foreign_urls_is_never_followed(context, site, static_se
 
 
 def tamper(route) -> None:
-    """The real chunks file, each chunk's URL replaced by one of FOREIGN_URLS."""
+    """A real fragment of the index, each chunk's URL replaced by one of FOREIGN_URLS."""
     index = route.fetch().json()
     for i, chunk in enumerate(index["chunks"]):
         chunk["url"] = FOREIGN_URLS[i % len(FOREIGN_URLS)]
@@ -278,7 +278,8 @@ CITE_ALL = """async () => {
   const { loadSite } = await import("./_pagemind/runtime/site.js");
   const { renderText } = await import("./_pagemind/runtime/render_text.js");
   const site = await loadSite();
-  const { chunks } = await (await fetch(site.url(site.index.chunks))).json();
+  const index = await site.searchIndex();
+  const chunks = await Promise.all([...Array(index.count).keys()].map((id) => index.chunk(id)));
   const text = chunks.map((chunk, i) => `Cited [${i + 1}].`).join(" ");
   const box = document.createElement("div");
   document.body.prepend(box);

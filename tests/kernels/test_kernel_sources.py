@@ -78,6 +78,7 @@ def test_every_shader_file_belongs_to_a_kernel():
     specs = [variant for spec in KERNELS.values() for variant in _variants(spec)]
     used = {f for spec in specs for f in spec.files if f != WEIGHTS}
     used |= {spec.subgroups.file for spec in specs if spec.subgroups}
+    used |= {spec.subgroups.entry_file for spec in specs if spec.subgroups} - {None}
     used |= {f"weights_{weight_format.lower()}.wgsl" for weight_format in WEIGHT_FORMATS}
     assert {path.name for path in resource_dir("shaders").glob("*.wgsl")} == used
 

@@ -218,5 +218,9 @@ def test_build_ships_adapters_beside_an_unchanged_base(tmp_path):
         assert manifest["architecture"] == "lora" and manifest["config"]["name"] == name
         assert all(tensor.endswith((".lora_a", ".lora_b")) for tensor in manifest["tensors"])
     program = json.loads(next(generator.glob("program.*.json")).read_text())
-    adapter_steps = [s for s in program["phases"]["decode"]["steps"] if s.get("adapter")]
-    assert len(adapter_steps) == 2 * 4 * model.config.num_layers
+    decode = program["phases"]["decode"]["steps"]
+    with_adapter = [step["kernel"] for step in decode if step.get("adapter") is True]
+    without = [step["kernel"] for step in decode if step.get("adapter") is False]
+    # Each adapted product twice: plain while no adapter is on, adding B (A x) while one is.
+    assert [f"{kernel}_lora" for kernel in without] == with_adapter
+    assert len(with_adapter) == 4 * model.config.num_layers

@@ -4,6 +4,7 @@ broken-off model downloads."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -332,3 +333,47 @@ def test_the_assistant_panel_answers_offline(page: Page, example_source: Path, h
     expect(turn.locator(".pm-sources a").first).to_be_visible()
     assert turn.locator(".pm-answer").inner_text().strip()
     assert page.console_errors == [], page.console_errors
+
+
+def test_searches_offline_find_the_index_files_fetched_online_and_say_what_is_missing(
+    page: Page, example_source: Path, host
+):
+    output = example_source / "site"
+    build_info = service_worker_build(output)
+    precached = [url for url, _ in build_info["precache"] if url.startswith("_pagemind/index/")]
+    assert precached == [build_info["index"]["manifest"]]  # the rest as queries fetch it
+    served = host(output)
+    page.goto(served.url)
+    page.evaluate(WAIT_ACTIVATED)
+    search_box_results(page, "deploy")
+    page.context.set_offline(True)
+
+    page.reload()
+    links = search_box_results(page, "deploy")
+    assert served.url + "guides/deploying/" in [link.split("#")[0] for link in links]
+
+    page.locator("#pagemind-search-input").fill(_term_of_another_shard(output, "deploy"))
+    status = page.locator(".pm-search-status")
+    expect(status).to_contain_text("not downloaded before going offline", timeout=30_000)
+    assert page.locator(SEARCH_RESULTS).count() == 0
+    page.context.set_offline(False)
+    search_box_results(page, "deploy gh-pages branch")  # online again: fetched as needed
+
+
+SEARCH_RESULTS = "#pagemind-search-results [role=option]"
+
+
+def search_box_results(page: Page, query: str) -> list[str]:
+    """Type `query` into the search box; the links of its results once they show."""
+    page.locator("#pagemind-search-input").fill(query)
+    page.locator(f"#pagemind-search-results[data-query='{query}'] [role=option]").first.wait_for()
+    return [link.get_attribute("href") for link in page.locator(f"{SEARCH_RESULTS} a").all()]
+
+
+def _term_of_another_shard(output: Path, term: str) -> str:
+    """An index term in the last term shard, which holds no term before `term`."""
+    bundle = output / "_pagemind"
+    manifest_path = json.loads((bundle / "site.json").read_text())["index"]["manifest"]
+    shards = json.loads((bundle / manifest_path).read_text())["terms"]
+    assert shards["first"][-1] > term
+    return shards["first"][-1]

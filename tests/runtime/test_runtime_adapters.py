@@ -1,6 +1,7 @@
 """LoRA adapters in the browser runtime: two token-push adapters on a tiny model, switched on
 one loaded model (hot swap) in Chromium's Web Worker; each makes its own token the greedy
-answer, none gives the base model's, and the base shards are fetched once."""
+answer, none gives the base model's, and the base shards are fetched once. The executor runs
+the base program's dispatches while no adapter is on, and decode adds none with one on."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ from runtime_site import LOAD, add_model, build_runtime_site
 PUSHED = {"up": 100, "down": 200}  # adapter name -> the token it makes the greedy choice
 PROMPT = list(range(30, 51))  # more than the 16 prefill rows: two chunks
 NEW_TOKENS = 6
+
+# The number of steps the executor runs per phase with an adapter on and with none.
+STEPS_RUN = """
+async ({programUrl}) => {
+  const { stepRuns } = await import("./_pagemind/runtime/executor.js");
+  const program = await (await fetch(programUrl)).json();
+  const counts = {};
+  for (const [phase, { steps }] of Object.entries(program.phases)) {
+    counts[phase] = [false, true].map((on) => steps.filter((s) => stepRuns(s, on)).length);
+  }
+  return counts;
+}
+"""
 
 # Greedy tokens with the adapter at `adapter` (a manifest URL, or null for none).
 GENERATE_WITH = """
@@ -55,14 +69,14 @@ def adapter_site(tmp_path):
         )
         info = write_package(package, root / "models" / "adapters" / name, name=name)
         manifests[name] = f"models/adapters/{name}/{info.manifest_path.name}"
-    return root, urls, manifests, model
+    return root, urls, manifests, model, program
 
 
 @pytest.mark.browser
 def test_switching_adapters_changes_answers_and_fetches_the_base_once(
     page, static_server, adapter_site
 ):
-    root, urls, manifests, model = adapter_site
+    root, urls, manifests, model, _ = adapter_site
     requested: list[str] = []
     page.context.on("request", lambda r: r.url.endswith(".bin") and requested.append(r.url))
     page.goto(static_server(root))
@@ -85,3 +99,22 @@ def test_switching_adapters_changes_answers_and_fetches_the_base_once(
     assert shards == ["down", "tiny", "up"], "each package's shard fetched once"
     assert page.console_errors == []
     assert np.all(np.asarray(answers[0]) != np.asarray(answers[2]))
+
+
+@pytest.mark.browser
+def test_the_executor_runs_the_base_dispatches_while_no_adapter_is_on(
+    page, static_server, adapter_site
+):
+    root, urls, _, model, program = adapter_site
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+    counts = page.evaluate(STEPS_RUN, urls.__dict__)
+
+    base = compile_decoder(model, 64, 16, top_k=SAMPLING_CANDIDATES)
+    adapted = sum(step.adapter is True for step in program.phases["decode"])
+    assert counts["decode"] == [len(base.phases["decode"])] * 2
+    assert counts["prefill"] == [
+        len(base.phases["prefill"]),
+        len(base.phases["prefill"]) + 2 * adapted,
+    ]
+    assert counts["sample"] == [len(base.phases["sample"])] * 2

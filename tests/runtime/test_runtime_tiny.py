@@ -137,6 +137,38 @@ def test_progress_then_the_second_load_reads_the_cache(page, static_server, tiny
     assert second["progress"][-1]["loaded"] == total
 
 
+# Cuts the cached copy of one shard short, as a storage write that broke off would leave it.
+TRUNCATE_CACHED = """
+async (name) => {
+  const cache = await caches.open("pagemind-models");
+  const key = (await cache.keys()).find((request) => request.url.endsWith(name));
+  const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+  await cache.put(key, new Response(bytes.slice(0, bytes.length - 1)));
+}
+"""
+
+
+def test_a_cached_shard_of_the_wrong_length_is_fetched_again(page, static_server, tiny_site):
+    """Cached shards were verified before they were stored, so a load checks their length
+    only; one that does not match is downloaded (and verified) again."""
+    root, urls = tiny_site
+    shard = sorted((root / "models" / "tiny").glob("*.bin"))[0]
+    requests = shard_requests(page)
+    page.goto(static_server(root))
+    page.wait_for_function("document.title === 'ready'")
+    page.evaluate(LOAD, urls.__dict__)
+    page.evaluate(TRUNCATE_CACHED, shard.name)
+    requests.clear()
+
+    page.evaluate(LOAD, urls.__dict__)
+    refetched = [url.rsplit("/", 1)[1] for url in requests]
+    requests.clear()
+    page.evaluate(LOAD, urls.__dict__)
+
+    assert refetched == [shard.name]
+    assert requests == [], "the shard fetched again was kept whole"
+
+
 @pytest.mark.browser
 def test_a_corrupted_shard_is_fetched_again_then_reported(page, static_server, tiny_site):
     root, urls = tiny_site

@@ -21,15 +21,18 @@ def _index_description(site: Path) -> dict:
 def test_index_files_are_content_hashed_and_named_in_site_json(tmp_path: Path) -> None:
     build(write_site(tmp_path))
     index = _index_description(tmp_path / "site")
+    bundle = tmp_path / "site" / "_pagemind"
 
-    assert index["format"] == "pagemind-index/1"
+    assert index["format"] == "pagemind-index/2"
     assert index["vectors"] is None  # the assistant is off: keyword-only
-    for role in ("chunks", "keywords"):
-        path = tmp_path / "site" / "_pagemind" / index[role]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        assert path.name == f"{role}.{digest}.json"
-    chunks = json.loads((tmp_path / "site" / "_pagemind" / index["chunks"]).read_text())
-    assert index["count"] == len(chunks["chunks"]) == 6
+    manifest = json.loads((bundle / index["manifest"]).read_text())
+    for folder in ("terms", "fragments"):
+        for number, digest in enumerate(manifest[folder]["files"]):
+            path = bundle / "index" / folder / f"{number}.{digest}.json"
+            assert hashlib.sha256(path.read_bytes()).hexdigest()[:12] == digest
+    fragments = bundle.glob("index/fragments/*.json")
+    chunks = [chunk for path in fragments for chunk in json.loads(path.read_text())["chunks"]]
+    assert index["count"] == len(chunks) == 6
 
 
 def test_incremental_build_updates_the_index_and_removes_stale_files(tmp_path: Path) -> None:
@@ -44,15 +47,26 @@ def test_incremental_build_updates_the_index_and_removes_stale_files(tmp_path: P
 
     after = _index_description(root / "site")
     assert builder._indexer.pages_chunked == chunked + 1  # only the edited page
-    files = {p.name for p in (root / "site" / "_pagemind" / "index").iterdir()}
-    assert files == {Path(after["chunks"]).name, Path(after["keywords"]).name}
-    assert after["chunks"] != before["chunks"]
+    bundle = root / "site" / "_pagemind"
+    files = {p.relative_to(bundle).as_posix() for p in bundle.glob("index/**/*") if p.is_file()}
+    assert files == _named_files(bundle, after)
+    assert after["manifest"] != before["manifest"]
     hits = SiteIndex.load(root / "site").search("frobnicate", k=1)
     assert [hit.url for hit in hits] == ["install/#upgrading"]
 
     (root / "docs" / "legal.md").unlink()  # a removed page leaves the index
     builder.build({root / "docs" / "legal.md"})
     assert not SiteIndex.load(root / "site").search("zorblax", k=3)
+
+
+def _named_files(bundle: Path, description: dict) -> set[str]:
+    """The manifest and the shards and fragments it names, relative to _pagemind/."""
+    manifest = json.loads((bundle / description["manifest"]).read_text())
+    return {description["manifest"]} | {
+        f"index/{folder}/{number}.{digest}.json"
+        for folder in ("terms", "fragments")
+        for number, digest in enumerate(manifest[folder]["files"])
+    }
 
 
 def test_a_new_build_chunks_only_pages_whose_content_changed(tmp_path: Path) -> None:

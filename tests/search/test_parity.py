@@ -43,15 +43,15 @@ HARNESS = """<!doctype html>
     const index = await SearchIndex.load(site);
     await site.loadModel("embedder");
     const vectors = await (await site.runtime()).embed(queries);
-    return queries.map((query, i) => {
-      const hybrid = index.hybrid(query, vectors[i], k);
+    return Promise.all(queries.map(async (query, i) => {
+      const hybrid = await index.hybrid(query, vectors[i], k);
       return {
         vector: Array.from(vectors[i]),
-        keyword: index.keyword(query, k),
+        keyword: await index.keyword(query, k),
         hybrid,
         relevant: index.isRelevant(hybrid),
       };
-    });
+    }));
   };
   document.title = "ready";
 </script>

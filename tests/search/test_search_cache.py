@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
-from pagemind.search_index.index_cache import CACHE_FOLDER
+from pagemind.config import CACHE_FOLDER
+from pagemind.search_index.index_cache import INDEX_CACHE
 from site_helpers import run_cli, tiny_assistant_site, write_site
 
 KEYWORD_SITE = {
@@ -96,5 +98,25 @@ def test_the_index_a_build_keeps_ranks_as_a_fresh_one(tmp_path, capsys) -> None:
     assert run_cli("build", root, "--no-check") == 0
     built, log = search(root, RESTART_QUERY, capsys)
     assert "read from" in log and built[0] == "install/#on-windows"
-    (root / CACHE_FOLDER / "index.json").unlink()
+    (root / CACHE_FOLDER / INDEX_CACHE / "index.json").unlink()
     assert search(root, RESTART_QUERY, capsys)[0] == built
+
+
+def test_a_build_points_at_its_index_and_a_changed_output_is_not_trusted(tmp_path, capsys):
+    root = write_site(tmp_path, KEYWORD_SITE)
+    assert run_cli("build", root) == 0
+    cache = root / CACHE_FOLDER / INDEX_CACHE
+    assert [path.name for path in cache.iterdir()] == ["index.json"], "the index is not copied"
+
+    # A hand-edited output file no longer matches the hash in its name: indexed anew.
+    published = sorted((root / "site" / "_pagemind" / "index").rglob("*.json"))
+    published[0].write_bytes(published[0].read_bytes() + b" ")
+    urls, log = search(root, "zorblax", capsys)
+    assert urls == ["#home"] and "read from" not in log
+    assert (cache / "index").is_dir(), "that query kept its own copy"
+
+    # An output removed after a build: indexed anew as well.
+    assert run_cli("build", root) == 0
+    shutil.rmtree(root / "site")
+    urls, log = search(root, "zorblax", capsys)
+    assert urls == ["#home"] and "read from" not in log

@@ -111,14 +111,14 @@ def test_the_next_page_embeds_on_the_cpu_from_the_cache(
     page.locator(FOOTER).locator("button").click()
     page.locator(FOOTER).filter(has_text=READY).wait_for(timeout=120_000)
 
-    # The next page loads the model by itself once the box has the focus: from the cache.
+    # The next page loads the model by itself after the first keyword results: from the cache.
     shard_requests: list[str] = []
     shard = re.compile(r"/models/embedder/.*\.bin$")
     page.on("request", lambda r: shard.search(r.url) and shard_requests.append(r.url))
     open_page(page, base + "guides/deploying/")
     page.keyboard.press("/")
-    page.locator(FOOTER).filter(has_text=READY).wait_for(state="attached", timeout=120_000)
     page.keyboard.type(QUERY)
+    page.locator(FOOTER).filter(has_text=READY).wait_for(state="attached", timeout=120_000)
     first_result_is(page, base + TARGET)
     assert shard_requests == []
     assert page.console_errors == []

@@ -63,10 +63,10 @@ def test_meaning_based_results_merge_in_after_the_reader_opts_in(
     # Next page of the visit: the shards are in Cache Storage, so the model loads by itself.
     shard_requests.clear()
     open_page(page, base + "guides/deploying/")
-    page.locator(INPUT).focus()  # the panel stays closed until the reader types
+    page.locator(INPUT).focus()
+    page.keyboard.type(QUERY)  # the keyword results first, then the model by itself
     ready = footer.filter(has_text="Keyword and meaning-based results")
     ready.wait_for(state="attached", timeout=120_000)
-    page.keyboard.type(QUERY)
     page.wait_for_function(
         f"document.querySelector('{OPTIONS} a')?.href === {json.dumps(base + TARGET)}",
         timeout=60_000,

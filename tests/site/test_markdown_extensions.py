@@ -11,6 +11,7 @@ import pytest
 from pagemind.builder import SiteBuilder
 from pagemind.config import load_config
 from pagemind.preview import Preview
+from pagemind.search_index.index_files import read_index
 from site_helpers import run_cli, write_site
 
 PAGE = """\
@@ -94,8 +95,7 @@ def article(site: Path) -> str:
 
 
 def search_texts(site: Path) -> list[str]:
-    [chunks] = (site / "_pagemind" / "index").glob("chunks.*.json")
-    return re.findall(r'"text":\s*"((?:[^"\\]|\\.)*)"', chunks.read_text(encoding="utf-8"))
+    return [chunk.text for chunk in read_index(site).chunks]
 
 
 def blocks_site(root: Path, config_name: str, config: str) -> Path:

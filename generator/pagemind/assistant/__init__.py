@@ -14,7 +14,7 @@ def grounding_settings() -> dict:
         "candidate_chunks": evidence.CANDIDATE_CHUNKS,
         "candidate_sections": evidence.CANDIDATE_SECTIONS,
         "min_score": evidence.MIN_SCORE,
-        "passage_units": passage.PASSAGE_UNITS,
+        "passage_chars": passage.PASSAGE_CHARS,
         "code_prior": passage.CODE_PRIOR,
         "support_share": attribution.SUPPORT_SHARE,
         "function_words": sorted(support.FUNCTION_WORDS),

@@ -47,7 +47,6 @@ def register(
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for the builder.
-    from pagemind.bundle import CACHE_DIR
     from pagemind.commands.build import build_site
     from pagemind.config import load_config
     from pagemind.deploy import (
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.dir)
     repo = GitRepository(config.root)
     target = DeployTarget(args.remote_branch, args.remote_name, args.push, args.cname)
-    outputs = [config.site_dir, config.root / CACHE_DIR]
+    outputs = [config.site_dir, config.cache_dir]
     check_can_deploy(repo, target, outputs=outputs, allow_uncommitted=args.force)
     with tempfile.TemporaryDirectory(prefix="pagemind-deploy-") as scratch:
         output = Path(scratch)

@@ -2,6 +2,7 @@
 from MkDocs (mkdocs_yml.py, read into the same keys), validated into a SiteConfig."""
 
 from pagemind.config.site import (
+    CACHE_FOLDER,
     CONFIG_NAME,
     EMBEDDER_FORMATS,
     MKDOCS_NAME,
@@ -16,6 +17,7 @@ from pagemind.config.site import (
 )
 
 __all__ = [
+    "CACHE_FOLDER",
     "CONFIG_NAME",
     "EMBEDDER_FORMATS",
     "MKDOCS_NAME",

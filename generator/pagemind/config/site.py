@@ -17,6 +17,8 @@ from pagemind.config.values import is_css_color, is_docs_path, is_site_url, is_w
 from pagemind.errors import PagemindError
 from pagemind.service_worker import OFFLINE_MODES
 
+CACHE_FOLDER = ".pagemind-cache"  # under the site root: SiteConfig.cache_dir
+
 CONFIG_NAME = "pagemind.toml"
 MKDOCS_NAME = "mkdocs.yml"
 
@@ -130,6 +132,12 @@ class SiteConfig:
     search: SearchConfig = SearchConfig()
     # Publish what links in docs_dir to files outside it point to (off: they are left out).
     follow_external_symlinks: bool = False
+
+    @property
+    def cache_dir(self) -> Path:
+        """What builds and queries keep between runs (model packages, chunks, embeddings,
+        the query index, passed checks): never published, safe to delete."""
+        return self.root / CACHE_FOLDER
 
     def edit_url(self, source: str) -> str | None:
         """The "Edit this page" URL for a docs-relative source path, when the repo is known."""

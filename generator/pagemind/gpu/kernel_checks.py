@@ -19,6 +19,7 @@ from pagemind.gpu.kernels import KERNELS, top_k_list_count
 from pagemind.gpu.program import Program, step_uniforms
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
+from pagemind.models.adapters import ADAPTER_FORMAT
 from pagemind.models.generate import Sampler, add_logit_bias, draw, penalize_repetition
 from pagemind.models.tensors import QuantTensor
 
@@ -30,6 +31,8 @@ ROPE_TOLERANCE = 2e-4
 # summed in f16. Measured on lavapipe: at most 1e-3 at SmolLM2 and odd shapes, every format.
 F16_TOLERANCE = 3e-3
 EMBEDDING_ROWS = 64  # rows of the random table an embedding case looks up
+# The adapter rank of `_lora` matvec cases: no power of two, as a fused Q/K/V adapter's.
+LORA_CHECK_RANK = 24
 NO_CANDIDATE = 0xFFFFFFFF  # NONE in top_k.wgsl: a top_k_lists entry past a short list
 
 Arrays = dict[str, np.ndarray]
@@ -91,7 +94,9 @@ def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
 
 def _matrix(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     n_in, n_out = case.value("n_in"), case.value("n_out")
-    swiglu = case.kernel.endswith("swiglu")  # gate rows, then up rows
+    lora = case.kernel.endswith("_lora")  # plus an adapter's B (A x), at LORA_CHECK_RANK
+    kernel = case.kernel.removesuffix("_lora")
+    swiglu = kernel.endswith("swiglu")  # gate rows, then up rows
     weight_rows = 2 * n_out if swiglu else n_out
     weights = QuantTensor.from_array("w", _normal(rng, weight_rows, n_in), case.weight_format)
     batch = (case.value("n_tokens"),) if case.kernel.startswith("matmul") else ()
@@ -103,8 +108,15 @@ def _matrix(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]
     if case.kernel.startswith("matvec_norm"):  # the product of rms_norm(x)
         arrays["norm_weight"] = norm_weight
         x = layers.rms_norm(x, norm_weight, dict(case.uniforms)["eps"])
-    product = x @ weights.dequantize().T
-    if case.kernel.endswith("accumulate"):
+    matrix = weights.dequantize()
+    if lora:  # B A of the size of W
+        a = _normal(rng, LORA_CHECK_RANK, n_in)
+        b = _normal(rng, weight_rows, LORA_CHECK_RANK) / np.sqrt(LORA_CHECK_RANK)
+        a, b = (QuantTensor.from_array(n, v, ADAPTER_FORMAT) for n, v in (("a", a), ("b", b)))
+        arrays |= {"lora_a": a.data, "lora_b": b.data}
+        matrix = matrix + b.dequantize() @ a.dequantize()
+    product = x @ matrix.T
+    if kernel.endswith("accumulate"):
         expected = arrays["out"] + product
     elif swiglu:
         expected = layers.swiglu(*np.split(product, 2, axis=-1))
@@ -338,12 +350,14 @@ def _sample(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]
     return arrays, {"indices": expected_indices, "chosen_history": expected_history}
 
 
+_ADAPTED_MATVECS = ("matvec", "matvec_accumulate", "matvec_norm", "matvec_norm_swiglu")
 _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arrays]]] = {
     "matvec": _matrix,
     "matvec_accumulate": _matrix,
     "matvec_swiglu": _matrix,
     "matvec_norm": _matrix,
     "matvec_norm_swiglu": _matrix,
+    **{f"{kernel}_lora": _matrix for kernel in _ADAPTED_MATVECS},
     "matmul": _matrix,
     "matmul_accumulate": _matrix,
     "embedding": _embedding,

@@ -42,10 +42,13 @@ class Binding:
 
 @dataclass(frozen=True)
 class SubgroupVariant:
-    """Entry point and file (opening with `enable subgroups;`) used when the adapter has them."""
+    """Entry point and file (opening with `enable subgroups;`) used when the adapter has them;
+    `entry_file`, where given, goes after the kernel's own files and declares the entry
+    point."""
 
     file: str
     entry_point: str
+    entry_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class KernelSpec:
             files[files.index(WEIGHTS)] = f"weights_{weight_format.lower()}.wgsl"
         if subgroups and self.subgroups is not None:
             files.insert(0, self.subgroups.file)
+            files += [self.subgroups.entry_file] if self.subgroups.entry_file else []
         return files
 
     def source(
@@ -167,6 +171,12 @@ _MATVEC_NORM_BINDINGS = _bindings(
     ("params", "uniform"),
     ("norm_weight", "read"),
 )
+# The adapter of a `_lora` matvec (lora.wgsl): slots after matvec_norm's norm_weight.
+_LORA_BINDINGS = (Binding("lora_a", 5, "read"), Binding("lora_b", 6, "read"))
+LORA_MAX_RANK = 256  # LORA_MAX_RANK in lora.wgsl: t = A x lives in workgroup memory
+# The adapter of a `_lora` matvec (lora.wgsl): slots after matvec_norm's norm_weight.
+_LORA_BINDINGS = (Binding("lora_a", 5, "read"), Binding("lora_b", 6, "read"))
+LORA_MAX_RANK = 256  # LORA_MAX_RANK in lora.wgsl: t = A x lives in workgroup memory
 _NORM_BINDINGS = _bindings(
     ("x", "read"),
     ("out", "read_write"),
@@ -220,6 +230,30 @@ def _matvec(entry_point: str, norm: bool = False) -> KernelSpec:
         subgroups=SubgroupVariant("matvec_subgroups.wgsl", f"{entry_point}_subgroups"),
     )
     return _with_rows(plain, (*common, "matvec_rows.wgsl"), 64, ("ceil(n_out / 64)", "1", "1"))
+
+
+def _with_lora(matvec: KernelSpec) -> KernelSpec:
+    """Kernel `<matvec>_lora`: the product plus a LoRA adapter's B (A x) in the same dispatch
+    (lora.wgsl, ranks up to LORA_MAX_RANK), in every variant of `matvec`: entry points
+    `<entry point>_lora...` in matvec_lora.wgsl, placed after the variant's own file."""
+    assert matvec.rows is not None and matvec.subgroups is not None
+
+    def adapted(spec: KernelSpec, entry_file: str) -> KernelSpec:
+        *common, own = spec.files
+        return replace(
+            spec,
+            name=f"{matvec.name}_lora",
+            files=(*common, "lora.wgsl", own, entry_file),
+            entry_point=spec.entry_point.replace(matvec.entry_point, f"{matvec.entry_point}_lora"),
+            bindings=spec.bindings + _LORA_BINDINGS,
+        )
+
+    entry_point = f"{matvec.entry_point}_lora"
+    subgroups = SubgroupVariant(
+        matvec.subgroups.file, f"{entry_point}_subgroups", "matvec_lora_subgroups.wgsl"
+    )
+    rows = adapted(matvec.rows, "matvec_lora_rows.wgsl")
+    return replace(adapted(matvec, "matvec_lora.wgsl"), subgroups=subgroups, rows=rows)
 
 
 def _with_rows(
@@ -378,6 +412,15 @@ _SPECS = (
     _matvec("matvec_swiglu"),
     _matvec("matvec", norm=True),
     _matvec("matvec_swiglu", norm=True),
+    *(
+        _with_lora(_matvec(entry_point, norm))
+        for entry_point, norm in (
+            ("matvec", False),
+            ("matvec_accumulate", False),
+            ("matvec", True),
+            ("matvec_swiglu", True),
+        )
+    ),
     _matmul("matmul"),
     _matmul("matmul_accumulate"),
     _norm("rms_norm", "weight"),

@@ -12,21 +12,28 @@ buffer (one f32 per vocabulary entry, zeros until the CPU writes it) is added to
 before any token is chosen, so the caller can make some tokens likelier (those of the
 quoted sources).
 
-A decoder compiled with `adapter_ranks` (models/adapters.py) has, after each product it
-adapts, two `adapter` steps: t = A x, then out += B t, reading the buffers `<weight>.lora_a`
-and `.lora_b` that an adapter's tensors fill. The steps run only while an adapter is on, so
-switching adapters writes other bytes into those buffers and the base steps never change.
+A decoder compiled with `adapter_ranks` (models/adapters.py) adds each adapted product's
+B (A x), reading the buffers `<weight>.lora_a` and `.lora_b` that an adapter's tensors fill.
+Switching adapters writes other bytes into those buffers; the steps never change. A step's
+`adapter` says when it runs: always (None), only while an adapter is on (True) or only while
+none is (False). Decode holds each adapted product twice: the plain kernel while no adapter
+is on, so the base model keeps its dispatches (the fused SwiGLU too), and its `_lora` kernel,
+which adds B (A x) in the same dispatch, while one is. Prefill, whose products serve many
+tokens at once, and ranks beyond LORA_MAX_RANK take two more steps after the product
+instead: t = A x, then out += B t.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pagemind.gpu.kernels import (
     ATTENTION_MAX_KEYS,
+    LORA_MAX_RANK,
     MAX_TOP_K,
     check_head_dim,
     evaluate,
@@ -58,7 +65,7 @@ class ProgramStep:
     buffers: dict[str, str]  # binding name -> program buffer name
     uniforms: dict[str, float | str]  # str: an expression of the phase variables
     weight_format: str | None = None
-    adapter: bool = False  # runs only while an adapter is on
+    adapter: bool | None = None  # runs always (None), or only while an adapter is on or off
 
 
 @dataclass(frozen=True)
@@ -97,17 +104,33 @@ class ProgramBuilder:
         self.program = Program()
         self.steps: list[ProgramStep] = []
         self.n_tokens: int | str = 1
+        self.adapter_state: bool | None = None  # the `adapter` of the steps emitted now
 
     @property
     def batched(self) -> bool:
         return self.n_tokens != 1
+
+    def fuses_adapter(self, weight: str) -> bool:
+        """Whether the product of `weight` adds its adapter in its own dispatch (`_lora`)."""
+        rank = self.adapter_ranks.get(weight, LORA_MAX_RANK + 1)
+        return not self.batched and rank <= LORA_MAX_RANK
+
+    @contextmanager
+    def while_adapter(self, on: bool) -> Iterator[None]:
+        """Steps emitted inside run only while an adapter is `on` (or off)."""
+        outer, self.adapter_state = self.adapter_state, on
+        try:
+            yield
+        finally:
+            self.adapter_state = outer
 
     def linear(
         self, weight: str, x: str | ProductInput, out: str, accumulate: bool = False
     ) -> None:
         """out = x W^T (+ bias), or out += x W^T, for every token of the phase; a bias tensor
         beside the weight (qwen2's Q/K/V, every BERT linear) is added in a second step, and
-        an adapter of the weight in two more (adapter_product)."""
+        an adapter of the weight in the product (product) or two more steps
+        (adapter_product)."""
         product_input = x if isinstance(x, ProductInput) else ProductInput({"x": x})
         n_out, n_in = self.tensors[weight].shape
         bias = weight.removesuffix(".weight") + ".bias"
@@ -121,7 +144,7 @@ class ProgramBuilder:
         if self.batched:
             uniforms["n_tokens"] = self.n_tokens
         buffers = {**product_input.buffers, "out": target}
-        self.emit(kernel, weight, buffers, uniforms | product_input.uniforms)
+        self.product(kernel, weight, buffers, uniforms | product_input.uniforms)
         if has_bias:
             self.emit(
                 "add_bias",
@@ -129,8 +152,25 @@ class ProgramBuilder:
                 {"a": target, "b": self.tensor(bias), "out": out},
                 {"n": self.times(n_out), "row_len": n_out},
             )
-        if weight in self.adapter_ranks:
+        if weight in self.adapter_ranks and not self.fuses_adapter(weight):
             self.adapter_product(weight, product_input, out)
+
+    def product(
+        self, kernel: str, weight: str, buffers: dict[str, str], uniforms: dict[str, float | str]
+    ) -> None:
+        """The product step; where it fuses the weight's adapter, twice: `kernel` while no
+        adapter is on, `<kernel>_lora` while one is."""
+        if not self.fuses_adapter(weight):
+            self.emit(kernel, weight, buffers, uniforms)
+            return
+        adapter = {
+            "lora_a": self.tensor(weight + LORA_A),
+            "lora_b": self.tensor(weight + LORA_B),
+        }
+        with self.while_adapter(False):
+            self.emit(kernel, weight, buffers, uniforms)
+        with self.while_adapter(True):
+            self.emit(f"{kernel}_lora", weight, buffers | adapter, uniforms)
 
     def adapter_product(self, weight: str, product_input: ProductInput, out: str) -> None:
         """out += (x A^T) B^T for the adapter of `weight`: the low-rank t = x A^T in a
@@ -139,20 +179,19 @@ class ProgramBuilder:
         low_rank = self.rows("adapter_rank_rows", max(self.adapter_ranks.values()))
         kernel = "matmul" if self.batched else "matvec"
         tokens: dict[str, float | str] = {"n_tokens": self.n_tokens} if self.batched else {}
-        self.emit(
-            kernel + product_input.kernel_suffix,
-            weight + LORA_A,
-            {**product_input.buffers, "out": low_rank},
-            {"n_in": n_in, "n_out": rank, **tokens, **product_input.uniforms},
-            adapter=True,
-        )
-        self.emit(
-            kernel + "_accumulate",
-            weight + LORA_B,
-            {"x": low_rank, "out": out},
-            {"n_in": rank, "n_out": n_out, **tokens},
-            adapter=True,
-        )
+        with self.while_adapter(True):
+            self.emit(
+                kernel + product_input.kernel_suffix,
+                weight + LORA_A,
+                {**product_input.buffers, "out": low_rank},
+                {"n_in": n_in, "n_out": rank, **tokens, **product_input.uniforms},
+            )
+            self.emit(
+                kernel + "_accumulate",
+                weight + LORA_B,
+                {"x": low_rank, "out": out},
+                {"n_in": rank, "n_out": n_out, **tokens},
+            )
 
     def times(self, count: int) -> int | str:
         """`count` values per token of the phase."""
@@ -164,13 +203,13 @@ class ProgramBuilder:
         weight: str | None,
         buffers: dict[str, str],
         uniforms: dict[str, float | str],
-        adapter: bool = False,
     ) -> None:
         weight_format = None
         if weight is not None:
-            buffers = {"weights": self.tensor(weight, adapter), **buffers}
+            buffers = {"weights": self.tensor(weight), **buffers}
             weight_format = self.tensors[weight].format
-        self.steps.append(ProgramStep(kernel, buffers, uniforms, weight_format, adapter))
+        step = ProgramStep(kernel, buffers, uniforms, weight_format, self.adapter_state)
+        self.steps.append(step)
 
     def rows(self, name: str, width: int) -> str:
         """An activation buffer of `width` floats per token, for the longest prefill."""
@@ -180,8 +219,10 @@ class ProgramBuilder:
         self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
         return name
 
-    def tensor(self, name: str, adapter: bool = False) -> str:
+    def tensor(self, name: str) -> str:
+        """A buffer holding tensor `name`: the model's, or the adapter's in use."""
         tensor = self.tensors[name]
+        adapter = name.endswith((LORA_A, LORA_B))
         spec = BufferSpec(name, tensor.nbytes, tensor=name, adapter=adapter)
         self.program.buffers.setdefault(name, spec)
         return name
@@ -362,23 +403,42 @@ class _DecoderCompiler(ProgramBuilder):
         normed = self.normed_input("x", prefix + "ffn_norm.weight", "h")
         activated = self.rows("activated", size)
         gated = GATED_ACTIVATIONS[c.ffn_activation]
-        # The fused gate and up rows, then the gating; an adapter adds to the rows between.
-        if self.batched or gated != "swiglu" or gate_up in self.adapter_ranks:
-            self.linear(gate_up, normed, self.rows("gate_up", 2 * size))
-            self.emit(
-                gated,
-                None,
-                {"a": "gate_up", "out": activated},
-                {"n": self.times(size), "row_len": size},
-            )
-        else:  # one product: SwiGLU of the gate and up rows of each output
-            self.emit(
-                f"matvec{normed.kernel_suffix}_swiglu",
-                gate_up,
-                {**normed.buffers, "out": activated},
-                {"n_in": c.hidden_size, "n_out": size, **normed.uniforms},
-            )
+        if self.batched or gated != "swiglu":
+            self.gate_then_activate(gate_up, normed, activated, gated)
+        elif gate_up in self.adapter_ranks and not self.fuses_adapter(gate_up):
+            with self.while_adapter(False):
+                self.swiglu_product(gate_up, normed, activated)
+            with self.while_adapter(True):  # the adapter adds to the rows between
+                self.gate_then_activate(gate_up, normed, activated, gated)
+        else:
+            self.swiglu_product(gate_up, normed, activated)
         self.residual(prefix + "ffn_down.weight", activated, prefix + "post_ffw_norm")
+
+    def gate_then_activate(
+        self, gate_up: str, normed: ProductInput, activated: str, gated: str
+    ) -> None:
+        """The fused gate and up rows, then the gating in a step of its own."""
+        size = self.config.intermediate_size
+        self.linear(gate_up, normed, self.rows("gate_up", 2 * size))
+        self.emit(
+            gated,
+            None,
+            {"a": "gate_up", "out": activated},
+            {"n": self.times(size), "row_len": size},
+        )
+
+    def swiglu_product(self, gate_up: str, normed: ProductInput, activated: str) -> None:
+        """One product: the SwiGLU of the gate and up rows of each output."""
+        self.product(
+            f"matvec{normed.kernel_suffix}_swiglu",
+            gate_up,
+            {**normed.buffers, "out": activated},
+            {
+                "n_in": self.config.hidden_size,
+                "n_out": self.config.intermediate_size,
+                **normed.uniforms,
+            },
+        )
 
     def residual(self, weight: str, inputs: str, post_norm: str) -> None:
         """inputs W^T added to the residual stream `x`; gemma3 first normalizes it
@@ -494,6 +554,12 @@ class ProgramRunner:
                     self.write(spec.name, tensors[spec.tensor].data)
         self.adapter_on = tensors is not None
 
+    def destroy(self) -> None:
+        """Free the program's GPU memory now (the device stays for other programs)."""
+        for buffer in self.buffers.values():
+            buffer.destroy()
+        self._prepared.clear()
+
     def write(self, name: str, array: np.ndarray) -> None:
         self.runner.device.queue.write_buffer(self.buffers[name], 0, array.tobytes())
 
@@ -524,8 +590,16 @@ class ProgramRunner:
             seconds[dispatch.spec.name] = seconds.get(dispatch.spec.name, 0.0) + duration
         return seconds
 
+    def steps(self, phase: str) -> list[ProgramStep]:
+        """The steps of `phase` that run in the adapter state now."""
+        return [
+            step
+            for step in self.program.phases[phase]
+            if step.adapter is None or step.adapter == self.adapter_on
+        ]
+
     def _prepare(self, phase: str, variables: Mapping[str, float]) -> list[PreparedDispatch]:
-        steps = [step for step in self.program.phases[phase] if self.adapter_on or not step.adapter]
+        steps = self.steps(phase)
         key = (phase, self.adapter_on)
         if key not in self._prepared:
             self._prepared[key] = self.runner.prepare(

@@ -16,7 +16,8 @@
          "bindings": [{"slot": n, "buffer": name} or {"slot": n, "uniforms": true}],
          "uniforms": [{"name": ..., "type": "u32" | "f32", "value": number or expression}],
          "workgroups": [expression, expression, expression],
-         "adapter": true on steps that run only while an adapter is on}]}}
+         "adapter": true on steps that run only while an adapter is on, false on those
+                    that run only while none is; absent on steps that always run}]}}
     }
 
 A prompt longer than the `tokens` buffer (the prefill phase's most tokens) is prefilled in
@@ -91,7 +92,7 @@ def _step(step: ProgramStep) -> dict:
             {"name": name, "type": kind, "value": uniforms[name]} for name, kind in spec.uniforms
         ],
         "workgroups": list(spec.workgroups),
-        **({"adapter": True} if step.adapter else {}),
+        **({"adapter": step.adapter} if step.adapter is not None else {}),
     }
 
 

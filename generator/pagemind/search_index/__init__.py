@@ -6,6 +6,7 @@ the ranking that answers queries from them (the same in runtime/retrieval.js).
     embeddings.py    the embedder package's model and the content-hash embedding cache
     keywords.py      the keyword tokenizer and BM25 statistics
     index_files.py   the content-hashed files under _pagemind/index/ and site.json's "index"
+    shards.py        the index cut into term shards and page-grouped fragments
     ranking.py       BM25, cosine, rank fusion, Hit and is_relevant
     site_index.py    SiteIndexer (kept by the builder between builds) and SiteIndex (queries)
     index_cache.py   the index of unchanged sources, kept for the next query

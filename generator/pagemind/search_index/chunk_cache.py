@@ -20,15 +20,15 @@ from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.index_cache import replace_file
 from pagemind.structure.pages import Page
 
-CACHE_FILE = ".pagemind-cache/chunks.json"  # under the site root
+CACHE_FILE = "chunks.json"  # in the site's cache folder
 
 
 class ChunkCache:
     """The chunks of the pages of the last build, by page key (`page_key`)."""
 
-    def __init__(self, root: Path, target_tokens: int, tokenizer: str) -> None:
+    def __init__(self, cache_dir: Path, target_tokens: int, tokenizer: str) -> None:
         """tokenizer: names what counts the tokens (the embedder manifest's hashed name)."""
-        self.path = root / CACHE_FILE
+        self.path = cache_dir / CACHE_FILE
         code = Path(chunks.__file__).read_bytes()
         self.key = _digest(code, str(target_tokens).encode(), tokenizer.encode())
         self._saved = self._read()

@@ -1,16 +1,23 @@
 """The index's files under `_pagemind/index/`, content-hashed, and the description that
-site.json carries (paths relative to `_pagemind/`):
+site.json carries (paths relative to `_pagemind/`); shards.py says how they are cut:
 
-    chunks.<hash>.json     {"chunks": [{url, page, anchor, heading, breadcrumb, text}]}
-    keywords.<hash>.json   {"lengths": [terms per chunk], "terms": {term: [chunk, tf, ...]}}
-    vectors.<hash>.bin     float32 scale per chunk, then int8 components, row after row
-                           (little-endian; absent when the site has no embedder)
+    manifest.<hash>.json        {"total_length": terms in all chunks,
+                                 "terms": {"first": [first term of each shard], "files": [hash]},
+                                 "fragments": {"first": [first chunk of each], "files": [hash]}}
+    terms/<n>.<hash>.json       {"terms": {term: [chunk gap, frequency, chunk length, ...]}}
+    fragments/<n>.<hash>.json   {"chunks": [{url, page, anchor, heading, breadcrumb, text}]}
+    vectors.<hash>.bin          float32 scale per chunk, then int8 components, row after row
+                                (little-endian; absent when the site has no embedder)
 
-    "index": {"format": "pagemind-index/1", "count": N, "chunks": "index/chunks.<hash>.json",
-              "keywords": "index/keywords.<hash>.json", "stopwords": [...],
+    "index": {"format": "pagemind-index/2", "count": N, "manifest": "index/manifest.<hash>.json",
+              "stopwords": [...],
               "vectors": {"file": "index/vectors.<hash>.bin", "dimensions": D,
                           "embedder": "models/embedder/manifest.<hash>.json"} | null,
-              "ranking": {k1, b, rrf_k, min_cosine, min_coverage}}
+              "ranking": {k1, b, keyword_weight, min_cosine, min_coverage}}
+
+The browser (runtime/retrieval.js) reads the manifest first, then for a query the shards of
+its terms and the fragments of the chunks it shows, and the vectors only for meaning-based
+search; Python reads every file and ranks the same numbers.
 
 Vectors are int8 with one scale per vector (max |component| / 127): a quarter of float32's
 bytes, and cosine rankings barely move. Python ranks with the dequantized vectors too, so
@@ -19,8 +26,6 @@ the browser and the terminal rank the same numbers.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +37,18 @@ from pagemind.errors import PagemindError
 from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.keywords import STOPWORDS, KeywordStats
 from pagemind.search_index.ranking import ranking_settings
+from pagemind.search_index.shards import (
+    content_hash,
+    decode_shard,
+    fragments,
+    json_bytes,
+    shard_path,
+    stats_from_shards,
+    term_shards,
+)
 
-INDEX_FORMAT = "pagemind-index/1"
-INDEX_FOLDER = "_pagemind/index"  # site-relative
-HASH_CHARS = 12
+INDEX_FORMAT = "pagemind-index/2"
+TERMS, FRAGMENTS = "terms", "fragments"  # folders under index/
 
 
 @dataclass(frozen=True)
@@ -69,28 +82,32 @@ def index_files(
     embedder: str | None,
 ) -> IndexFiles:
     """embedder: the embedder manifest's path relative to `_pagemind/` (with vectors)."""
-    chunk_json = {"chunks": [dataclasses.asdict(chunk) for chunk in chunks]}
-    files = {
-        "chunks": _json_bytes(chunk_json),
-        "keywords": _json_bytes(stats.to_json()),
+    shards, texts = term_shards(stats), fragments(chunks)
+    files = shards.files(TERMS) | texts.files(FRAGMENTS)
+    manifest = {
+        "total_length": sum(stats.lengths),
+        TERMS: shards.manifest(),
+        FRAGMENTS: texts.manifest(),
     }
+    manifest_bytes = json_bytes(manifest)
+    manifest_path = f"index/manifest.{content_hash(manifest_bytes)}.json"
+    files[manifest_path] = manifest_bytes
+    vector_description = None
     if vectors is not None:
         values, scales = quantize(vectors)
-        files["vectors"] = scales.astype("<f4").tobytes() + values.tobytes()
-    paths = {role: _hashed(role, data) for role, data in files.items()}
+        data = scales.astype("<f4").tobytes() + values.tobytes()
+        path = f"index/vectors.{content_hash(data)}.bin"
+        files[path] = data
+        vector_description = {"file": path, "dimensions": vectors.shape[1], "embedder": embedder}
     description = {
         "format": INDEX_FORMAT,
         "count": len(chunks),
-        "chunks": paths["chunks"],
-        "keywords": paths["keywords"],
+        "manifest": manifest_path,
         "stopwords": sorted(STOPWORDS),
-        "vectors": None
-        if vectors is None
-        else {"file": paths["vectors"], "dimensions": vectors.shape[1], "embedder": embedder},
+        "vectors": vector_description,
         "ranking": ranking_settings(),
     }
-    site_files = {f"_pagemind/{paths[role]}": data for role, data in files.items()}
-    return IndexFiles(site_files, description)
+    return IndexFiles({f"_pagemind/{path}": data for path, data in files.items()}, description)
 
 
 @dataclass(frozen=True)
@@ -121,13 +138,26 @@ def read_index(site_dir: Path) -> LoadedIndex:
 
 
 def parse_index(description: dict, read: Callable[[str], bytes], bundle: Path) -> LoadedIndex:
-    """The index from its files; read(path relative to _pagemind/) gives a file's bytes."""
-    chunks = [Chunk(**chunk) for chunk in _read_json(description["chunks"], read)["chunks"]]
-    stats = KeywordStats.from_json(_read_json(description["keywords"], read))
+    """The whole index from its files; read(path relative to _pagemind/) gives a file's
+    bytes."""
+    term_paths, fragment_paths = _read_json(description["manifest"], read, _file_paths)
+    count = description["count"]
+    shards = [_read_json(path, read, decode_shard) for path in term_paths]
+    texts = [_read_json(path, read, _chunks) for path in fragment_paths]
+    chunks = [chunk for fragment in texts for chunk in fragment]
+    try:
+        stats = stats_from_shards(shards, count)
+    except IndexError:  # a posting names a chunk beyond the count
+        stats = None
+    if stats is None or len(chunks) != count:
+        raise PagemindError(
+            f"the search index named by {description['manifest']} does not hold the {count} "
+            "chunks site.json counts",
+            fix="rebuild the site",
+        )
     vectors, embedder = None, None
     if description["vectors"]:
         data = read(description["vectors"]["file"])
-        count = len(chunks)
         scales = np.frombuffer(data, dtype="<f4", count=count)
         dimensions = description["vectors"]["dimensions"]
         values = np.frombuffer(data, dtype=np.int8, offset=4 * count).reshape(count, dimensions)
@@ -136,19 +166,24 @@ def parse_index(description: dict, read: Callable[[str], bytes], bundle: Path) -
     return LoadedIndex(chunks, stats, vectors, embedder)
 
 
-def _hashed(role: str, data: bytes) -> str:
-    extension = "bin" if role == "vectors" else "json"
-    return f"index/{role}.{hashlib.sha256(data).hexdigest()[:HASH_CHARS]}.{extension}"
+def _file_paths(manifest: dict) -> tuple[list[str], list[str]]:
+    """The paths of the term shards and of the fragments that the manifest names."""
+    terms, fragments = (
+        [shard_path(folder, n, digest) for n, digest in enumerate(manifest[folder]["files"])]
+        for folder in (TERMS, FRAGMENTS)
+    )
+    return terms, fragments
 
 
-def _json_bytes(value: dict) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _read_json(path: str, read: Callable[[str], bytes]) -> dict:
+def _read_json(path: str, read: Callable[[str], bytes], parse: Callable = lambda data: data):
+    """parse(the file's JSON): an error names the file."""
     try:
-        return json.loads(read(path))
-    except (OSError, ValueError) as error:
+        return parse(json.loads(read(path)))
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise PagemindError(
-            f"cannot read the search index file {path}: {error}", fix="rebuild the site"
+            f"cannot read the search index file {path}: {error!r}", fix="rebuild the site"
         ) from None
+
+
+def _chunks(fragment: dict) -> list[Chunk]:
+    return [Chunk(**chunk) for chunk in fragment["chunks"]]

@@ -69,19 +69,6 @@ class KeywordStats:
         frequency = len(self.postings.get(term, ()))
         return math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
 
-    def to_json(self) -> dict:
-        """Postings flattened to [chunk, frequency, chunk, frequency, ...] per term."""
-        return {
-            "lengths": self.lengths,
-            "terms": {t: [n for pair in ps for n in pair] for t, ps in self.postings.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> KeywordStats:
-        terms = data["terms"]
-        postings = {t: list(zip(ps[::2], ps[1::2], strict=True)) for t, ps in terms.items()}
-        return cls(list(data["lengths"]), postings)
-
 
 def keyword_stats(chunks: list[Chunk]) -> KeywordStats:
     lengths: list[int] = []

@@ -34,9 +34,7 @@ from pagemind.structure.pages import Page, parse_page
 
 log = logging.getLogger("pagemind")
 
-# Under the site root, beside the model packages (pagemind.bundle.CACHE_DIR, not imported:
-# it loads wgpu).
-CACHE_FOLDER = ".pagemind-cache/embeddings"
+EMBEDDING_CACHE = "embeddings"  # in the site's cache folder, beside the model packages
 _PRE_TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
 
 
@@ -55,13 +53,12 @@ class SiteIndexer:
         self.config = config
         device = config.search.embed_device
         self.embedder = Embedder(embedder_manifest, device) if embedder_manifest else None
-        self.cache = (
-            EmbeddingCache(self.embedder, config.root / CACHE_FOLDER) if self.embedder else None
-        )
+        embeddings = config.cache_dir / EMBEDDING_CACHE
+        self.cache = EmbeddingCache(self.embedder, embeddings) if self.embedder else None
         self.count_tokens = self.embedder.count_tokens if self.embedder else estimate_tokens
         self._check_target()
         tokenizer = self.embedder.manifest_path.name if self.embedder else "estimate"
-        self.chunk_cache = ChunkCache(config.root, config.search.chunk_tokens, tokenizer)
+        self.chunk_cache = ChunkCache(config.cache_dir, config.search.chunk_tokens, tokenizer)
         self._chunks: dict[str, tuple[str, list[Chunk]]] = {}  # by page source: (page key, chunks)
         self.pages_chunked = 0  # over the indexer's life: incremental builds add few
 
@@ -94,9 +91,11 @@ class SiteIndexer:
         return IndexCache(self.config, _embedder_source(self.config) if self.embedder else None)
 
     def keep_for_queries(self, cache: IndexCache, files: IndexFiles) -> None:
-        """Saves a built index in `cache`, so the next query need not index the site again."""
+        """Records in `cache` where the build published its index, so the next query reads
+        it from there instead of indexing the site again."""
+        manifest = self.embedder.manifest_path if self.embedder else None
         try:
-            cache.save(files, self.embedder.manifest_path if self.embedder else None)
+            cache.save(files, manifest, published=self.config.site_dir / "_pagemind")
         except OSError as problem:  # a read-only project only costs the next query its time
             log.debug("Search index not kept for queries: %s", problem)
 
