@@ -4,14 +4,19 @@
 
 Sites: example_site, MkDocs' docs as they are, and MkDocs' docs assembled --copies times with
 varied text (bench/build_speed.py's corpus). Each is built keyword-only (`--no-check`, the
-index is the same with an embedder, plus the vectors, given as a figure), served over HTTP
+index is the same with an embedder, plus the vector files, given as figures), served over HTTP
 and searched in Chromium with service workers blocked, so only the search's own fetches
 count (the page's resource timing, from the focus on). Per site:
 
 - before 1st result   bytes fetched from focusing the search box to its first results
 - after 10 queries    bytes fetched for 10 different queries, typed one after another
 - index total         every file of the index (manifest, term shards, fragments)
-- per chunk           index total over the chunks; + vectors: int8, one float32 scale, per chunk
+- per chunk           index total over the chunks; + vectors: with the int8 vector, its float32
+                      scale and its sign bits
+- meaning query       vector bytes a meaning-based query fetches: all of them in one file
+                      before the two-pass ranking; now the signs and at most the groups of
+                      its FIRST_PASS_CANDIDATES candidates (a bound: the largest groups;
+                      bench/vector_first_pass.py measures the mean with real vectors)
 - whole index before  the single-file index this replaces (chunks + keywords JSON), all of it
                       fetched before the first result
 - lunr                search/search_index.json of `mkdocs build` of the same folder
@@ -31,11 +36,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from build_speed import MKDOCS_CORPUS, MKDOCS_VENV, make_corpus, unwatch
 from pagemind.commands.build import build_site
 from pagemind.config import load_config
 from pagemind.search_index.index_files import read_index
 from pagemind.search_index.keywords import keyword_stats
+from pagemind.search_index.ranking import FIRST_PASS_CANDIDATES
 from pagemind.search_index.shards import json_bytes
 from playwright.sync_api import Browser, sync_playwright
 
@@ -58,6 +65,8 @@ QUERIES = [
     "localization language",
 ]
 VECTOR_DIMENSIONS = 384  # all-MiniLM-L6-v2
+VECTOR_ROW = 4 + VECTOR_DIMENSIONS  # float32 scale + int8 components
+SIGN_BYTES = VECTOR_DIMENSIONS // 8
 BASE = "/repo/"
 
 
@@ -71,6 +80,17 @@ class Figures:
     total: int
     whole_before: int
     lunr: int | None
+    vector_groups: list[int]  # chunks of each vector group (those of the fragments)
+
+    @property
+    def vectors_before(self) -> int:
+        return self.chunks * VECTOR_ROW
+
+    @property
+    def vectors_now(self) -> int:
+        """The signs and the largest groups that the candidates can fall in."""
+        largest = sorted(self.vector_groups, reverse=True)[:FIRST_PASS_CANDIDATES]
+        return self.chunks * SIGN_BYTES + sum(largest) * VECTOR_ROW
 
 
 def build(root: Path) -> Path:
@@ -128,11 +148,12 @@ def measure(browser: Browser, name: str, root: Path, with_lunr: bool) -> Figures
     index = output / "_pagemind" / "index"
     total = sum(path.stat().st_size for path in index.rglob("*") if path.is_file())
     description = json.loads((output / "_pagemind" / "site.json").read_text())["index"]
+    manifest = json.loads((output / "_pagemind" / description["manifest"]).read_text())
+    groups = np.diff([*manifest["fragments"]["first"], description["count"]]).tolist()
     pages = len(list((root / "docs").rglob("*.md")))
     lunr = lunr_bytes(root) if with_lunr else None
-    return Figures(
-        name, pages, description["count"], first, ten, total, whole_index_bytes(output), lunr
-    )
+    whole = whole_index_bytes(output)
+    return Figures(name, pages, description["count"], first, ten, total, whole, lunr, groups)
 
 
 def sites(scratch: Path, copies: list[int]) -> list[tuple[str, Path, bool]]:
@@ -166,16 +187,18 @@ def main() -> None:
 
 def print_table(rows: list[Figures]) -> None:
     header = ("site", "pages", "chunks", "before 1st result", "after 10 queries",
-              "index total", "per chunk", "+ vectors", "whole index before", "lunr")  # fmt: skip
+              "index total", "per chunk", "+ vectors", "meaning query before", "meaning query now",
+              "whole index before", "lunr")  # fmt: skip
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
-    vector_bytes = 4 + VECTOR_DIMENSIONS
+    vector_bytes = VECTOR_ROW + SIGN_BYTES
     for row in rows:
         cells = (
             row.name, str(row.pages), str(row.chunks), _size(row.first), _size(row.ten),
             _size(row.total), f"{row.total / row.chunks:.0f} B",
             f"{(row.total + vector_bytes * row.chunks) / row.chunks:.0f} B",
-            _size(row.whole_before), _size(row.lunr) if row.lunr else "-",
+            _size(row.vectors_before), f"<= {_size(row.vectors_now)}", _size(row.whole_before),
+            _size(row.lunr) if row.lunr else "-",
         )  # fmt: skip
         print(" | ".join(cells))
     copies = [row for row in rows if row.name.startswith("MkDocs' docs x")]

@@ -1,17 +1,18 @@
-"""A compact first pass over the chunk vectors, against the exact cosine the index ranks with.
+"""The shipped two-pass meaning-based ranking against exact cosine over every chunk.
 
     .venv/bin/python bench/vector_first_pass.py [--candidates 10 20 40 80]
 
-The first pass scores every chunk by its 1-bit sign vector (48 bytes a chunk at 384
-dimensions; the cosine estimated as the query's dot product with the signs over the square
-root of the dimensions), fused with the keyword lift as the hybrid ranking fuses the cosine;
-the best C chunks are then ranked again with their exact int8 vectors, fetched in groups of
-the index's page-grouped fragments. Printed per question set (bench/eval_answers.py's sites,
-whose corpora are read from ../shared/corpora where present) and C:
+The index ranks in two passes (pagemind.search_index.ranking): every chunk's sign bits (48
+bytes a chunk at 384 dimensions) give a cosine estimate, fused with the keyword lift as the
+hybrid ranking fuses the cosine; the best FIRST_PASS_CANDIDATES are ranked again with their
+exact int8 vectors, which a browser fetches in the index's vector groups. Here the shipped
+Ranker.hybrid runs with each candidate count (the shipped one marked *) against the fused
+ranking of exact int8 cosine over all chunks. Printed per question set
+(bench/eval_answers.py's sites, whose corpora are read from ../shared/corpora where present):
 
 - same top 5    questions whose hybrid top 5 (ids, in order) equal the exact ranking's
-- bytes         signs of every chunk + the int8 groups the candidates need (mean a query),
-                against the whole int8 vectors file that exact ranking downloads
+- vector bytes  signs of every chunk + the vector groups the candidates fall in (mean a
+                query), against every vector group (what exact ranking downloads)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import bisect
 import json
 import logging
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,54 +29,50 @@ from pathlib import Path
 import numpy as np
 from eval_answers import SITES
 from pagemind.config import load_config
-from pagemind.search_index.ranking import FUSION_WEIGHT
+from pagemind.search_index import ranking
+from pagemind.search_index.ranking import FIRST_PASS_CANDIDATES, FUSION_WEIGHT, Ranker
 from pagemind.search_index.shards import fragments
 from pagemind.search_index.site_index import SiteIndex
 
 TOP = 5
 
 
-def first_pass_top(index: SiteIndex, query: str, vector: np.ndarray, candidates: int):
-    """(the top TOP chunk ids after rescoring, the candidates' chunk ids)."""
-    ranker = index.ranker
-    keywords = ranker._bm25(query)
-    lift = np.array([keywords.lift(number) for number in range(len(ranker.chunks))])
-    unit = vector / np.linalg.norm(vector)
-    signs = np.where(ranker.vectors >= 0, 1.0, -1.0)
-    estimate = signs @ unit / np.sqrt(signs.shape[1])
-    chosen = np.argsort(-(estimate + FUSION_WEIGHT * lift), kind="stable")[:candidates]
-    exact = ranker.vectors[chosen] @ unit + FUSION_WEIGHT * lift[chosen]
-    order = sorted(range(len(chosen)), key=lambda i: (-exact[i], chosen[i]))
-    return [int(chosen[i]) for i in order[:TOP]], chosen
+def exact_top(ranker: Ranker, query: str, vector: np.ndarray) -> list[int]:
+    """The hybrid top TOP over every chunk's exact cosine."""
+    unit = vector.astype(np.float64) / np.linalg.norm(vector)
+    fused = ranker.vectors @ unit
+    for hit in ranker.keyword(query, len(ranker.chunks)):
+        fused[hit.id] += FUSION_WEIGHT * hit.strength * hit.coverage
+    return np.argsort(-fused, kind="stable")[:TOP].tolist()
 
 
 def measure(name: str, root: Path, questions: list[str], sizes: list[int]) -> None:
     index = SiteIndex.build(load_config(root))
-    count, dimensions = index.ranker.vectors.shape
-    firsts = fragments(index.chunks).first
-    group_chunks = np.diff([*firsts, count])
-    row = 4 + dimensions  # float32 scale + int8 components
-    signs = count * ((dimensions + 7) // 8)
+    ranker = index.ranker
+    count, dimensions = ranker.vectors.shape
+    firsts = fragments(index.chunks).first  # where the vector groups start
+    group_bytes = np.diff([*firsts, count]) * (4 + dimensions)
+    signs = count * 4 * math.ceil(dimensions / 32)
     print(f"\n## {name}: {count} chunks, {len(questions)} questions, {dimensions} dimensions")
-    print(f"whole int8 vectors: {count * row / 1e3:.1f} kB; signs: {signs / 1e3:.1f} kB")
-    print("candidates | same top 5 | signs + groups fetched (mean) | of the whole file")
+    print(f"all vector groups: {group_bytes.sum() / 1e3:.1f} kB; signs: {signs / 1e3:.1f} kB")
+    print("candidates | same top 5 | signs + groups fetched (mean) | of all groups")
     vectors = [index.embed_query(question) for question in questions]
-    exact = [
-        [hit.id for hit in index.ranker.hybrid(q, v, TOP)]
-        for q, v in zip(questions, vectors, strict=True)
-    ]
+    exact = [exact_top(ranker, q, v) for q, v in zip(questions, vectors, strict=True)]
     for size in sizes:
+        ranking.FIRST_PASS_CANDIDATES = size
         same, fetched = 0, []
         for question, vector, expected in zip(questions, vectors, exact, strict=True):
-            top, chosen = first_pass_top(index, question, vector, size)
-            same += top == expected
-            groups = {bisect.bisect_right(firsts, int(n)) - 1 for n in chosen}
-            fetched.append(signs + sum(int(group_chunks[g]) * row for g in groups))
+            same += [hit.id for hit in ranker.hybrid(question, vector, TOP)] == expected
+            chosen = ranker.candidates(question, vector)
+            groups = {bisect.bisect_right(firsts, number) - 1 for number in chosen}
+            fetched.append(signs + sum(int(group_bytes[group]) for group in groups))
         mean = float(np.mean(fetched))
+        shipped = "*" if size == FIRST_PASS_CANDIDATES else ""
         print(
-            f"{size} | {same}/{len(questions)} ({same / len(questions):.0%}) | "
-            f"{mean / 1e3:.1f} kB | {mean / (count * row):.0%}"
+            f"{size}{shipped} | {same}/{len(questions)} ({same / len(questions):.0%}) | "
+            f"{mean / 1e3:.1f} kB | {mean / group_bytes.sum():.0%}"
         )
+    ranking.FIRST_PASS_CANDIDATES = FIRST_PASS_CANDIDATES
 
 
 def main() -> None:

@@ -5,8 +5,10 @@
 //
 // The index is many small files (pagemind/search_index/index_files.py): load() fetches the
 // manifest; a query fetches the term shards of its words, then the fragments holding the
-// texts of the chunks it returns; the vectors come only for a ranking with a query vector.
-// Every file is fetched once per page.
+// texts of the chunks it returns. A ranking with a query vector reads every chunk's sign
+// bits (one file, fetched once), keeps the best first_pass_candidates by their estimate and
+// fetches the int8 vectors of those candidates' groups only (see
+// pagemind.search_index.ranking). Every file is fetched once per page.
 //
 //   const index = await SearchIndex.load(site);          // site from loadSite()
 //   await index.keyword("deploy to github", 5)           // before any model loads
@@ -124,25 +126,50 @@ export class SearchIndex {
     return Boolean(this.description.vectors);
   }
 
-  // Unit rows (Float64Array each), fetched with the first ranking that has a query vector.
-  vectors() {
-    const { file, dimensions } = this.description.vectors;
-    return this.file(file, "bytes", (buffer) => dequantize(buffer, this.count, dimensions));
+  // Every chunk's sign bits (Uint8Array: rows of little-endian 32-bit words, so byte p of a
+  // row holds components 8p to 8p + 7, lowest bit first): the first pass of a ranking with
+  // a query vector reads them all.
+  signs() {
+    return this.file(this.description.vectors.signs, "bytes", (buffer) => new Uint8Array(buffer));
+  }
+
+  // Unit rows (Float64Array each) of the chunks of vector group `number`.
+  vectorGroup(number) {
+    const { first } = this.manifest.vectors;
+    const size = (first[number + 1] ?? this.count) - first[number];
+    const path = this.shardPath("vectors", number, "bin");
+    return this.file(path, "bytes", (buffer) =>
+      dequantize(buffer, size, this.description.vectors.dimensions),
+    );
+  }
+
+  // Chunk id -> unit row, for the chunks `ids`, fetching the groups they fall in.
+  async rows(ids) {
+    const { first } = this.manifest.vectors;
+    const groupOf = new Map(ids.map((id) => [id, placeOf(first, id)]));
+    const groups = [...new Set(groupOf.values())];
+    const loaded = new Map(
+      await Promise.all(groups.map(async (group) => [group, await this.vectorGroup(group)])),
+    );
+    const row = (id) => loaded.get(groupOf.get(id))[id - first[groupOf.get(id)]];
+    return new Map(ids.map((id) => [id, row(id)]));
   }
 
   // Every file of the index, so that any query works offline (the service worker keeps
   // what passes through it).
   async keepAll() {
-    const { terms, fragments } = this.manifest;
+    const { terms, fragments, vectors } = this.manifest;
+    const groups = this.hasVectors ? vectors.files.map((_, n) => this.vectorGroup(n)) : [];
     await Promise.all([
       ...terms.files.map((_, number) => this.shard(number)),
       ...fragments.files.map((_, number) => this.fragment(number)),
-      this.hasVectors ? this.vectors() : null,
+      ...groups,
+      this.hasVectors ? this.signs() : null,
     ]);
   }
 
-  shardPath(folder, number) {
-    return `index/${folder}/${number}.${this.manifest[folder].files[number]}.json`;
+  shardPath(folder, number, extension = "json") {
+    return `index/${folder}/${number}.${this.manifest[folder].files[number]}.${extension}`;
   }
 
   // Term -> postings of shard `number`.
@@ -211,18 +238,24 @@ export class SearchIndex {
   }
 
   // The ranking of a query: {ids best first, figures(id) -> {score, cosine, coverage,
-  // strength}}; keyword only (chunks holding a query term) without a query vector.
-  async rank(query, queryVector) {
+  // strength}}; keyword only (chunks holding a query term) without a query vector, else
+  // fused, of the first pass's candidates (at least k of them) only.
+  async rank(query, queryVector, k = 0) {
     const keywords = await this.bm25(query);
     if (!queryVector || !this.hasVectors) {
       const { scores } = keywords;
       return rankingOf(ranked(scores), (id) => scores.get(id), keywords, null);
     }
-    const cosines = cosinesOf(await this.vectors(), queryVector);
     // Keyword strength weighed by idf coverage (see pagemind.search_index.ranking).
     const weight = this.ranking.fusion_weight;
     const lift = (id) => keywords.strength(id) * (keywords.coverage.get(id) ?? 0);
-    const fused = new Map(cosines.map((cosine, id) => [id, cosine + weight * lift(id)]));
+    const unit = unitOf(queryVector);
+    const first = signEstimates(await this.signs(), unit);
+    for (const id of keywords.scores.keys()) first[id] += weight * lift(id);
+    const candidates = best(first, Math.max(this.ranking.first_pass_candidates, k));
+    const rows = await this.rows(candidates);
+    const cosines = new Map(candidates.map((id) => [id, dot(rows.get(id), unit)]));
+    const fused = new Map(candidates.map((id) => [id, cosines.get(id) + weight * lift(id)]));
     return rankingOf(ranked(fused), (id) => fused.get(id), keywords, cosines);
   }
 
@@ -233,7 +266,7 @@ export class SearchIndex {
 
   // Fused ranking; the keyword ranking alone without a query vector.
   async hybrid(query, queryVector, k) {
-    const ranking = await this.rank(query, queryVector);
+    const ranking = await this.rank(query, queryVector, k);
     return this.hits(ranking, ranking.ids.slice(0, k));
   }
 
@@ -290,22 +323,66 @@ export class SearchIndex {
 function rankingOf(ids, score, keywords, cosines) {
   const figures = (id) => ({
     score: score(id),
-    cosine: cosines ? cosines[id] : null,
+    cosine: cosines ? cosines.get(id) : null,
     coverage: keywords.coverage.get(id) ?? 0,
     strength: keywords.strength(id),
   });
   return { ids, figures };
 }
 
-function cosinesOf(vectors, queryVector) {
+function unitOf(vector) {
   let norm = 0;
-  for (const value of queryVector) norm += value * value;
+  for (const value of vector) norm += value * value;
   norm = Math.sqrt(norm);
-  return vectors.map((row) => {
-    let dot = 0;
-    for (let i = 0; i < row.length; i++) dot += row[i] * queryVector[i];
-    return dot / norm;
-  });
+  return Float64Array.from(vector, (value) => value / norm);
+}
+
+function dot(row, unit) {
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += row[i] * unit[i];
+  return sum;
+}
+
+// Each chunk's cosine estimated from its sign bits: the unit query's components summed
+// with the chunk's signs, over the square root of the dimensions. A table holds that sum
+// for every value of each byte of a row, so a chunk costs one lookup per 8 components.
+function signEstimates(signs, unit) {
+  const dimensions = unit.length;
+  const rowBytes = 4 * Math.ceil(dimensions / 32);
+  const table = new Float64Array(256 * rowBytes);
+  for (let place = 0; place < rowBytes; place++) {
+    for (let value = 0; value < 256; value++) {
+      let sum = 0;
+      for (let bit = 0; bit < 8 && 8 * place + bit < dimensions; bit++) {
+        const component = unit[8 * place + bit];
+        sum += (value >> bit) & 1 ? component : -component;
+      }
+      table[256 * place + value] = sum;
+    }
+  }
+  const scale = Math.sqrt(dimensions);
+  const estimates = new Float64Array(signs.length / rowBytes);
+  for (let id = 0; id < estimates.length; id++) {
+    let sum = 0;
+    for (let place = 0; place < rowBytes; place++) {
+      sum += table[256 * place + signs[id * rowBytes + place]];
+    }
+    estimates[id] = sum / scale;
+  }
+  return estimates;
+}
+
+// The `count` ids of the highest `scores`, best first; ties: the lower id first.
+function best(scores, count) {
+  const ids = [];
+  for (let id = 0; id < scores.length; id++) {
+    if (ids.length === count && !(scores[id] > scores[ids[count - 1]])) continue;
+    let at = ids.length;
+    while (at > 0 && scores[id] > scores[ids[at - 1]]) at -= 1;
+    ids.splice(at, 0, id);
+    if (ids.length > count) ids.pop();
+  }
+  return ids;
 }
 
 // One hit per section (url), at the place of its best chunk, holding the texts of all its
@@ -334,7 +411,8 @@ function section(group) {
   };
 }
 
-// vectors.<hash>.bin: a float32 scale per chunk, then int8 rows; unit rows out.
+// A vector group (vectors/<n>.<hash>.bin): a float32 scale per chunk, then int8 rows; unit
+// rows out.
 function dequantize(buffer, count, dimensions) {
   const scales = new Float32Array(buffer, 0, count);
   const values = new Int8Array(buffer, 4 * count, count * dimensions);

@@ -295,8 +295,8 @@ class SearchBox {
   onMeaningChange() {
     this.renderMeaning();
     if (this.meaning.state === "loading" && this.site.index.vectors) {
-      // The chunks' vectors come with the embedder, not before the first keyword result.
-      this.loadIndex().then((index) => index.vectors()).catch(() => {});
+      // The chunks' sign bits come with the embedder, not before the first keyword result.
+      this.loadIndex().then((index) => index.signs()).catch(() => {});
     }
     if (this.meaning.state === "ready" && this.query) this.search(this.query);
   }

@@ -1,7 +1,7 @@
 // The site's service worker: reading offline after the first visit, the assistant included.
 // pagemind's build injects BUILD (see pagemind/service_worker.py):
 //   {version, offline, shell, precache: [[url, revision]], models: [url],
-//    index: {manifest, vectors} | null}
+//    index: {manifest, signs} | null}
 // URLs are relative to this file, which sits at the site root, so the same code works at a
 // domain's root and under a sub-path such as /repo/.
 //
@@ -10,9 +10,9 @@
 //   the entries whose revision did not change from older caches, downloading only the rest.
 // - Pages, _pagemind/site.json and docs files: network-first, falling back to the cache, so
 //   a reader sees the newest build online and every visited page offline.
-// - The search index's shards, fragments and vectors (content-hashed, fetched as queries need
-//   them; precached with offline = "all"): cache-first, kept as they arrive, so a search
-//   offline finds what earlier searches fetched.
+// - The search index's shards, fragments, vector groups and signs (content-hashed, fetched
+//   as queries need them; precached with offline = "all"): cache-first, kept as they
+//   arrive, so a search offline finds what earlier searches fetched.
 // - Model files: one cache shared by every build ("pagemind-models", which runtime/loader.js
 //   fills with verified shards), so a docs edit never downloads the model again.
 // A new build waits until the page asks it to take over (the reader's "Reload"), so assets
@@ -170,18 +170,19 @@ async function modelFile(request) {
 }
 
 // The index files this build names (see pagemind/search_index/index_files.py): the term
-// shards and fragments its precached manifest lists, and its vectors.
+// shards, fragments and vector groups its precached manifest lists, and its signs.
 async function indexFiles() {
   if (!BUILD.index) return new Set();
   const manifestUrl = new URL(BUILD.index.manifest, SCOPE).href;
   const kept = await (await caches.open(PRECACHE)).match(manifestUrl);
   if (!kept) return new Set();
   const manifest = await kept.json();
-  const files = ["terms", "fragments"].flatMap((folder) =>
-    manifest[folder].files.map((hash, number) => `${folder}/${number}.${hash}.json`),
+  const kinds = [["terms", "json"], ["fragments", "json"], ["vectors", "bin"]];
+  const files = kinds.flatMap(([folder, extension]) =>
+    (manifest[folder]?.files ?? []).map((hash, n) => `${folder}/${n}.${hash}.${extension}`),
   );
   const urls = files.map((file) => new URL(file, INDEX_URL).href);
-  if (BUILD.index.vectors) urls.push(new URL(BUILD.index.vectors, SCOPE).href);
+  if (BUILD.index.signs) urls.push(new URL(BUILD.index.signs, SCOPE).href);
   return new Set(urls);
 }
 

@@ -7,14 +7,15 @@ The worker's code is site_templates/sw.js; the build injects one JSON object int
      "precache": [["<site-relative URL>", "<sha256 of the file, 16 hex>"], ...],
      "models": ["_pagemind/models/<role>/<file>", ...],
      "index": {"manifest": "_pagemind/index/manifest.<hash>.json",
-               "vectors": "_pagemind/index/vectors.<hash>.bin" | null} | null}
+               "signs": "_pagemind/index/signs.<hash>.bin" | null} | null}
 
 Precached: everything under `_pagemind/` but the models and the search index's shards,
-fragments and vectors (so: runtime, shaders, theme, the index manifest, assistant settings,
-site.json) and 404.html; with `offline = "all"` every page, docs file and index file too.
-Index files that are not precached are kept as queries fetch them (a search offline finds
-what the searches before it fetched); `index` names the files from which the worker learns
-which of them this build still needs (a list of them all would make sw.js grow with the site).
+fragments, vector groups and signs (so: runtime, shaders, theme, the index manifest,
+assistant settings, site.json) and 404.html; with `offline = "all"` every page, docs file
+and index file too. Index files that are not precached are kept as queries fetch them (a
+search offline finds what the searches before it fetched); `index` names the files from
+which the worker learns which of them this build still needs (a list of them all would
+make sw.js grow with the site).
 The runtime and site.json keep their names across builds, so each entry
 carries its content hash: a new build's worker copies unchanged entries from the old one's
 cache and downloads only what changed. Model files are cached as the reader's browser
@@ -38,7 +39,9 @@ BUNDLE_DIR = "_pagemind/"
 MODELS_DIR = "_pagemind/models/"
 INDEX_DIR = "_pagemind/index/"
 # The index files a query fetches as it needs them (see search_index/index_files.py).
-ON_DEMAND_INDEX = (f"{INDEX_DIR}terms/", f"{INDEX_DIR}fragments/", f"{INDEX_DIR}vectors.")
+ON_DEMAND_INDEX = tuple(
+    f"{INDEX_DIR}{name}" for name in ("terms/", "fragments/", "vectors/", "signs.")
+)
 THEME_DIR = "_pagemind/theme/"
 _ALWAYS_PRECACHED = ("404.html",)
 # Files of the output that a reader never requests.
@@ -114,12 +117,10 @@ class ServiceWorkerWriter:
 
 
 def _index_files(files: list[str]) -> dict | None:
-    """This build's index manifest and vectors file, None for a site without an index."""
+    """This build's index manifest and signs file, None for a site without an index."""
     manifest = [name for name in files if name.startswith(f"{INDEX_DIR}manifest.")]
-    vectors = [name for name in files if name.startswith(f"{INDEX_DIR}vectors.")]
-    return (
-        {"manifest": manifest[0], "vectors": vectors[0] if vectors else None} if manifest else None
-    )
+    signs = [name for name in files if name.startswith(f"{INDEX_DIR}signs.")]
+    return {"manifest": manifest[0], "signs": signs[0] if signs else None} if manifest else None
 
 
 def _url_of(name: str) -> str:

@@ -98,7 +98,7 @@ def test_a_second_ci_build_with_the_restored_cache_embeds_nothing(tmp_path, caps
     after = {path.name: path.read_bytes() for path in (second / EMBEDDINGS).iterdir()}
     assert after == restored
     # ... and the site's vectors are those of the first build.
-    assert vectors_file(second) == vectors_file(first)
+    assert vector_files(second) == vector_files(first)
 
 
 def index_size(log: str) -> int:
@@ -107,6 +107,9 @@ def index_size(log: str) -> int:
     return int(count)
 
 
-def vectors_file(root: Path) -> tuple[str, bytes]:
-    (path,) = (root / "site" / "_pagemind" / "index").glob("vectors.*.bin")
-    return path.name, path.read_bytes()
+def vector_files(root: Path) -> dict[str, bytes]:
+    """The index's vector groups and signs, by name."""
+    index = root / "site" / "_pagemind" / "index"
+    paths = [*index.glob("vectors/*.bin"), *index.glob("signs.*.bin")]
+    assert paths
+    return {path.relative_to(index).as_posix(): path.read_bytes() for path in paths}

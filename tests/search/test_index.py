@@ -23,7 +23,7 @@ def test_index_files_are_content_hashed_and_named_in_site_json(tmp_path: Path) -
     index = _index_description(tmp_path / "site")
     bundle = tmp_path / "site" / "_pagemind"
 
-    assert index["format"] == "pagemind-index/2"
+    assert index["format"] == "pagemind-index/3"
     assert index["vectors"] is None  # the assistant is off: keyword-only
     manifest = json.loads((bundle / index["manifest"]).read_text())
     for folder in ("terms", "fragments"):

@@ -1,4 +1,4 @@
-"""The index cut into small content-hashed files (pagemind-index/2) on MkDocs' own docs: read
+"""The index cut into small content-hashed files (pagemind-index/3) on MkDocs' own docs: read
 back whole it is the index computed in memory, so BM25 scores are exact; runtime/retrieval.js
 under Node, fetching only the files a query needs, ranks with the very same scores."""
 

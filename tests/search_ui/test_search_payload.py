@@ -1,6 +1,6 @@
 """What the search box downloads for its first results, counted at a real static host: the
 index manifest, the shards of the query's terms and the fragments of the results shown;
-no vectors and no model."""
+no vectors, no sign bits and no model."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_the_first_results_fetch_only_the_manifest_the_terms_shards_and_shown_fr
     bundle = built_site / "_pagemind"
     description = json.loads((bundle / "site.json").read_text())["index"]
     manifest = json.loads((bundle / description["manifest"]).read_text())
-    assert not [path for path in fetched if "/models/" in path or "vectors." in path], fetched
+    vector_files = ("/models/", "/index/vectors/", "/index/signs.")
+    assert not [path for path in fetched if any(part in path for part in vector_files)], fetched
     index_files = {path.removeprefix("_pagemind/") for path in fetched if "/index/" in path}
     terms = {path for path in index_files if path.startswith("index/terms/")}
     fragments = index_files - terms - {description["manifest"]}

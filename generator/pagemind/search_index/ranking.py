@@ -4,17 +4,26 @@ from chunks, and the relevance test. runtime/retrieval.js ranks the same way
 values.
 
 - keyword: BM25 (k1, b) summed over the query's distinct terms in order of appearance.
-- vector: cosine of the query vector with each chunk's dequantized vector.
-- hybrid: cosine + FUSION_WEIGHT * keyword strength * coverage, where the strength is the
-  chunk's BM25 over the most any chunk could score for the query ((k1 + 1) times the summed
-  idf of its terms), in [0, 1), and the coverage the share of the query's idf mass it holds.
-  Scores are fused, not ranks: a keyword list of chunks that merely share a common word
-  must not outvote the meaning (reciprocal rank fusion ranked below vector-only on the
-  MkDocs questions). Weighing the strength by the coverage lifts a chunk that holds most of
-  the query's rare words and barely one that repeats one of them: on bench/eval_answers.py's
-  three sites it ranks at or above keyword-only and vector-only at every k (section hit@1
-  0.67/0.79/0.75 against 0.67/0.71/0.67 for cosine + 0.3 * strength, hit@3 and hit@5 the
-  same or higher).
+- vector: cosine of the query vector with each chunk's dequantized vector, in two passes so
+  that a browser fetches the vectors of a few chunks only. The first scores every chunk by
+  its sign bits (the cosine estimated as the unit query's dot product with the signs over
+  the square root of the dimensions: 48 bytes a chunk at 384 dimensions, against 388 for
+  the int8 vector); the best FIRST_PASS_CANDIDATES (or k, if more) go on to the exact
+  cosine, and only they are ranked. On bench/vector_first_pass.py's 72 questions over
+  three sites the hybrid top 5 is that of exact cosine over every chunk for 70 at 20
+  candidates and all 72 at 40 (for a question the docs do not cover, whose cosines are
+  flat, the order below the best hit may differ, but not the relevance verdict).
+- hybrid: cosine + FUSION_WEIGHT * keyword strength * coverage (the "lift"), in the same two
+  passes (the sign estimate + the lift, then the exact cosine + the lift), where the
+  strength is the chunk's BM25 over the most any chunk could score for the query ((k1 + 1)
+  times the summed idf of its terms), in [0, 1), and the coverage the share of the query's
+  idf mass it holds. Scores are fused, not ranks: a keyword list of chunks that merely share
+  a common word must not outvote the meaning (reciprocal rank fusion ranked below
+  vector-only on the MkDocs questions). Weighing the strength by the coverage lifts a chunk
+  that holds most of the query's rare words and barely one that repeats one of them: on
+  bench/eval_answers.py's three sites it ranks at or above keyword-only and vector-only at
+  every k (section hit@1 0.67/0.79/0.75 against 0.67/0.71/0.67 for cosine + 0.3 * strength,
+  hit@3 and hit@5 the same or higher).
 - sections: chunks of one section are one result, at the rank of its best chunk, their
   texts joined in reading order (never one section twice among the sources).
 - ties: the lower chunk number (reading order of the site) first.
@@ -38,6 +47,7 @@ FUSION_WEIGHT = 1.0
 KEYWORD_WEIGHT = 0.3  # of a section's keyword strength in the assistant's evidence score
 MIN_COSINE = 0.25
 MIN_COVERAGE = 0.5
+FIRST_PASS_CANDIDATES = 40
 
 
 def ranking_settings() -> dict:
@@ -49,6 +59,7 @@ def ranking_settings() -> dict:
         "keyword_weight": KEYWORD_WEIGHT,
         "min_cosine": MIN_COSINE,
         "min_coverage": MIN_COVERAGE,
+        "first_pass_candidates": FIRST_PASS_CANDIDATES,
     }
 
 
@@ -77,6 +88,8 @@ class Ranker:
         self.chunks = chunks
         self.stats = stats
         self.vectors = vectors
+        # What the index's signs file holds: a component is "+" where it is not negative.
+        self.signs = None if vectors is None else np.where(vectors >= 0, 1, -1).astype(np.int8)
 
     def keyword(self, query: str, k: int) -> list[Hit]:
         keywords = self._bm25(query)
@@ -84,22 +97,41 @@ class Ranker:
         return [self._hit(n, keywords.scores[n], keywords, None) for n in ranked[:k]]
 
     def vector(self, query_vector: np.ndarray, k: int, query: str = "") -> list[Hit]:
-        cosines = self._cosines(query_vector)
-        keywords = self._bm25(query)
-        ranked = _ranked(dict(enumerate(cosines.tolist())))
-        return [self._hit(n, cosines[n], keywords, cosines) for n in ranked[:k]]
+        """Cosine ranking; `query` gives the hits' keyword figures."""
+        return self._two_passes(query_vector, self._bm25(query), 0.0, k)
 
     def hybrid(self, query: str, query_vector: np.ndarray | None, k: int) -> list[Hit]:
         """Fused ranking; keyword ranking alone when there is no query vector."""
         if query_vector is None or self.vectors is None:
             return self.keyword(query, k)
-        keywords = self._bm25(query)
-        cosines = self._cosines(query_vector)
-        fused = {
-            number: cosine + FUSION_WEIGHT * keywords.lift(number)
-            for number, cosine in enumerate(cosines.tolist())
-        }
-        return [self._hit(n, fused[n], keywords, cosines) for n in _ranked(fused)[:k]]
+        return self._two_passes(query_vector, self._bm25(query), FUSION_WEIGHT, k)
+
+    def candidates(self, query: str, query_vector: np.ndarray, k: int = 0) -> list[int]:
+        """The chunks whose exact vectors a hybrid ranking reads (a browser fetches their
+        groups)."""
+        return self._first_pass(query_vector, self._bm25(query), FUSION_WEIGHT, k)
+
+    def _first_pass(
+        self, query_vector: np.ndarray, keywords: _KeywordScores, weight: float, k: int
+    ) -> list[int]:
+        """The candidates of the exact pass: the best chunks by sign estimate + weight * lift."""
+        unit = _unit(query_vector)
+        estimates = (self.signs * unit).sum(axis=1) / np.sqrt(len(unit))
+        lifts = np.zeros(len(self.chunks))
+        for number in keywords.scores:
+            lifts[number] = keywords.lift(number)
+        order = np.argsort(-(estimates + weight * lifts), kind="stable")
+        return order[: max(FIRST_PASS_CANDIDATES, k)].tolist()
+
+    def _two_passes(
+        self, query_vector: np.ndarray, keywords: _KeywordScores, weight: float, k: int
+    ) -> list[Hit]:
+        """The first pass's candidates ranked by exact cosine + weight * lift."""
+        unit = _unit(query_vector)
+        candidates = self._first_pass(query_vector, keywords, weight, k)
+        cosines = {n: float(self.vectors[n] @ unit) for n in candidates}
+        scores = {n: cosines[n] + weight * keywords.lift(n) for n in candidates}
+        return [self._hit(n, scores[n], keywords, cosines) for n in _ranked(scores)[:k]]
 
     def term_weights(self, query: str) -> dict[str, float]:
         """The query's distinct terms, in order of appearance, and their idf."""
@@ -123,12 +155,12 @@ class Ranker:
         coverage = {number: idf / total for number, idf in matched.items()}
         return _KeywordScores(scores, coverage, (K1 + 1) * total)
 
-    def _cosines(self, query_vector: np.ndarray) -> np.ndarray:
-        query = np.asarray(query_vector, dtype=np.float64)
-        return self.vectors @ (query / np.linalg.norm(query))
-
     def _hit(
-        self, number: int, score: float, keywords: _KeywordScores, cosines: np.ndarray | None
+        self,
+        number: int,
+        score: float,
+        keywords: _KeywordScores,
+        cosines: dict[int, float] | None,
     ) -> Hit:
         chunk = self.chunks[number]
         return Hit(
@@ -193,6 +225,11 @@ def is_relevant(hits: list[Hit]) -> bool:
     if hits[0].cosine is not None:
         return max(hit.cosine for hit in hits) >= MIN_COSINE
     return max(hit.coverage for hit in hits) >= MIN_COVERAGE
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)
+    return vector / np.linalg.norm(vector)
 
 
 def _ranked(scores: dict[int, float]) -> list[int]:

@@ -10,6 +10,11 @@ index_files.py for the layout):
 - fragments: the chunks in reading order cut into runs of about FRAGMENT_BYTES, preferably
   where a page ends, so a result list fetches the texts of the chunks it shows and little
   more; the manifest gives each fragment's first chunk number.
+- vector groups: the int8 vectors cut where the fragments are (a group's float32 scales,
+  then its rows), so a meaning-based ranking fetches the groups of its candidates only.
+- signs: one bit per component of every chunk's vector (set where it is not negative), rows
+  of 32-bit little-endian words, bit j of word w for component 32 w + j: the first pass of a
+  meaning-based ranking reads them all, at an eighth of a byte per component.
 
 Every file is named by its content's hash, so a host and the service worker keep it for good.
 """
@@ -19,8 +24,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.keywords import KeywordStats
@@ -45,16 +53,16 @@ class Cut:
     def manifest(self) -> dict:
         return {"first": self.first, "files": self.hashes}
 
-    def files(self, folder: str) -> dict[str, bytes]:
+    def files(self, folder: str, extension: str = "json") -> dict[str, bytes]:
         """Paths relative to `_pagemind/` -> content."""
         return {
-            shard_path(folder, number, digest): data
+            shard_path(folder, number, digest, extension): data
             for number, (digest, data) in enumerate(zip(self.hashes, self.contents, strict=True))
         }
 
 
-def shard_path(folder: str, number: int, digest: str) -> str:
-    return f"index/{folder}/{number}.{digest}.json"
+def shard_path(folder: str, number: int, digest: str, extension: str = "json") -> str:
+    return f"index/{folder}/{number}.{digest}.{extension}"
 
 
 def content_hash(data: bytes) -> str:
@@ -95,6 +103,36 @@ def fragments(chunks: list[Chunk]) -> Cut:
         runs[-1].append(record)
         size += len(json_bytes(record))
     return Cut(firsts, [json_bytes({"chunks": run}) for run in runs])
+
+
+def vector_groups(values: np.ndarray, scales: np.ndarray, firsts: list[int]) -> Cut:
+    """The int8 rows and their scales in groups starting at the chunks `firsts`."""
+    ends = [*firsts[1:], len(values)][: len(firsts)]
+    return Cut(
+        list(firsts),
+        [
+            scales[first:end].astype("<f4").tobytes() + values[first:end].tobytes()
+            for first, end in zip(firsts, ends, strict=True)
+        ],
+    )
+
+
+def sign_words(dimensions: int) -> int:
+    return math.ceil(dimensions / 32)
+
+
+def pack_signs(values: np.ndarray) -> bytes:
+    """The sign bits of int8 rows, each row padded to whole 32-bit words."""
+    count, dimensions = values.shape
+    bits = np.zeros((count, 32 * sign_words(dimensions)), dtype=bool)
+    bits[:, :dimensions] = values >= 0
+    return np.packbits(bits, axis=1, bitorder="little").tobytes()
+
+
+def unpack_signs(data: bytes, count: int, dimensions: int) -> np.ndarray:
+    """(count, dimensions) booleans: True where a component is not negative."""
+    packed = np.frombuffer(data, dtype=np.uint8).reshape(count, 4 * sign_words(dimensions))
+    return np.unpackbits(packed, axis=1, bitorder="little")[:, :dimensions].astype(bool)
 
 
 def _runs(entries: Iterable, size_of, target: int) -> Iterator[list]:
