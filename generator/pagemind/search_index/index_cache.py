@@ -68,11 +68,11 @@ class IndexCache:
         `_pagemind/` a build wrote them into) only where they are. The record goes last, so
         a reader never finds a record whose files are not all there."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        kept = set() if published else {_bundle_path(name) for name in files.files}
-        for path in kept:
+        kept = {} if published else {_bundle_path(name): data for name, data in files.files.items()}
+        for path, data in kept.items():
             target = self.folder / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(target, files.files[f"_pagemind/{path}"])
+            replace_file(target, data)
         record = {
             "key": self.key,
             "description": files.description,
@@ -80,7 +80,7 @@ class IndexCache:
             "folder": str(published) if published else None,
         }
         replace_file(self.folder / RECORD, json.dumps(record).encode())
-        self._remove_stale(kept)
+        self._remove_stale(set(kept))
 
     def _remove_stale(self, kept: set[str]) -> None:
         """Files of earlier indexes; another process's .partial file is its own."""

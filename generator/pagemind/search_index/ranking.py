@@ -109,13 +109,13 @@ class Ranker:
     def candidates(self, query: str, query_vector: np.ndarray, k: int = 0) -> list[int]:
         """The chunks whose exact vectors a hybrid ranking reads (a browser fetches their
         groups)."""
-        return self._first_pass(query_vector, self._bm25(query), FUSION_WEIGHT, k)
+        return self._first_pass(_unit(query_vector), self._bm25(query), FUSION_WEIGHT, k)
 
     def _first_pass(
-        self, query_vector: np.ndarray, keywords: _KeywordScores, weight: float, k: int
+        self, unit: np.ndarray, keywords: _KeywordScores, weight: float, k: int
     ) -> list[int]:
-        """The candidates of the exact pass: the best chunks by sign estimate + weight * lift."""
-        unit = _unit(query_vector)
+        """The candidates of the exact pass: the best chunks by sign estimate + weight * lift
+        (`unit`: the query vector over its norm)."""
         estimates = (self.signs * unit).sum(axis=1) / np.sqrt(len(unit))
         lifts = np.zeros(len(self.chunks))
         for number in keywords.scores:
@@ -128,7 +128,7 @@ class Ranker:
     ) -> list[Hit]:
         """The first pass's candidates ranked by exact cosine + weight * lift."""
         unit = _unit(query_vector)
-        candidates = self._first_pass(query_vector, keywords, weight, k)
+        candidates = self._first_pass(unit, keywords, weight, k)
         cosines = {n: float(self.vectors[n] @ unit) for n in candidates}
         scores = {n: cosines[n] + weight * keywords.lift(n) for n in candidates}
         return [self._hit(n, scores[n], keywords, cosines) for n in _ranked(scores)[:k]]
