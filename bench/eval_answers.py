@@ -7,7 +7,8 @@ Prints, per site:
 - retrieval: section hit@1/3/5 (a hit is the answering section or one under it; sections
   counted once) for keyword, vector, hybrid (the search box's fused ranking) and the
   assistant's evidence ranking (hybrid, then sections ranked again by their best sentence);
-- passage: share of the passages ("From the docs") holding every must_contain string;
+- passage: share of the passages ("From the docs", with "Also in the docs" where shown)
+  holding every must_contain string, and their mean length;
 - abstention: share of bench/questions/off_topic.txt the relevance gate declines, and of
   the site's questions it answers;
 - with --answers, the generated answers (as `pagemind ask --cpu` makes them, the site's
@@ -188,14 +189,17 @@ def holds(text: str, item: dict) -> bool:
 def report_passages_and_abstention(site: Site) -> None:
     evidences = [site.evidence(item["question"]) for item in site.items]
     passages = [best_passage(e) if e.covers else None for e in evidences]
-    held = sum(
-        bool(p) and holds(p.text, item) for p, item in zip(passages, site.items, strict=True)
-    )
+    shown = ["\n".join(quote.text for quote in p.quotes) if p else "" for p in passages]
+    held = sum(holds(text, item) for text, item in zip(shown, site.items, strict=True))
+    length = sum(map(len, shown)) / max(sum(map(bool, shown)), 1)
     off_topic = [line for line in OFF_TOPIC.read_text().splitlines() if line.strip()]
     declined = sum(not site.evidence(q).covers for q in off_topic)
     answered = sum(e.covers for e in evidences)
     n = len(site.items)
-    print(f"\npassages holding their key facts: {held / n:.2f} ({held}/{n})")
+    print(
+        f"\npassages holding their key facts: {held / n:.2f} ({held}/{n}), "
+        f"{length:.0f} characters on average"
+    )
     print(
         f"relevance gate: declines {declined / len(off_topic):.2f} of off-topic prompts "
         f"({declined}/{len(off_topic)}), answers {answered / n:.2f} of the site's questions"

@@ -1,5 +1,6 @@
 // One question and its answer in the assistant panel's conversation (panel.js): the
-// question, "From the docs" (the passage), the answer as it streams, sentence by sentence
+// question, "From the docs" (the passage, and "Also in the docs" where it quotes the runner-up
+// section too), the answer as it streams, sentence by sentence
 // with citations, "Why this answer" (the sentences held back as not in the docs), the
 // sources, then copy, ratings and "Report a gap"; an answer from the answer cache shows
 // the same, marked, with "Ask again". It shows what assistant_chat.js returns and decides
@@ -110,14 +111,26 @@ export class Turn {
     if (passage) this.answer.before(this.passageBlock(passage));
   }
 
+  // The best section's quote, then the runner-up's where the passage has one.
   passageBlock(passage) {
-    const link = siteLink(passage.url, this.site.root, {}, passage.breadcrumb || passage.heading);
-    const quote = element("blockquote", {});
-    quote.append(renderText(passage.text, { siteRoot: this.site.root }));
-    return element("section", { class: "pm-passage", "aria-label": "From the docs" },
-      element("p", { class: "pm-passage-label" }, "From the docs"),
-      quote,
-      element("p", { class: "pm-passage-source" }, "— ", link));
+    const block = element("section", { class: "pm-passage", "aria-label": "From the docs" },
+      ...this.quoteParts(passage, "From the docs", "pm-passage-source"));
+    if (passage.also) {
+      block.append(element("div", { class: "pm-passage-also" },
+        ...this.quoteParts(passage.also, "Also in the docs", "pm-passage-also-source")));
+    }
+    return block;
+  }
+
+  quoteParts(quote, label, sourceClass) {
+    const link = siteLink(quote.url, this.site.root, {}, quote.breadcrumb || quote.heading);
+    const text = element("blockquote", {});
+    text.append(renderText(quote.text, { siteRoot: this.site.root }));
+    return [
+      element("p", { class: "pm-passage-label" }, label),
+      text,
+      element("p", { class: sourceClass }, "— ", link),
+    ];
   }
 
   showSources(sources) {

@@ -1,31 +1,47 @@
 // The passage: the docs' own words that best answer a question, quoted verbatim with a link
-// to their section, shown before (and without) any model. The same units as
+// to their section, shown before (and without) any model; and, when the runner-up section
+// covers the question on its own, a shorter quote of it (`also`). The same units as
 // pagemind.assistant.passage in Python (parity-tested; its docstring gives the rules).
 //
-//   bestPassage(evidence, grounding)   // {text, url, heading, breadcrumb} or null
+//   bestPassage(evidence, grounding)
+//   // {text, url, heading, breadcrumb, also: {text, url, heading, breadcrumb} | null} or null
 
 import { unitsOf } from "./evidence.js";
 import { joinUnits } from "./sentences.js";
 
 export function bestPassage(evidence, grounding) {
-  const units = unitsOf(evidence, 0);
+  const best = quote(evidence, 0, grounding.passage_chars, grounding);
+  if (!best) return null;
+  const also = runnerUpCovers(evidence, grounding)
+    ? quote(evidence, 1, grounding.runner_up_chars, grounding)
+    : null;
+  return { ...best, also };
+}
+
+function runnerUpCovers(evidence, grounding) {
+  const { weighed, sections } = evidence;
+  return weighed && sections.length > 1 && sections[1].score >= grounding.min_score;
+}
+
+function quote(evidence, section, chars, grounding) {
+  const units = section < evidence.sections.length ? unitsOf(evidence, section) : [];
   if (!units.length) return null;
-  const chosen = [...choose(units, grounding)].sort((a, b) => a - b);
-  const { url, heading, breadcrumb } = evidence.sections[0];
+  const chosen = [...choose(units, chars, grounding.code_prior)].sort((a, b) => a - b);
+  const { url, heading, breadcrumb } = evidence.sections[section];
   return { text: joinUnits(chosen.map((i) => units[i].unit)), url, heading, breadcrumb };
 }
 
-function choose(units, { code_prior: codePrior, passage_chars: passageChars }) {
+function choose(units, chars, codePrior) {
   const scores = units.map(({ unit, score }) => score + (unit.text.includes("`") ? codePrior : 0));
   const order = units.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
   const chosen = new Set();
   let length = 0;
   for (const i of order) {
-    if (chosen.size && length >= passageChars) break;
+    if (chosen.size && length >= chars) break;
     const added = [i, ...neededBy(units, i)].filter((j) => !chosen.has(j));
     // Characters as Python counts them (code points), so both sides cut at the same unit.
     const cost = added.reduce((sum, j) => sum + [...units[j].unit.text].length, 0);
-    if (chosen.size && length + cost > 2 * passageChars) continue;
+    if (chosen.size && length + cost > 2 * chars) continue;
     for (const j of added) chosen.add(j);
     length += cost;
   }

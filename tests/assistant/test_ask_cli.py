@@ -26,6 +26,9 @@ def test_ask_answers_with_the_sections_it_was_given(capsys):
     assert set(result) == {"passage", "answer", "claims", "sources"}
     passage = result["passage"]
     assert passage["url"].startswith("guides/deploying/#") and "gh-deploy" in passage["text"]
+    also = passage["also"]  # the runner-up section (the Actions way) covers it too
+    assert set(also) == {"text", "url", "heading"} and also["url"] != passage["url"]
+    assert also["url"].startswith("guides/deploying/#") and also["text"]
     sources = result["sources"]
     assert sources and set(sources[0]) == {"url", "page", "heading", "score"}
     assert any(source["page"] == "guides/deploying.md" for source in sources)

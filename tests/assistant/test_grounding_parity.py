@@ -145,8 +145,13 @@ def python_side(files, query: str, query_vector: list[float] | None) -> dict:
             [u.section, u.unit.text, u.unit.kind, u.unit.block, u.score] for u in evidence.units
         ],
         "covers": evidence.covers,
-        "passage": passage and {**passage.to_json(), "breadcrumb": passage.breadcrumb},
+        "passage": passage and {**_quote_json(passage), "also": _quote_json(passage.also)},
     }
+
+
+def _quote_json(quote) -> dict | None:
+    """A quote as runtime/passage.js returns it."""
+    return quote and {**quote.to_json(), "breadcrumb": quote.breadcrumb}
 
 
 ANSWER_TEMPLATES = [
@@ -218,6 +223,9 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         for mode in ("hybrid", "keyword"):
             _assert_same(theirs[mode], ours[mode], f"{mode}: {query}")
     assert any(result["keyword"]["passage"] for result in expected)
+    assert any(
+        result["hybrid"]["passage"]["also"] for result in expected if result["hybrid"]["passage"]
+    )
     assert {result["keyword"]["covers"] for result in expected} == {True, False}
 
     reasons = set()

@@ -15,6 +15,7 @@ def grounding_settings() -> dict:
         "candidate_sections": evidence.CANDIDATE_SECTIONS,
         "min_score": evidence.MIN_SCORE,
         "passage_chars": passage.PASSAGE_CHARS,
+        "runner_up_chars": passage.RUNNER_UP_CHARS,
         "code_prior": passage.CODE_PRIOR,
         "support_share": attribution.SUPPORT_SHARE,
         "function_words": sorted(support.FUNCTION_WORDS),

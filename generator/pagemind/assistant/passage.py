@@ -3,7 +3,7 @@ to their section, shown before (and without) any model. runtime/passage.js choos
 units (parity-tested).
 
 From the best section of the evidence (pagemind.assistant.evidence), units in reading order,
-taken best first until the passage holds PASSAGE_CHARS characters:
+taken best first until the quote holds PASSAGE_CHARS characters:
 - a unit scores as the evidence scored it plus CODE_PRIOR when it holds code (docs answer
   "how" with a command, a key or a value: measured on bench/eval_answers.py's sites);
 - each comes with what reading it needs: the block a sentence ending in ":" introduces, and
@@ -11,26 +11,36 @@ taken best first until the passage holds PASSAGE_CHARS characters:
 - the best unit is always taken whole; a later one that would take the passage past twice
   PASSAGE_CHARS is passed over, so a long code block never turns the quote into a page.
 
+When the runner-up section also covers the question on its own (it scores MIN_SCORE or more
+in the evidence's second ranking), the passage quotes it too, `also`, in RUNNER_UP_CHARS
+chosen the same way: usually its best unit alone. The two best sections are often close
+(a parent and its subsection, a guide and its reference), and the first ranking's best is
+then the wrong one as often as not. Keyword-only evidence has no per-section judgment, so
+it quotes one section.
+
 A budget of characters rather than a count of units: key facts are often spread over a few
 short sentences or list items, which a count of three cut off while one long unit filled the
 quote. On bench/eval_answers.py's three sites (MkDocs, HTTPX, pagemind), passages holding
 their key facts rose from 0.71/0.62/0.50 (three units) to 0.83/0.67/0.58, about 400 to 500
-characters long.
+characters long. Quoting the runner-up too took them to 0.92/0.71/0.88 (about 600 to 750
+characters: `.venv/bin/python bench/eval_answers.py`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from pagemind.assistant.evidence import Evidence, ScoredUnit
+from pagemind.assistant.evidence import MIN_SCORE, Evidence, ScoredUnit
 from pagemind.assistant.sentences import join_units
 
 PASSAGE_CHARS = 400
+RUNNER_UP_CHARS = 200
 CODE_PRIOR = 0.1
 
 
 @dataclass(frozen=True)
-class Passage:
+class Quote:
     text: str
     url: str  # the section's, site-relative
     heading: str
@@ -40,29 +50,54 @@ class Passage:
         return {"text": self.text, "url": self.url, "heading": self.heading}
 
 
+@dataclass(frozen=True)
+class Passage(Quote):
+    also: Quote | None = None  # the runner-up section's quote
+
+    @property
+    def quotes(self) -> list[Quote]:
+        """What the reader is shown, best first."""
+        return [self, *([self.also] if self.also else [])]
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "also": self.also and self.also.to_json()}
+
+
 def best_passage(evidence: Evidence) -> Passage | None:
     """None when the evidence holds no section with text."""
-    if not evidence.sections:
+    best = _quote(evidence, 0, PASSAGE_CHARS)
+    if best is None:
         return None
-    units = evidence.units_of(0)
+    also = _quote(evidence, 1, RUNNER_UP_CHARS) if _runner_up_covers(evidence) else None
+    return Passage(**dataclasses.asdict(best), also=also)
+
+
+def _runner_up_covers(evidence: Evidence) -> bool:
+    return (
+        evidence.weighed and len(evidence.sections) > 1 and evidence.sections[1].score >= MIN_SCORE
+    )
+
+
+def _quote(evidence: Evidence, section: int, chars: int) -> Quote | None:
+    units = evidence.units_of(section) if section < len(evidence.sections) else []
     if not units:
         return None
-    chosen = _choose(units)
-    section = evidence.sections[0]
+    chosen = _choose(units, chars)
+    hit = evidence.sections[section]
     text = join_units([units[i].unit for i in sorted(chosen)])
-    return Passage(text, section.url, section.heading, section.breadcrumb)
+    return Quote(text, hit.url, hit.heading, hit.breadcrumb)
 
 
-def _choose(units: list[ScoredUnit]) -> set[int]:
+def _choose(units: list[ScoredUnit], chars: int) -> set[int]:
     scores = [unit.score + CODE_PRIOR * ("`" in unit.unit.text) for unit in units]
     chosen: set[int] = set()
     length = 0
     for i in sorted(range(len(units)), key=lambda i: (-scores[i], i)):
-        if chosen and length >= PASSAGE_CHARS:
+        if chosen and length >= chars:
             break
         added = {i, *_needed_by(units, i)} - chosen
         cost = sum(len(units[j].unit.text) for j in added)
-        if chosen and length + cost > 2 * PASSAGE_CHARS:
+        if chosen and length + cost > 2 * chars:
             continue
         chosen |= added
         length += cost

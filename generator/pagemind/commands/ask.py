@@ -32,9 +32,10 @@ def register(
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"passage": {"text", "url", "heading"}, "answer": the supported sentences '
-        'with citations, "claims": [{"text", "source", "reason"}] (reason: why a sentence was '
-        'held back, "" when shown), "sources": [hits as `pagemind search --json` prints]}',
+        help='print {"passage": {"text", "url", "heading", "also": the runner-up section\'s '
+        'quote with the same keys, or null}, "answer": the supported sentences with citations, '
+        '"claims": [{"text", "source", "reason"}] (reason: why a sentence was held back, "" '
+        'when shown), "sources": [hits as `pagemind search --json` prints]}',
     )
     parser.add_argument(
         "--cpu", action="store_true", help="generate with the numpy reference instead of wgpu"
@@ -91,6 +92,9 @@ def _as_json(answer) -> dict:
     }
 
 
+QUOTE_LABELS = ("From the docs", "Also in the docs")  # as the panel heads them
+
+
 class _Printer:
     """The passage first (before any generation), then each supported unit of the answer,
     cited, as soon as it is judged."""
@@ -99,8 +103,9 @@ class _Printer:
         self.started = False
 
     def passage(self, passage) -> None:
-        print(f"From the docs ({passage.breadcrumb}, {passage.url}):\n")
-        print(textwrap.indent(passage.text, "  "), end="\n\n", flush=True)
+        for label, quote in zip(QUOTE_LABELS, passage.quotes, strict=False):
+            print(f"{label} ({quote.breadcrumb}, {quote.url}):\n")
+            print(textwrap.indent(quote.text, "  "), end="\n\n", flush=True)
 
     def claim(self, claim) -> None:
         from pagemind.assistant.attribution import cited_text
