@@ -11,6 +11,11 @@ uploaded, pipelines built.
 - Node on Dawn (--node; the GPU it finds): Node has no Cache Storage, so both loads read
   the shards from the local server: the second shows the load without download time.
 
+For each host, a returning visit's load is then broken down by phase (Session.load's onPhase:
+device, program, manifest, shards, WGSL sources, shader modules and pipelines with how many
+were created rather than shared, upload, buffers, bind groups, tokenizer), with the times of
+the first embedding and the first token right after it.
+
     .venv/bin/python bench/cached_start.py [--node] [--no-chromium]
 """
 
@@ -33,6 +38,29 @@ from pagemind.models.safetensors_source import read_bert_folder  # noqa: E402
 from pagemind.models.tiny_model import random_bert_folder, tiny_llama_gguf  # noqa: E402
 from runtime_site import add_model, build_runtime_site  # noqa: E402
 from static_host import StaticHost  # noqa: E402
+
+# A returning visit's load timed by phase (the runtime core itself: Node's harness gives it,
+# a page imports it), then the first embedding and the first token right after, which would
+# show any work the load left for later. Milliseconds from the start of the load.
+PHASED = """
+async (models) => {
+  const session = typeof document === "undefined"
+    ? await window.createRuntime()
+    : new (await import("./_pagemind/runtime/session.js")).Session();
+  const phases = [];
+  const onPhase = (event) => phases.push(event);
+  const origin = performance.now();
+  await Promise.all(models.map((model) => session.load(model, undefined, undefined, onPhase)));
+  const ready = performance.now() - origin;
+  await session.embed([[101, 2000, 102]], {model: "embedder"});
+  const firstEmbedding = performance.now() - origin;
+  await session.generate([1, 2, 3], {maxTokens: 1});
+  const firstToken = performance.now() - origin;
+  await session.close();
+  const relative = (event) => ({...event, start: event.start - origin, end: event.end - origin});
+  return {ready, firstEmbedding, firstToken, phases: phases.map(relative)};
+}
+"""
 
 # Milliseconds: both models loaded by a fresh runtime, twice; reading their shards alone (as
 # the second load reads them: Cache Storage where there is one, else the network); SHA-256
@@ -65,9 +93,10 @@ async ({models, shards, base}) => {
   const [reading, bytes] = await timed(() => Promise.all(shards.map(read)));
   const all = new Uint8Array(bytes.reduce((sum, part) => sum + part.length, 0));
   const [hashing] = await timed(() => crypto.subtle.digest("SHA-256", all));
-  return {adapter, firstLoad, secondLoad, each, reading, hashing};
+  const phased = await (PHASED)(models);
+  return {adapter, firstLoad, secondLoad, each, reading, hashing, phased};
 }
-"""
+""".replace("PHASED", PHASED.strip())
 
 
 def build_site(root: Path) -> tuple[list[dict], list[str]]:
@@ -79,7 +108,7 @@ def build_site(root: Path) -> tuple[list[dict], list[str]]:
     bert_folder = random_bert_folder(root / "minilm", **MINILM_SHAPES, max_seq_length=256)
     embedder = read_bert_folder(bert_folder, weight_format="Q8_0")
     models = []
-    for name, model in (("generator", generator), ("embedder", embedder)):
+    for name, model in (("embedder", embedder), ("generator", generator)):  # the page's order
         urls = add_model(root, model, compile_program(model), name)
         models.append({**urls.__dict__, "model": name})
     shards = sorted(path.relative_to(root).as_posix() for path in root.rglob("*.bin"))
@@ -112,6 +141,23 @@ def main() -> None:
             label = f"a third visit, the {model} alone"
             print(f"  {label:41s}  {milliseconds / 1000:7.2f} s")
         print(f"  hashing the shards again would add         {result['hashing'] / 1000:7.2f} s")
+        print_phases(result["phased"])
+
+
+def print_phases(phased: dict) -> None:
+    """A returning visit's load, phase by phase: when each began and ended (phases of one
+    model overlap, and so do the two models' loads)."""
+    print(f"  by phase (ms from the start; ready at {phased['ready']:.0f} ms):")
+    print(f"    {'model':10s}{'phase':16s}{'start':>8s}{'end':>8s}{'took':>8s}{'created':>9s}")
+    for event in sorted(phased["phases"], key=lambda event: (event["model"], event["start"])):
+        took = event["end"] - event["start"]
+        created = str(event.get("created", ""))
+        print(
+            f"    {event['model']:10s}{event['phase']:16s}{event['start']:8.0f}"
+            f"{event['end']:8.0f}{took:8.0f}{created:>9s}"
+        )
+    print(f"    first embedding done at {phased['firstEmbedding']:.0f} ms")
+    print(f"    first token done at     {phased['firstToken']:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -41,28 +41,54 @@ async function fetchSources(gpu, program, shaderUrl) {
   return Object.fromEntries(texts);
 }
 
+// Runs `work` as the load phase `phase`; a caller that times a load passes its own (see
+// session.js phaseTimer).
+export const untimed = (phase, work) => work();
+
 // Every pipeline the program runs, compiled from its shaders: needs no weights, so a load
 // compiles them while the shards download (Executor.create takes them).
-export async function compilePipelines(gpu, program, shaderUrl) {
+export async function compilePipelines(gpu, program, shaderUrl, time = untimed) {
   if (program.format !== "pagemind-program/1") {
     throw new Error(`not a pagemind-program/1 program (format ${program.format})`);
   }
-  return createPipelines(gpu, program, await fetchSources(gpu, program, shaderUrl));
+  const sources = await time("shaders", () => fetchSources(gpu, program, shaderUrl));
+  return createPipelines(gpu, program, sources, time);
 }
 
-async function createPipelines(gpu, program, sources) {
-  const entries = Object.entries(program.modules).map(async ([key, plain]) => {
-    const variant = variantOf(gpu, plain);
-    const code = variant.files.map((name) => sources[name]).join("\n");
-    const module = gpu.device.createShaderModule({ label: key, code });
-    const pipeline = await gpu.device.createComputePipelineAsync({
-      label: key,
-      layout: "auto",
-      compute: { module, entryPoint: variant.entry_point },
-    });
-    return [key, pipeline];
-  });
-  return Object.fromEntries(await Promise.all(entries));
+// Per device, the pipeline of each distinct (WGSL code, entry point), created once: modules
+// of two programs, or of one program under two names, that run the same code share it.
+const pipelineCaches = new WeakMap();
+
+function sharedPipeline(device, label, code, entryPoint) {
+  if (!pipelineCaches.has(device)) pipelineCaches.set(device, new Map());
+  const cache = pipelineCaches.get(device);
+  const key = `${entryPoint}\n${code}`;
+  if (cache.has(key)) return { pipeline: cache.get(key), created: false };
+  // Asynchronous: the driver compiles the pipelines side by side, off this thread.
+  const module = device.createShaderModule({ label, code });
+  const compute = { module, entryPoint };
+  const pipeline = device.createComputePipelineAsync({ label, layout: "auto", compute });
+  pipeline.catch(() => cache.delete(key)); // a failure is not kept for the next load
+  cache.set(key, pipeline);
+  return { pipeline, created: true };
+}
+
+async function createPipelines(gpu, program, sources, time) {
+  const keys = Object.keys(program.modules);
+  const requested = time(
+    "shader modules",
+    () =>
+      keys.map((key) => {
+        const variant = variantOf(gpu, program.modules[key]);
+        const code = variant.files.map((name) => sources[name]).join("\n");
+        return sharedPipeline(gpu.device, key, code, variant.entry_point);
+      }),
+    (all) => ({ created: all.filter(({ created }) => created).length }),
+  );
+  const pipelines = await time("pipelines", () =>
+    Promise.all(requested.map(({ pipeline }) => pipeline)),
+  );
+  return Object.fromEntries(keys.map((key, index) => [key, pipelines[index]]));
 }
 
 // Model tensors are bound as sub-ranges of their shard's buffer (offsets are 256-aligned);
@@ -99,8 +125,7 @@ function tensorRange(gpu, allocate, manifest, shardBuffers, name, encoder) {
   return { buffer, offset: 0, size };
 }
 
-function createBuffers(gpu, allocate, program, manifest, shards) {
-  const shardBuffers = uploadShards(gpu, allocate, manifest, shards);
+function createBuffers(gpu, allocate, program, manifest, shardBuffers) {
   const encoder = gpu.device.createCommandEncoder();
   const ranges = {};
   for (const [name, spec] of Object.entries(program.buffers)) {
@@ -233,13 +258,16 @@ class ReadSlot {
 export class Executor {
   // `shaderUrl`: the folder holding the WGSL files the program's modules name.
   // `pipelines`: compilePipelines(gpu, program, shaderUrl).
-  static create(gpu, program, manifest, shards, pipelines) {
+  static create(gpu, program, manifest, shards, pipelines, time = untimed) {
     const owned = []; // every buffer made here, destroyed with the executor
     const allocate = (descriptor) => {
       owned.push(gpu.device.createBuffer(descriptor));
       return owned.at(-1);
     };
-    const ranges = createBuffers(gpu, allocate, program, manifest, shards);
+    const shardBuffers = time("upload", () => uploadShards(gpu, allocate, manifest, shards));
+    const ranges = time("buffers", () =>
+      createBuffers(gpu, allocate, program, manifest, shardBuffers),
+    );
     const prepare = (name, { steps }) => {
       const uniforms = new PhaseUniforms(allocate, name, steps);
       const prepared = steps.map((step, index) => {
@@ -251,8 +279,8 @@ export class Executor {
       const bySetting = { on: runsWith(true), off: runsWith(false) };
       return [name, { steps: prepared, bySetting, uniforms }];
     };
-    const phases = Object.fromEntries(
-      Object.entries(program.phases).map(([name, phase]) => prepare(name, phase)),
+    const phases = time("bind groups", () =>
+      Object.fromEntries(Object.entries(program.phases).map(([name, p]) => prepare(name, p))),
     );
     return new Executor(gpu, program, ranges, phases, owned);
   }

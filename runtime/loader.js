@@ -112,10 +112,7 @@ async function loadShard(url, shard, cache, progress) {
   );
 }
 
-// Returns {manifest, shards: [Uint8Array]}. `onProgress({loaded, total, source})` sees
-// byte counts across all shards; `onWarning(message)` hears about problems that do not stop
-// the load (such as a full storage quota).
-export async function loadModel(manifestUrl, { onProgress = () => {}, onWarning = () => {} } = {}) {
+async function fetchManifest(manifestUrl) {
   const response = await fetch(manifestUrl);
   if (!response.ok) {
     throw new LoadError(`${manifestUrl} could not be downloaded (HTTP ${response.status})`);
@@ -124,6 +121,24 @@ export async function loadModel(manifestUrl, { onProgress = () => {}, onWarning 
   if (manifest.format !== "pagemind-model/1") {
     throw new LoadError(`${manifestUrl} is not a pagemind-model/1 manifest`);
   }
+  return manifest;
+}
+
+// Returns {manifest, shards: [Uint8Array]}. `onProgress({loaded, total, source})` sees
+// byte counts across all shards; `onWarning(message)` hears about problems that do not stop
+// the load (such as a full storage quota); `onManifest(manifest)` runs once the shards are
+// on their way, for work that needs the manifest alone; `time(phase, work)` may time the
+// phases ("manifest", "shards").
+export async function loadModel(
+  manifestUrl,
+  {
+    onProgress = () => {},
+    onWarning = () => {},
+    onManifest = () => {},
+    time = (phase, work) => work(),
+  } = {},
+) {
+  const manifest = await time("manifest", () => fetchManifest(manifestUrl));
   const total = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
   let loaded = 0;
   const progress = {
@@ -134,10 +149,14 @@ export async function loadModel(manifestUrl, { onProgress = () => {}, onWarning 
     warn: onWarning,
   };
   const cache = await openCache();
-  const shards = await Promise.all(
-    manifest.shards.map((shard) =>
-      loadShard(new URL(shard.file, manifestUrl).href, shard, cache, progress),
+  const reading = time("shards", () =>
+    Promise.all(
+      manifest.shards.map((shard) =>
+        loadShard(new URL(shard.file, manifestUrl).href, shard, cache, progress),
+      ),
     ),
   );
+  // A microtask: the shards' reads have begun by then.
+  const [shards] = await Promise.all([reading, Promise.resolve(manifest).then(onManifest)]);
   return { manifest, shards };
 }

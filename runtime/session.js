@@ -18,7 +18,7 @@
 // again on a new device (from Cache Storage where the environment has one), or
 // device-failed {message} when that fails.
 
-import { compilePipelines, Executor } from "./executor.js";
+import { compilePipelines, Executor, untimed } from "./executor.js";
 import { embed, generate } from "./generate.js";
 import { openGpu } from "./gpu.js";
 import { loadModel } from "./loader.js";
@@ -31,6 +31,21 @@ const TOKENIZERS = {
   spm: SpmTokenizer,
   wordpiece: WordPieceTokenizer,
 };
+
+// A load's `time(phase, work, detail)`: runs `work` (sync or async) and, where someone listens,
+// reports {model, phase, start, end, ...detail(result)} to `onPhase` (performance.now() ms).
+function phaseTimer(model, onPhase) {
+  if (!onPhase) return untimed;
+  return (phase, work, detail = () => ({})) => {
+    const start = performance.now();
+    const report = (result) => {
+      onPhase({ model, phase, start, end: performance.now(), ...detail(result) });
+      return result;
+    };
+    const result = work();
+    return result instanceof Promise ? result.then(report) : report(result);
+  };
+}
 
 async function fetchProgram(url) {
   const response = await fetch(url);
@@ -65,6 +80,9 @@ export class Session {
     this.gpu = null; // promise of openGpu's result
     this.stopRequested = false;
     this.work = Promise.resolve(); // programs share buffers between runs: one task at a time
+    this.loads = {}; // name -> the model's latest load, settled once it is in place or failed
+    // Per stage of a load ("read", "compile"), the latest load's: see inTurn.
+    this.turns = { read: Promise.resolve(), compile: Promise.resolve() };
   }
 
   serialized(task) {
@@ -82,41 +100,81 @@ export class Session {
   }
 
   // Resolves with {model, subgroups, cpu, adapter, contextLength}. onProgress({loaded,
-  // total, source}) hears the bytes; onWarning(message) problems that do not stop the load.
-  load({ model = "generator", manifestUrl, programUrl }, onProgress, onWarning) {
+  // total, source}) hears the bytes; onWarning(message) problems that do not stop the load;
+  // onPhase({model, phase, start, end, created}) when each part of the load began and ended
+  // (`created`: how many pipelines it made, the others being shared).
+  load({ model = "generator", manifestUrl, programUrl }, onProgress, onWarning, onPhase) {
     const source = {
       model,
       manifestUrl: new URL(manifestUrl, this.baseUrl).href,
       programUrl: new URL(programUrl, this.baseUrl).href,
     };
-    return this.serialized(() => this.loadNow(source, { onProgress, onWarning }));
+    const hooks = { onProgress, onWarning, time: phaseTimer(model, onPhase) };
+    // Models load side by side; only putting one in place takes its turn, as a reload
+    // replaces a model that a running task may be using.
+    const loading = this.prepare(source, hooks).then((prepared) =>
+      this.serialized(() => this.install(prepared, hooks)),
+    );
+    this.loads[model] = loading.catch(() => {}); // requests for the model wait for it
+    return loading;
   }
 
-  async loadNow(source, { onProgress = () => {}, onWarning = () => {} } = {}) {
-    const { model, manifestUrl, programUrl } = source;
-    const gpu = await this.device(); // before any download: without a GPU, nothing to fetch
-    // The pipelines compile while the shards download (or come out of Cache Storage).
-    const compiled = async () => {
-      const program = await fetchProgram(programUrl);
-      return [program, await compilePipelines(gpu, program, this.shaderUrl)];
+  async loadNow(source, hooks) {
+    return this.install(await this.prepare(source, hooks), hooks);
+  }
+
+  // Everything a model needs on this device: pipelines compiled while the shards download
+  // (or come out of Cache Storage), the tokenizer built while both are under way.
+  async prepare(source, { onProgress = () => {}, onWarning = () => {}, time = untimed } = {}) {
+    const { manifestUrl, programUrl } = source;
+    // Before any download: without a GPU, nothing to fetch.
+    const gpu = await time("device", () => this.device());
+    const fetched = time("program", () => fetchProgram(programUrl));
+    const compiled = this.inTurn("compile", async () =>
+      compilePipelines(gpu, await fetched, this.shaderUrl, time),
+    );
+    let tokenizer = null;
+    const onManifest = (manifest) => {
+      const Tokenizer = TOKENIZERS[manifest.tokenizer?.type];
+      if (Tokenizer) tokenizer = time("tokenizer", () => new Tokenizer(manifest.tokenizer));
     };
-    const [{ manifest, shards }, [program, pipelines]] = await Promise.all([
-      loadModel(manifestUrl, { onProgress, onWarning }),
-      compiled(),
-    ]);
-    const executor = Executor.create(gpu, program, manifest, shards, pipelines);
-    this.models[model]?.executor.destroy(); // a reload replaces the model
-    const Tokenizer = TOKENIZERS[manifest.tokenizer?.type];
+    const read = this.inTurn("read", () =>
+      loadModel(manifestUrl, { onProgress, onWarning, onManifest, time }),
+    );
+    const [program, pipelines, { manifest, shards }] = await Promise.all([fetched, compiled, read]);
+    const executor = Executor.create(gpu, program, manifest, shards, pipelines, time);
+    return { source, gpu, executor, tokenizer, contextLength: program.context_length };
+  }
+
+  // Runs `work` once the load asked for before this one has done its own `stage` ("read" or
+  // "compile"), so the model asked for first (the page asks for the embedder, which a
+  // question needs first) has the network and the shader compiler first; the stages of one
+  // load overlap.
+  inTurn(stage, work) {
+    const turn = this.turns[stage].then(work);
+    this.turns[stage] = turn.catch(() => {});
+    return turn;
+  }
+
+  // Puts a prepared model in place (a reload replaces it). One prepared on a device lost
+  // meanwhile is prepared again on the new one.
+  async install({ source, gpu, executor, tokenizer, contextLength }, hooks) {
+    if (gpu !== (await this.device())) {
+      executor.destroy();
+      return this.loadNow(source, hooks);
+    }
+    const { model } = source;
+    this.models[model]?.executor.destroy();
     this.models[model] = {
       executor,
-      tokenizer: Tokenizer ? new Tokenizer(manifest.tokenizer) : null,
-      contextLength: program.context_length, // positions of the KV cache (decoders)
+      tokenizer,
+      contextLength, // positions of the KV cache (decoders)
       cached: [], // token ids whose keys and values the KV cache holds, in order
       source,
     };
     if (source.adapterUrl) await this.applyAdapter(this.models[model], source.adapterUrl);
     const { subgroups, cpu, adapter } = gpu;
-    return { model, subgroups, cpu, adapter, contextLength: this.models[model].contextLength };
+    return { model, subgroups, cpu, adapter, contextLength };
   }
 
   // Switches `model`'s LoRA adapter: `manifestUrl` of an adapter package (the site's
@@ -141,7 +199,8 @@ export class Session {
 
   // Runs `task(model)` in turn. A failure leaves the KV cache unknown (it may hold a
   // half-run step); one caused by a device loss says so, as WebGPU's own message is empty.
-  withModel(name, task) {
+  async withModel(name, task) {
+    await this.loads[name]; // a request made while its model loads waits for it
     return this.serialized(async () => {
       const model = this.models[name];
       if (!model) throw new Error(`model ${name} is not loaded`);

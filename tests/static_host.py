@@ -26,6 +26,9 @@ class Served:
 
 class StaticHost(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # Node's fetch opens a connection per request at once: a backlog of 5 drops the rest,
+    # whose clients retry a second later.
+    request_queue_size = 128
 
     def __init__(self, root: Path, prefix: str = "/") -> None:
         self.root = Path(root)
