@@ -25,7 +25,7 @@ from pagemind.structure.output import Content, OutputFolder, SourceFile
 from pagemind.structure.pages import Page, parse_page
 
 if TYPE_CHECKING:
-    from pagemind.bundle import AssistantBundle
+    from pagemind.bundle import AssistantBundle, BundleInProgress
 
 log = logging.getLogger("pagemind")
 
@@ -48,9 +48,12 @@ class SiteBuilder:
     a build that fails leaves the output folder as it was.
     """
 
-    def __init__(self, config: SiteConfig, assistant: AssistantBundle | None = None) -> None:
+    def __init__(
+        self, config: SiteConfig, assistant: AssistantBundle | BundleInProgress | None = None
+    ) -> None:
         """assistant: the assistant's files (see pagemind.bundle), written with the pages;
-        None when the assistant is off."""
+        None when the assistant is off. A bundle still in progress is waited for once the
+        pages are indexed (the index needs its embedder only)."""
         self.config = config
         self.assistant = assistant
         self._output = OutputFolder(config.site_dir)
@@ -88,6 +91,9 @@ class SiteBuilder:
         self._parse(files, reparse)
         nav = build_nav(self.pages, self.config.nav, self.config.config_file)
         warnings = self._check(files) + self._outside_links(files)
+        index = self._indexer.update(self.pages, reparse)
+        if self.assistant:
+            self.assistant = self.assistant.finished()
         if full:
             self._theme = theme_files(self.config)
             self._runtime = runtime_files(resource_dir("runtime"))
@@ -103,7 +109,6 @@ class SiteBuilder:
         )
         to_render = list(self.pages) if render_all else reparse
         outputs = self._render(site, to_render, with_site_files=render_all)
-        index = self._indexer.update(self.pages, reparse)
         self._index_files = set(index.files)
         outputs.update(index.files)
         outputs[ENTRY_PATH] = entry_json(self._settings_path, index=index.description)

@@ -23,9 +23,11 @@ import dataclasses
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,8 @@ _COMPILER_MODULES = (
 
 
 ADAPTERS_DIR = "adapters"  # inside the generator's package folder
+# A generator this large is packaged in a process of its own during a build (BundleInProgress).
+SEPARATE_PROCESS_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -125,22 +129,22 @@ class PreparedPackage:
 
 def prepare_packages(config: SiteConfig) -> list[PreparedPackage]:
     """The site's generator and embedder packaged in its cache (reused when unchanged)."""
-    folder = config.cache_dir / "models"
-    bert_format = config.assistant.embedder_format
+    return [_prepare(*_package_arguments(config, role)) for role in _ROLE_KEYS]
+
+
+def _package_arguments(config: SiteConfig, role: Role) -> tuple:
+    """_prepare's arguments for one of the site's models."""
     adapters = tuple(
         AdapterSource(entry["name"], config.root / entry["path"], entry["scale"])
         for entry in config.assistant.adapters
     )
-    return [
-        _prepare(
-            role,
-            _resolve(config, role),
-            bert_format,
-            folder / role,
-            adapters if role == "generator" else (),
-        )
-        for role in _ROLE_KEYS
-    ]
+    return (
+        role,
+        _resolve(config, role),
+        config.assistant.embedder_format,
+        config.cache_dir / "models" / role,
+        adapters if role == "generator" else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,10 @@ class AssistantBundle:
     files: dict[str, Content]  # site-relative name -> content
     # In the cache: the very package the index embeds with (None: a keyword-only index).
     embedder_manifest: Path | None
+
+    def finished(self) -> AssistantBundle:
+        """Itself: a bundle, unlike a BundleInProgress, is complete when made."""
+        return self
 
 
 def make_bundle(config: SiteConfig, packages: list[PreparedPackage]) -> AssistantBundle:
@@ -178,6 +186,54 @@ def bundle_assistant(config: SiteConfig) -> AssistantBundle | None:
     return make_bundle(config, prepare_packages(config))
 
 
+class BundleInProgress:
+    """The assistant's files while another process packages the generator: the embedder's
+    package is ready at once, for the index to embed with; finished() waits for the rest.
+
+    Packaging the generator (reading its GGUF file, writing its shards) is a second or two of
+    pure Python, which a thread would hold the GIL for; in a process of its own it runs on the
+    core that the build's parsing and chunking leave idle. An error in the generator's file
+    is raised by finished(), once the pages are indexed."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self._arguments = _package_arguments(config, "generator")
+        self._generator = _cached(*self._arguments) or _start(self._arguments)
+        self.embedder = _prepare(*_package_arguments(config, "embedder"))
+
+    @property
+    def embedder_manifest(self) -> Path:
+        return self.embedder.manifest_path
+
+    def finished(self) -> AssistantBundle:
+        if isinstance(self._generator, Future):
+            try:
+                self._generator = self._generator.result()
+            except Exception:  # again here: its PagemindError loses file, key and fix in transit
+                self._generator = _prepare(*self._arguments)
+        return make_bundle(self.config, [self._generator, self.embedder])
+
+
+def start_bundle(config: SiteConfig) -> BundleInProgress | None:
+    """bundle_assistant, the generator packaged in another process meanwhile."""
+    return BundleInProgress(config) if config.assistant.enabled else None
+
+
+def _start(arguments: tuple) -> Future | PreparedPackage:
+    """_prepare(*arguments) in a new process; here for a small model (a process takes half a
+    second to start) or when no process can be started."""
+    if sum(size for _, size, _ in source_identity(arguments[1])) < SEPARATE_PROCESS_BYTES:
+        return _prepare(*arguments)
+    log.info("Packaging the %s %s", *arguments[:2])
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    except (OSError, NotImplementedError, ImportError):  # no semaphores (some sandboxes)
+        return _prepare(*arguments)
+    future = pool.submit(_prepare, *arguments)
+    pool.shutdown(wait=False)
+    return future
+
+
 def source_identity(path: Path) -> list[tuple[str, int, int]]:
     """(path, size, mtime) of a model file, or of every file in a model folder."""
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -202,29 +258,9 @@ def _prepare(
     folder: Path,
     adapter_sources: tuple[AdapterSource, ...],
 ) -> PreparedPackage:
-    key = [__version__, _compiler_fingerprint(), source_identity(source), bert_format]
-    key += [[a.name, source_identity(a.path), a.scale] for a in adapter_sources]
-    record_path = folder / _RECORD
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if record["key"] == json.loads(json.dumps(key)):
-            saved = record["package"]
-            adapters = tuple(
-                PreparedAdapter(**{**a, "files": tuple(a["files"])}) for a in saved["adapters"]
-            )
-            package = PreparedPackage(
-                role,
-                source,
-                bert_format,
-                folder,
-                **{**saved, "files": tuple(saved["files"]), "adapters": adapters},
-                adapter_sources=adapter_sources,
-            )
-            files = (*package.files, *(f for a in adapters for f in a.files))
-            if all((folder / name).is_file() for name in files):
-                return package
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no usable record: package the model
+    cached = _cached(role, source, bert_format, folder, adapter_sources)
+    if cached is not None:
+        return cached
     log.info("Packaging the %s %s", role, source)
     model = load_model(source, bert_format)
     info = write_package(model, folder, name=role)
@@ -251,8 +287,45 @@ def _prepare(
     )
     fields = {"manifest", "program", "files", "download_bytes", "adapters"}
     saved = {k: v for k, v in dataclasses.asdict(package).items() if k in fields}
-    _write_if_changed(record_path, json.dumps({"key": key, "package": saved}).encode())
+    key = _cache_key(source, bert_format, adapter_sources)
+    _write_if_changed(folder / _RECORD, json.dumps({"key": key, "package": saved}).encode())
     return package
+
+
+def _cache_key(source: Path, bert_format: str, adapter_sources: tuple[AdapterSource, ...]) -> list:
+    key = [__version__, _compiler_fingerprint(), source_identity(source), bert_format]
+    return key + [[a.name, source_identity(a.path), a.scale] for a in adapter_sources]
+
+
+def _cached(
+    role: Role,
+    source: Path,
+    bert_format: str,
+    folder: Path,
+    adapter_sources: tuple[AdapterSource, ...],
+) -> PreparedPackage | None:
+    """The package in `folder`, if its record says it comes from this very source and code."""
+    try:
+        record = json.loads((folder / _RECORD).read_text(encoding="utf-8"))
+        key = _cache_key(source, bert_format, adapter_sources)
+        if record["key"] != json.loads(json.dumps(key)):
+            return None
+        saved = record["package"]
+        adapters = tuple(
+            PreparedAdapter(**{**a, "files": tuple(a["files"])}) for a in saved["adapters"]
+        )
+        package = PreparedPackage(
+            role,
+            source,
+            bert_format,
+            folder,
+            **{**saved, "files": tuple(saved["files"]), "adapters": adapters},
+            adapter_sources=adapter_sources,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no usable record: package the model
+    files = (*package.files, *(f for a in adapters for f in a.files))
+    return package if all((folder / name).is_file() for name in files) else None
 
 
 def _write_adapters(

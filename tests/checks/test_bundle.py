@@ -7,13 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from check_helpers import run_cli
+from pagemind import bundle as bundle_module
 from pagemind.models.package import SHARD_BYTES
 from pagemind.preview import Preview
 from pagemind.resources import resource_dir
+from site_helpers import tiny_assistant_site
 
 pytestmark = pytest.mark.gpu
 
@@ -107,3 +110,53 @@ def test_serve_bundles_the_assistant_once_at_start(site: Path):
         assert assistant_file(preview.output_dir).is_file()
     finally:
         preview.close()
+
+
+def bundle_files(output: Path) -> dict[str, bytes]:
+    bundle = output / "_pagemind"
+    return {
+        path.relative_to(bundle).as_posix(): path.read_bytes()
+        for path in [assistant_file(output), *bundle.glob("models/**/*")]
+        if path.is_file()
+    }
+
+
+def test_a_generator_packaged_in_its_own_process_gives_the_same_bundle(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """A cold --no-check build packages a large generator in a spawned process while the pages
+    are indexed; the bundle is byte for byte the one packaged in the build's own process."""
+    assert run_cli("build", site, "--no-check") == 0
+    in_process = bundle_files(site / "site")
+    monkeypatch.setattr(bundle_module, "SEPARATE_PROCESS_BYTES", 0)
+    spawned = []
+    monkeypatch.setattr(bundle_module, "ProcessPoolExecutor", counted(ProcessPoolExecutor, spawned))
+    other = tiny_assistant_site(tmp_path / "other")
+    capsys.readouterr()
+    assert run_cli("build", other, "--no-check", "-v") == 0
+    assert len(spawned) == 1
+    assert capsys.readouterr().err.count("Packaging the generator") == 1
+    assert bundle_files(other / "site") == in_process
+
+
+def test_a_damaged_generator_packaged_in_its_own_process_is_named_with_its_fix(
+    site: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.setattr(bundle_module, "SEPARATE_PROCESS_BYTES", 0)
+    model = site / "tiny.gguf"
+    model.write_bytes(model.read_bytes()[:-1000])
+    assert run_cli("build", site, "--no-check") != 0
+    error = capsys.readouterr().err
+    assert str(model) in error and "fix: " in error
+    assert not (site / "site").exists()
+
+
+def counted(cls: type, calls: list) -> type:
+    """cls, recording each instance made."""
+
+    class Counted(cls):
+        def __init__(self, *args, **kwargs) -> None:
+            calls.append(args)
+            super().__init__(*args, **kwargs)
+
+    return Counted

@@ -11,7 +11,7 @@ from pagemind.config import load_config
 from pagemind.errors import PagemindError
 from pagemind.models.package import write_package
 from pagemind.models.registry import load_model, resolve_model
-from pagemind.search_index import SiteIndex, is_relevant
+from pagemind.search_index import SiteIndex, embeddings, is_relevant
 from pagemind.search_index.embeddings import Embedder
 from pagemind.search_index.index_files import dequantize, quantize
 from pagemind.search_index.site_index import SiteIndexer, parse_pages
@@ -103,3 +103,27 @@ def test_embed_device_gpu_gives_numpy_s_vectors(tmp_path, embedder_manifest) -> 
     auto = Embedder(embedder_manifest, "auto")
     auto.embed(texts[:1])
     assert auto.gpu is None
+
+
+def test_auto_asks_wgpu_only_where_a_gpu_driver_is(tmp_path, embedder_manifest, monkeypatch):
+    """Without a GPU driver's device files (Linux), "auto" embeds with numpy at once; with them,
+    wgpu is asked, and its software adapter (lavapipe here) still leaves the work to numpy."""
+    from pagemind.gpu import device
+
+    real_open_device, opened = device.open_device, []
+
+    def open_device() -> device.GpuDevice:
+        opened.append(real_open_device())
+        return opened[-1]
+
+    monkeypatch.setattr(device, "open_device", open_device)
+    monkeypatch.setattr(embeddings, "GPU_DEVICE_FILES", (str(tmp_path / "no-such-device"),))
+    without_driver = Embedder(embedder_manifest, "auto")
+    without_driver.embed(["Install the package."])
+    assert without_driver.gpu is None and not opened
+
+    monkeypatch.setattr(embeddings, "GPU_DEVICE_FILES", (str(tmp_path),))
+    with_driver = Embedder(embedder_manifest, "auto")
+    vector = with_driver.embed(["Install the package."])
+    assert with_driver.gpu is None and len(opened) == 1 and opened[0].is_cpu
+    assert np.array_equal(vector, without_driver.embed(["Install the package."]))

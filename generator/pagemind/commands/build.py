@@ -64,12 +64,14 @@ def build_site(config: SiteConfig, check: bool = True, clean: bool = False) -> N
     bundle = None
     if config.assistant.enabled:
         # Imported here: `pagemind --help` and the other commands do not load numpy and wgpu.
-        from pagemind.bundle import make_bundle, prepare_packages
+        from pagemind.bundle import make_bundle, prepare_packages, start_bundle
 
-        packages = prepare_packages(config)
         if check:
             from pagemind.checks import check_site
 
+            packages = prepare_packages(config)
             check_site(config, packages)
-        bundle = make_bundle(config, packages)
+            bundle = make_bundle(config, packages)
+        else:  # the generator is packaged while the pages are indexed
+            bundle = start_bundle(config)
     SiteBuilder(config, assistant=bundle).build(clean=clean)

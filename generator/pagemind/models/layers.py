@@ -18,11 +18,13 @@ def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    # In place on one fresh array: each pass over a large activation costs as much as a matmul
-    # row's worth of arithmetic.
-    normalized = x - x.mean(axis=-1, keepdims=True)
-    variance = np.square(normalized).mean(axis=-1, keepdims=True)
-    normalized *= 1 / np.sqrt(variance + eps)
+    # Each pass over a large activation costs as much as a matmul row's worth of arithmetic:
+    # the mean is a matrix-vector product and the variance an einsum, neither of which makes
+    # a temporary array, and the rest is in place on one fresh array.
+    width = x.shape[-1]
+    normalized = x - (x @ np.full(width, 1 / width, dtype=x.dtype))[..., None]
+    variance = np.einsum("...i,...i->...", normalized, normalized) / np.float32(width)
+    normalized *= (1 / np.sqrt(variance + np.float32(eps)))[..., None]
     normalized *= weight
     normalized += bias
     return normalized.astype(np.float32, copy=False)
@@ -106,35 +108,39 @@ def gelu(x: np.ndarray) -> np.ndarray:
     erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7; with float32 rounding the
     result is within 1e-6 of the exact GELU). GELU runs over the widest activation of a BERT
     layer, so it is written as few in-place passes over float32 arrays as possible, a block
-    at a time so that those passes stay in a core's cache.
+    at a time so that those passes stay in a core's cache, with two scratch blocks for all.
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     result = np.empty_like(x)
     flat_x, flat_result = x.reshape(-1), result.reshape(-1)
+    scratch = np.empty((2, min(GELU_BLOCK, flat_x.size)), dtype=np.float32)
     for start in range(0, flat_x.size, GELU_BLOCK):
         block = slice(start, start + GELU_BLOCK)
-        flat_result[block] = _gelu_block(flat_x[block])
+        _gelu_block(flat_x[block], flat_result[block], scratch[:, : len(flat_x[block])])
     return result
 
 
-def _gelu_block(x: np.ndarray) -> np.ndarray:
+def _gelu_block(x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
     # With z = x / sqrt 2: 1 - erf(|z|) = t P(t) exp(-z^2), t = 1 / (1 + 0.3275911 |z|), and
-    # x (1 + erf(z)) / 2 = max(x, 0) - |x| (1 - erf(|z|)) / 2 for either sign of x.
-    magnitude = np.abs(x)
-    t = magnitude * np.float32(0.3275911 / math.sqrt(2.0))
+    # x (1 + erf(z)) / 2 = (x + |x| - |x| (1 - erf(|z|))) / 2 for either sign of x (x + |x| is
+    # exactly 0 or 2x; np.maximum(x, 0) would cost three times an addition).
+    magnitude, t = scratch
+    np.abs(x, out=magnitude)
+    np.multiply(magnitude, np.float32(0.3275911 / math.sqrt(2.0)), out=t)
     t += 1
     np.divide(np.float32(1), t, out=t)
-    tail = t * np.float32(1.061405429 / 2)  # tail: (1 - erf(|z|)) / 2, built up in place
+    tail = np.multiply(t, np.float32(1.061405429), out=out)  # 1 - erf(|z|), built in place
     for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        tail += np.float32(coefficient / 2)
+        tail += np.float32(coefficient)
         tail *= t
     gaussian = np.square(x, out=t)
     gaussian *= np.float32(-0.5)
     np.exp(gaussian, out=gaussian)
     tail *= gaussian
     tail *= magnitude
-    positive = np.maximum(x, 0, out=magnitude)
-    return np.subtract(positive, tail, out=tail)
+    magnitude += x
+    np.subtract(magnitude, tail, out=out)
+    out *= np.float32(0.5)
 
 
 def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ log = logging.getLogger("pagemind")
 
 OnBatch = Callable[[np.ndarray, np.ndarray], None]  # (positions of the texts, their vectors)
 
+GPU_DEVICE_FILES = ("/dev/dri", "/dev/nvidiactl", "/dev/dxg")
 PROGRESS_SECONDS = 5.0  # without a terminal (CI logs): a progress line this often
 
 
@@ -109,7 +110,7 @@ class Embedder:
 def _embedding_gpu(device: str) -> GpuDevice | None:
     """The GPU to embed on: any adapter for "gpu"; for "auto" a real GPU only, as numpy beats
     software adapters (lavapipe, llvmpipe), and none when wgpu finds no adapter."""
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and _only_software_adapters()):
         return None
     from pagemind.gpu.device import open_device
 
@@ -120,6 +121,12 @@ def _embedding_gpu(device: str) -> GpuDevice | None:
             raise
         return None
     return None if device == "auto" and gpu.is_cpu else gpu
+
+
+def _only_software_adapters() -> bool:
+    """Linux without the device files of a GPU driver (DRM, NVIDIA, WSL's): wgpu could find
+    software adapters only, and loading it to see costs half a second of a build."""
+    return sys.platform == "linux" and not any(Path(path).exists() for path in GPU_DEVICE_FILES)
 
 
 class EmbeddingCache:
