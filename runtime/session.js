@@ -81,7 +81,6 @@ export class Session {
     this.stopRequested = false;
     this.work = Promise.resolve(); // programs share buffers between runs: one task at a time
     this.loads = {}; // name -> the model's latest load, settled once it is in place or failed
-    this.reading = Promise.resolve(); // the latest load's shard reads: see inTurn
   }
 
   serialized(task) {
@@ -137,23 +136,10 @@ export class Session {
       const Tokenizer = TOKENIZERS[manifest.tokenizer?.type];
       if (Tokenizer) tokenizer = time("tokenizer", () => new Tokenizer(manifest.tokenizer));
     };
-    const read = this.inTurn(() =>
-      loadModel(manifestUrl, { onProgress, onWarning, onManifest, time }),
-    );
+    const read = loadModel(manifestUrl, { onProgress, onWarning, onManifest, time });
     const [program, pipelines, { manifest, shards }] = await Promise.all([fetched, compiled, read]);
     const executor = Executor.create(gpu, program, manifest, shards, pipelines, time);
     return { source, gpu, executor, tokenizer, contextLength: program.context_length };
-  }
-
-  // Runs `work` (a model's shard reads) once the load asked for before this one has read
-  // its own, so the model asked for first (the page asks for the embedder, which a question
-  // needs first) has the network first. Pipelines compile side by side: serialized, both
-  // models were ready later on SwiftShader (1.65-1.74 s against 1.22-1.55 s,
-  // bench/cached_start.py), and on a GPU they take tens of milliseconds.
-  inTurn(work) {
-    const turn = this.reading.then(work);
-    this.reading = turn.catch(() => {});
-    return turn;
   }
 
   // Puts a prepared model in place (a reload replaces it). One prepared on a device lost

@@ -1,7 +1,6 @@
-"""How the runtime loads models: side by side (shards read one model at a time, in the order
-asked), each distinct pipeline compiled once per device and shared by
-every model that runs its code, and a request made before its model is in place waits for it
-instead of failing. In Chromium's page and under Node on Dawn."""
+"""How the runtime loads models: side by side, each distinct pipeline compiled once per
+device and shared by every model that runs its code, and a request made before its model is
+in place waits for it instead of failing. In Chromium's page and under Node on Dawn."""
 
 from __future__ import annotations
 
@@ -68,7 +67,7 @@ def test_models_of_the_same_code_share_its_pipelines(runtime_host, tiny_site, ti
     assert result["alone"]["tokens"] == [expected]
 
 
-def test_the_models_load_side_by_side_their_shards_in_the_order_asked(runtime_host, tiny_site):
+def test_the_models_load_side_by_side(runtime_host, tiny_site):
     root, urls = tiny_site
     run = runtime_host(root)
 
@@ -76,7 +75,6 @@ def test_the_models_load_side_by_side_their_shards_in_the_order_asked(runtime_ho
 
     phases = {(e["model"], e["phase"]): e for e in result["both"]["phases"]}
     assert phases["b", "program"]["start"] < phases["a", "bind groups"]["end"], "side by side"
-    assert phases["b", "shards"]["start"] >= phases["a", "shards"]["end"], "the first asked first"
 
 
 def test_a_request_before_its_model_is_ready_waits_for_it(runtime_host, tiny_site, tiny_model):
