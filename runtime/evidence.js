@@ -60,7 +60,13 @@ export function unitsOf(evidence, section) {
 // as the search box judges.
 export function covers(evidence, index, grounding) {
   if (!evidence.weighed) return index.isRelevant(evidence.sections);
-  return evidence.sections.length > 0 && evidence.sections[0].score >= grounding.min_score;
+  return sectionCovers(evidence, 0, grounding);
+}
+
+// Whether the section at `place` holds an answer on its own: weighed, it scores min_score or
+// more (keyword-only evidence judges no single section).
+export function sectionCovers({ weighed, sections }, place, grounding) {
+  return weighed && place < sections.length && sections[place].score >= grounding.min_score;
 }
 
 function coverage(text, termWeights, grounding) {

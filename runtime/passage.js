@@ -6,21 +6,16 @@
 //   bestPassage(evidence, grounding)
 //   // {text, url, heading, breadcrumb, also: {text, url, heading, breadcrumb} | null} or null
 
-import { unitsOf } from "./evidence.js";
+import { sectionCovers, unitsOf } from "./evidence.js";
 import { joinUnits } from "./sentences.js";
 
 export function bestPassage(evidence, grounding) {
   const best = quote(evidence, 0, grounding.passage_chars, grounding);
   if (!best) return null;
-  const also = runnerUpCovers(evidence, grounding)
+  const also = sectionCovers(evidence, 1, grounding)
     ? quote(evidence, 1, grounding.runner_up_chars, grounding)
     : null;
   return { ...best, also };
-}
-
-function runnerUpCovers(evidence, grounding) {
-  const { weighed, sections } = evidence;
-  return weighed && sections.length > 1 && sections[1].score >= grounding.min_score;
 }
 
 function quote(evidence, section, chars, grounding) {

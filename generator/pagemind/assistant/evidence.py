@@ -66,7 +66,14 @@ class Evidence:
         """Whether the docs hold an answer (see the module docstring)."""
         if not self.weighed:
             return is_relevant(self.sections)
-        return bool(self.sections) and self.sections[0].score >= MIN_SCORE
+        return self.section_covers(0)
+
+    def section_covers(self, place: int) -> bool:
+        """Whether the section at `place` holds an answer on its own: weighed, it scores
+        MIN_SCORE or more (keyword-only evidence judges no single section)."""
+        return (
+            self.weighed and place < len(self.sections) and self.sections[place].score >= MIN_SCORE
+        )
 
 
 def find_evidence(index: SiteIndex, query: str) -> Evidence:

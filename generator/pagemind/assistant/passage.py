@@ -11,18 +11,18 @@ taken best first until the quote holds PASSAGE_CHARS characters:
 - the best unit is always taken whole; a later one that would take the passage past twice
   PASSAGE_CHARS is passed over, so a long code block never turns the quote into a page.
 
-When the runner-up section also covers the question on its own (it scores MIN_SCORE or more
-in the evidence's second ranking), the passage quotes it too, `also`, in RUNNER_UP_CHARS
-chosen the same way: usually its best unit alone. The two best sections are often close
-(a parent and its subsection, a guide and its reference), and the first ranking's best is
-then the wrong one as often as not. Keyword-only evidence has no per-section judgment, so
-it quotes one section.
+When the runner-up section also covers the question on its own (Evidence.section_covers:
+it scores MIN_SCORE or more in the evidence's second ranking), the passage quotes it too,
+`also`, in RUNNER_UP_CHARS chosen the same way: usually its best unit alone. The two best
+sections are often close (a parent and its subsection, a guide and its reference), and the
+first ranking's best is then the wrong one as often as not. Keyword-only evidence has no
+per-section judgment, so it quotes one section.
 
 A budget of characters rather than a count of units: key facts are often spread over a few
 short sentences or list items, which a count of three cut off while one long unit filled the
 quote. On bench/eval_answers.py's three sites (MkDocs, HTTPX, pagemind), passages holding
 their key facts rose from 0.71/0.62/0.50 (three units) to 0.83/0.67/0.58, about 400 to 500
-characters long. Quoting the runner-up too took them to 0.92/0.71/0.88 (about 600 to 750
+characters long. Quoting the runner-up too took them to 0.92/0.71/0.79 (about 600 to 770
 characters: `.venv/bin/python bench/eval_answers.py`).
 """
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from pagemind.assistant.evidence import MIN_SCORE, Evidence, ScoredUnit
+from pagemind.assistant.evidence import Evidence, ScoredUnit
 from pagemind.assistant.sentences import join_units
 
 PASSAGE_CHARS = 400
@@ -68,14 +68,8 @@ def best_passage(evidence: Evidence) -> Passage | None:
     best = _quote(evidence, 0, PASSAGE_CHARS)
     if best is None:
         return None
-    also = _quote(evidence, 1, RUNNER_UP_CHARS) if _runner_up_covers(evidence) else None
+    also = _quote(evidence, 1, RUNNER_UP_CHARS) if evidence.section_covers(1) else None
     return Passage(**dataclasses.asdict(best), also=also)
-
-
-def _runner_up_covers(evidence: Evidence) -> bool:
-    return (
-        evidence.weighed and len(evidence.sections) > 1 and evidence.sections[1].score >= MIN_SCORE
-    )
 
 
 def _quote(evidence: Evidence, section: int, chars: int) -> Quote | None:
