@@ -13,7 +13,7 @@
 //   await keywordAnswer(site, question)   // found without the models (keywords, CPU query vector)
 
 import { Attributor, citedText } from "./attribution.js";
-import { copyBiasTokens } from "./copy_bias.js";
+import { copyBiasTokens, copySpanSource } from "./copy_bias.js";
 import { candidateSections, covers, unitTexts, weigh } from "./evidence.js";
 import { bestPassage } from "./passage.js";
 import {
@@ -168,7 +168,8 @@ export class AssistantChat {
   generation(prompt, question) {
     const { temperature, top_p: topP, repetition_penalty: repetitionPenalty } = this.settings;
     const { chat, tokenizer } = this.generator;
-    const texts = [...prompt.sources.map((source) => source.text), question];
+    const sourceTexts = prompt.sources.map((source) => source.text);
+    const texts = [...sourceTexts, question];
     return {
       maxTokens: prompt.answerTokens,
       temperature,
@@ -178,6 +179,11 @@ export class AssistantChat {
       stopStrings: STOP_STRINGS,
       seed: Math.floor(Math.random() * 2 ** 31),
       logitBias: { tokens: copyBiasTokens(tokenizer, texts, chat.stop_ids), value: this.settings.copy_bias },
+      // The sources only: copying the question's phrases makes an answer restate it.
+      copySpans: {
+        source: copySpanSource(tokenizer, sourceTexts),
+        value: this.settings.copy_span_bias,
+      },
     };
   }
 

@@ -13,7 +13,15 @@ export const DEFAULT_SETTINGS = {
   repetitionPenalty: 1,
   seed: 0,
   logitBias: null, // {tokens: [ids], value}: `value` added to those tokens' logits
+  // {source: [each text's ids, then SPAN_SEPARATOR], value}: `value` added to the
+  // tokens that follow, in the source, the longest tail of the answer found there
+  copySpans: null,
 };
+
+// As pagemind.models.generate and the program's copy_span_bias step.
+export const SPAN_SEPARATOR = 0xffffffff; // ends each text of copySpans.source
+export const MAX_COPY_SOURCE = 2048; // source ids the program's copy_source buffer holds
+const COPY_SOURCE_HEADER = 2; // copy_source: the number of ids, the value's f32 bits, the ids
 
 const U32 = 4;
 const F32 = 4;
@@ -54,6 +62,57 @@ function denseLogitBias(logitBias, vocabSize) {
     bias[token] = value;
   }
   return bias;
+}
+
+// Throws unless `copySpans` is {source: token ids or SPAN_SEPARATOR, at most
+// MAX_COPY_SOURCE, value: a finite number}.
+function checkCopySpans({ source, value }, vocabSize) {
+  if (!Number.isFinite(value) || !Array.isArray(source)) {
+    throw new Error(
+      "copySpans must be {source: [token ids, a separator after each text], value: a finite number}",
+    );
+  }
+  if (source.length > MAX_COPY_SOURCE) {
+    throw new Error(
+      `copySpans: a source of ${source.length} ids, more than the ${MAX_COPY_SOURCE} the ` +
+        "program holds: cut it (copySpanSource does)",
+    );
+  }
+  for (const token of source) {
+    if (token !== SPAN_SEPARATOR && !(Number.isInteger(token) && token >= 0 && token < vocabSize)) {
+      throw new Error(
+        `copySpans: ${token} is neither one of the model's ${vocabSize} token ids ` +
+          "nor SPAN_SEPARATOR",
+      );
+    }
+  }
+}
+
+// The program's copy_source words for the `copySpans` setting: [how many source ids, the
+// value as f32 bits, the ids], zeros after; none asked for, all zeros (the step adds nothing).
+function copySourceWords(copySpans, vocabSize, length) {
+  const words = new Uint32Array(length);
+  if (!copySpans) return words;
+  checkCopySpans(copySpans, vocabSize);
+  words[0] = copySpans.source.length;
+  new Float32Array(words.buffer, U32, 1)[0] = copySpans.value;
+  words.set(copySpans.source, COPY_SOURCE_HEADER);
+  return words;
+}
+
+// What generate() writes into copy_source; null for a program without the buffer (built
+// before copy spans), which generates only without copySpans.
+function copySourceOf(executor, copySpans, vocabSize) {
+  if (executor.program.buffers.copy_source) {
+    return copySourceWords(copySpans, vocabSize, executor.bytesOf("copy_source") / U32);
+  }
+  if (copySpans) {
+    throw new Error(
+      "copySpans: this model's program has no copy_source buffer: " +
+        "rebuild the site with this version of pagemind",
+    );
+  }
+  return null;
 }
 
 // How many leading prompt tokens the KV cache holds already (`cached`: its token ids). The
@@ -144,15 +203,18 @@ export async function generate(
     );
   }
   if (settings.stopStrings.length && !textOf) throw new Error("stop strings need a tokenizer");
-  const bias = denseLogitBias(settings.logitBias, executor.bytesOf("logit_bias") / F32);
+  const vocabSize = executor.bytesOf("logit_bias") / F32;
+  const bias = denseLogitBias(settings.logitBias, vocabSize);
+  const copySource = copySourceOf(executor, settings.copySpans, vocabSize);
   const stopIds = new Set(settings.stopIds);
   const tokens = [];
   const reused = reusablePrefix(cached, promptIds);
   cached.splice(reused, Infinity, ...promptIds.slice(reused));
   // The prefill's token and one per decode step, never a step past maxTokens or the context.
   const steps = Math.max(1, Math.min(settings.maxTokens, contextLength - promptIds.length + 1));
-  // Every generation writes it, zeros included: the buffer keeps the last one's bias.
+  // Every generation writes them, zeros included: the buffers keep the last one's bias.
   executor.write("logit_bias", bias);
+  if (copySource) executor.write("copy_source", copySource);
   const decoder = new Decoder(executor, promptIds, reused, steps, settings);
   try {
     for (;;) {

@@ -21,8 +21,9 @@ def ask_json(capsys, *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_ask_answers_with_the_sections_it_was_given(capsys):
-    result = ask_json(capsys, "How do I deploy to GitHub Pages?", "--max-tokens", "64")
+def test_ask_quotes_and_lists_the_sections_it_was_given(capsys):
+    # One token: the passage and the sources come before (and without) generation.
+    result = ask_json(capsys, "How do I deploy to GitHub Pages?", "--max-tokens", "1")
     assert set(result) == {"passage", "answer", "claims", "sources"}
     passage = result["passage"]
     assert passage["url"].startswith("guides/deploying/#") and "gh-deploy" in passage["text"]
@@ -34,6 +35,11 @@ def test_ask_answers_with_the_sections_it_was_given(capsys):
     assert any(source["page"] == "guides/deploying.md" for source in sources)
     assert all("#" in source["url"] for source in sources)
     assert len({source["url"] for source in sources}) == len(sources)  # no section twice
+
+
+def test_ask_cites_each_sentence_it_shows(capsys):
+    result = ask_json(capsys, "How do I preview my site while I write?", "--max-tokens", "64")
+    sources = result["sources"]
     assert result["claims"]
     for claim in result["claims"]:
         assert set(claim) == {"text", "source", "reason"}

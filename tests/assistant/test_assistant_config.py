@@ -13,6 +13,7 @@ CASES = [
     ("context_tokens = 10", "assistant.context_tokens", "between 64 and 8192"),
     ("max_new_tokens = 0", "assistant.max_new_tokens", "between 1 and 2048"),
     ("repetition_penalty = 0.5", "assistant.repetition_penalty", "between 1.0 and 2.0"),
+    ("copy_span_bias = -1", "assistant.copy_span_bias", "between 0.0 and 10.0"),
     ('system_prompt = "  "', "assistant.system_prompt", "is empty"),
     ('examples = [{ question = "Q?" }]', "assistant.examples", "examples[0]"),
     ('embedder_format = "Q4_0"', "assistant.embedder_format", "'Q8_0' or 'F16' or 'F32'"),

@@ -3,7 +3,8 @@
 site's chunks with seeded random vectors, through hybrid ranking, sections, units, the
 evidence, the gate and the passage (with and without vectors); the claims, citations and
 held-back units of answers planted to be supported, invented or restating, also while they
-stream; and the copy-bias tokens with the real SmolLM2 tokenizer."""
+stream; and the copy-bias tokens and copy-span sources (whole, and cut at MAX_COPY_SOURCE)
+with the real SmolLM2 tokenizer."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ import pytest
 from node_script import run_module
 from pagemind.assistant import grounding_settings
 from pagemind.assistant.attribution import Attributor
-from pagemind.assistant.copy_bias import copy_bias_tokens
+from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source
 from pagemind.assistant.evidence import candidate_sections, unit_texts, weigh
 from pagemind.assistant.passage import best_passage
 from pagemind.assistant.sentences import cut_units
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.config import load_config
+from pagemind.models.generate import MAX_COPY_SOURCE, SPAN_SEPARATOR
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
 from pagemind.search_index.index_files import index_files, parse_index
@@ -96,7 +98,8 @@ const units = input.texts.map((text) => sentencesJs.cutUnits(text).map((unit) =>
   [unit.text, unit.kind, unit.block]));
 const tokenizer = new prompt.PromptTokenizer(input.spec);
 const bias = copyBias.copyBiasTokens(tokenizer, input.biasTexts, input.keep);
-process.stdout.write(JSON.stringify({ results, claims, units, bias }));
+const spans = input.spanTexts.map((texts) => copyBias.copySpanSource(tokenizer, texts));
+process.stdout.write(JSON.stringify({ results, claims, units, bias, spans }));
 """
 
 
@@ -203,6 +206,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     bias_texts = [case["sources"][0] for case in cases[:3]] + QUERIES
     texts = [case["answer"] for case in cases] + [case["sources"][1] for case in cases]
+    span_texts = [bias_texts[:3], [case["sources"][0] for case in cases]]  # the second is cut
     data = {
         "description": files.description,
         "files": {
@@ -216,6 +220,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         "spec": model.tokenizer_spec,
         "biasTexts": bias_texts,
         "keep": model.chat["stop_ids"],
+        "spanTexts": span_texts,
     }
     browser = run_module(SCRIPT, data, (RUNTIME / "x").as_uri())
 
@@ -247,6 +252,10 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units
     assert browser["bias"] == copy_bias_tokens(tokenizer, bias_texts, model.chat["stop_ids"])
+    whole, cut = (copy_span_source(tokenizer, texts) for texts in span_texts)
+    assert browser["spans"] == [whole, cut]
+    assert whole.count(SPAN_SEPARATOR) == 3 and whole[-1] == SPAN_SEPARATOR
+    assert len(cut) == MAX_COPY_SOURCE < sum(len(tokenizer.ids(t)) + 1 for t in span_texts[1])
 
 
 def _assert_same(theirs: dict, ours: dict, label: str) -> None:

@@ -34,6 +34,11 @@ def test_check_passes_and_prints_each_figure(site: Path, capsys: pytest.CaptureF
     assert any(line.startswith(f"ok  kernel {gate_up}") for line in kernels)
     assert any(line.startswith("ok  kernel attention_packed ") for line in kernels)
     assert any(line.startswith("ok  kernel add_logit_bias n=") for line in kernels)
+    for answer_token in (0, 1):  # prefill, decode
+        assert any(
+            line.startswith(f"ok  kernel copy_span_bias answer_token={answer_token} ")
+            for line in kernels
+        )
     assert all(" error " in line and "(limit " in line for line in kernels)
     assert any(
         line.startswith("ok  generator: ") and "32 greedy tokens identical" in line

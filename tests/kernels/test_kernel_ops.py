@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pagemind.gpu.compare import relative_error
-from pagemind.gpu.kernel_checks import KernelCase, check_kernel
+from pagemind.gpu.kernel_checks import KernelCase, check_kernel, copy_span_bias_case
 from pagemind.gpu.runner import top_k_dispatches
 from pagemind.models import layers
+from pagemind.models.generate import MAX_COPY_SOURCE, MAX_SPAN_MATCH, SPAN_SEPARATOR, CopySpans
+from pagemind.resources import resource_dir
 
 pytestmark = pytest.mark.gpu
 
@@ -137,6 +139,60 @@ def test_add_logit_bias_leaves_unbiased_logits_bit_for_bit(runner, rng):
     expected = logits.copy()
     expected[[1, 5, 900]] += bias[[1, 5, 900]]
     np.testing.assert_array_equal(result["logits"].view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("answer_token", [0, 1])
+def test_copy_span_bias_on_random_texts_as_the_reference(runner, answer_token):
+    case = KernelCase("copy_span_bias", None, (("answer_token", answer_token),))
+    for seed in range(3):
+        assert check_kernel(runner, case, np.random.default_rng(seed)) == 0
+
+
+END = SPAN_SEPARATOR  # after each text of a copy source
+
+
+def test_copy_span_bias_limits_are_the_references():
+    source = (resource_dir("shaders") / "copy_span_bias.wgsl").read_text()
+    assert f"const MAX_MATCH: u32 = {MAX_SPAN_MATCH}u;" in source
+    assert f"const MAX_SOURCE: u32 = {MAX_COPY_SOURCE}u;" in source
+    assert f"const SEPARATOR: u32 = {SPAN_SEPARATOR:#x}u;" in source
+
+
+@pytest.mark.parametrize(
+    ("source", "tail", "chosen", "answer_token", "biased"),
+    [
+        # prefill: the answer starts, its tail empties and nothing is added
+        ([5, 6, 7, 8], [5, 6], 7, 0, []),
+        # a full tail drops its oldest token: [2, 3, 4, 5] matches, only 6 follows it
+        ([9, 2, 3, 4, 5, 6, 1, 5, 7], [1, 2, 3, 4], 5, 1, [6]),
+        # nothing follows a text's last id, and a match does not run across a separator
+        ([3, 4, END, 4, 8, END, 9], [3], 4, 1, [8]),
+        # [1, 2, 3] beats [2, 3]: 9 follows, not 8
+        ([1, 2, 3, 9, END, 2, 3, 8, END, 3, 7], [1, 2], 3, 1, [9]),
+        # 5 follows [4] four times and is added once, 6 once; positions 256 apart are one
+        # thread's
+        ([4, 5, 4, 5, *[9] * 252, 4, 5, 4, 6, END], [], 4, 1, [5, 6]),
+        # the answer's tokens occur nowhere
+        ([1, 2, 3], [7], 8, 1, []),
+        # no source (n_source 0)
+        ([], [1, 2, 3], 4, 1, []),
+    ],
+    ids=["prefill", "full-tail", "separators", "longest", "once", "no-match", "no-source"],
+)
+def test_copy_span_bias_cases(runner, rng, source, tail, chosen, answer_token, biased):
+    """The tail as the kernel leaves it, and the logits bit for bit as the reference's:
+    -0.0 stays -0.0 where nothing is added."""
+    logits = rng.standard_normal(16, dtype=np.float32)
+    logits[0] = -0.0
+    arrays, expected = copy_span_bias_case(
+        CopySpans(source, 2.5), tail, chosen, answer_token, logits
+    )
+    result = runner.run_one("copy_span_bias", arrays, {"answer_token": answer_token})
+    np.testing.assert_array_equal(result["tail"], expected["tail"])
+    np.testing.assert_array_equal(
+        result["logits"].view(np.uint32), expected["logits"].view(np.uint32)
+    )
+    np.testing.assert_array_equal(result["logits"] - logits, np.isin(range(16), biased) * 2.5)
 
 
 @pytest.mark.parametrize("mask", [[1] * 11, [1] * 7 + [0] * 4, [0] * 11])

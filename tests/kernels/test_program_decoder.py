@@ -1,6 +1,7 @@
 """The compiled decoder program on wgpu-py against the numpy Llama reference: a prefill of
 the prompt, then decoding token by token from the GPU's own picks or tokens the CPU wrote
-over them, greedy steps submitted together, and the logit bias that steers the choices."""
+over them, greedy steps submitted together, and the logit and copy-span biases that steer
+the choices."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import dataclasses
 
 import numpy as np
 import pytest
+from pagemind.assistant.answer import ProgramDecoder
 from pagemind.gpu.compare import relative_error
-from pagemind.gpu.program import ProgramRunner, compile_decoder
+from pagemind.gpu.program import ProgramRunner, compile_decoder, copy_source_words
 from pagemind.gpu.program_format import program_to_dict
-from pagemind.models.generate import generate
-from pagemind.models.gguf_source import read_gguf
+from pagemind.models.generate import (
+    GREEDY,
+    MAX_COPY_SOURCE,
+    MAX_SPAN_MATCH,
+    SPAN_SEPARATOR,
+    CopySpans,
+    Sampler,
+    generate,
+    seeded_random,
+)
+from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.tiny_model import tiny_llama_gguf
 
@@ -74,12 +85,12 @@ def test_prefill_then_decode_follow_the_reference(runner, tmp_path, options, pro
 
 def test_decode_runs_six_dispatches_per_layer(tmp_path):
     """The norm, Q, K and V in one product, whose rows rope_to_cache reads; the norm, gate,
-    up and SwiGLU in one; the output norm in the logits product, then the logit bias."""
+    up and SwiGLU in one; the output norm in the logits product, then the logit biases."""
     model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf", num_layers=2))
     decode = compile_decoder(model, context_length=16, max_prefill_tokens=4).phases["decode"]
     layer = ["matvec_norm", "rope_to_cache_interleaved", "attention", "matvec_accumulate"]
     layer += ["matvec_norm_swiglu", "matvec_accumulate"]
-    tail = ["matvec_norm", "add_logit_bias", "top_k_lists", "top_k"]
+    tail = ["matvec_norm", "add_logit_bias", "copy_span_bias", "top_k_lists", "top_k"]
     assert [step.kernel for step in decode] == ["embedding", *layer * 2, *tail]
 
 
@@ -156,6 +167,105 @@ def test_a_logit_bias_chooses_as_the_reference_generate_does(runner, tmp_path):
     assert answer == generate(Llama(model), prompt, GENERATED, logit_bias=bias)
     assert answer != generate(Llama(model), prompt, GENERATED), "the bias changes the answer"
     assert len(set(answer)) > 1
+
+
+def sampled_answer(
+    program: ProgramRunner, prompt: list[int], count: int, sampler: Sampler
+) -> list[int]:
+    """`count` tokens after `prompt` drawn by the program's sample phase (the browser's
+    path) with the random numbers pagemind.models.generate draws for `sampler`."""
+    program.write("tokens", np.asarray(prompt, np.uint32))
+    program.run("prefill", {"n_tokens": len(prompt), "position": 0})
+    random = seeded_random(sampler.seed)
+    answer: list[int] = []
+    while len(answer) < count:
+        if answer:  # embeds the token the last sample phase left in top_indices[0]
+            program.run("decode", {"position": len(prompt) + len(answer) - 1})
+        variables = {"n_history": len(answer), "random": random()}
+        variables |= {key: getattr(sampler, key) for key in SAMPLER_VARIABLES}
+        program.run("sample", variables)
+        answer.append(int(program.read("top_indices", np.uint32)[0]))
+    return answer
+
+
+SAMPLER_VARIABLES = ("temperature", "top_p", "repetition_penalty", "candidates")
+SAMPLED = Sampler(temperature=0.7, top_p=0.95, repetition_penalty=1.1, seed=1, candidates=8)
+
+
+def test_copy_spans_keep_quoting_in_decode_until_zeros_are_written(runner, tmp_path):
+    """Once the answer's first token is in a source, each step continues that text (the
+    longest match: the reversed text matches the newest token alone) up to its end; the
+    prefill adds nothing (the answer has not started)."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    compiled = compile_decoder(model, context_length=32, max_prefill_tokens=16)
+    assert compiled.buffers["copy_source"].nbytes == 4 * (2 + MAX_COPY_SOURCE)
+    assert compiled.buffers["copy_tail"].nbytes == 4 * (1 + MAX_SPAN_MATCH)
+    assert compiled.buffers["copy_source"].tensor is None  # zeros until written
+    program = ProgramRunner(runner, compiled, model.tensors)
+    unbiased = greedy_answer(program, prompt, GENERATED)
+    quote = [token for token in range(model.config.vocab_size) if token not in unbiased][:5]
+    spans = CopySpans([unbiased[0], *quote, SPAN_SEPARATOR, *quote[::-1]], 1000.0)
+
+    program.write("copy_source", copy_source_words(spans))
+    quoted = greedy_answer(program, prompt, GENERATED)
+    program.write("copy_source", np.zeros_like(copy_source_words(spans)))
+
+    assert quoted == [unbiased[0], *quote]
+    assert quoted == generate(Llama(model), prompt, GENERATED, copy_spans=spans)
+    assert greedy_answer(program, prompt, GENERATED) == unbiased
+
+
+def random_spans(model: GGUFModel, prompt: list[int], sampler: Sampler) -> CopySpans:
+    """Three texts of random ids, each holding the answer's first token: a bias that
+    changes the answer while the model still chooses among the tokens it favours."""
+    first = generate(Llama(model), prompt, 1, sampler)[0]
+    source = np.random.default_rng(2).integers(0, model.config.vocab_size, 40).tolist()
+    source[5] = source[20] = source[33] = first
+    source[12] = source[27] = source[39] = SPAN_SEPARATOR
+    return CopySpans(source, 15.0)
+
+
+@pytest.mark.parametrize("sampler", [GREEDY, SAMPLED], ids=["greedy", "sampled"])
+def test_copy_spans_choose_as_the_reference_generate_does(runner, tmp_path, sampler):
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    reference, spans = Llama(model), random_spans(model, prompt, sampler)
+    compiled = compile_decoder(model, context_length=32, max_prefill_tokens=16, top_k=8)
+    program = ProgramRunner(runner, compiled, model.tensors)
+    program.write("copy_source", copy_source_words(spans))
+    count = GENERATED + 2
+
+    if sampler.temperature:
+        answer = sampled_answer(program, prompt, count, sampler)
+    else:
+        answer = greedy_answer(program, prompt, count)
+
+    assert answer == generate(reference, prompt, count, sampler, copy_spans=spans)
+    assert answer != generate(reference, prompt, count, sampler), "the bias changes the answer"
+
+
+def test_the_python_program_decoder_adds_the_copy_spans_itself(tmp_path):
+    """`pagemind ask` on the GPU: generate() draws from the logits the program biased."""
+    model = read_gguf(tiny_llama_gguf(tmp_path / "tiny.gguf"))
+    prompt = np.random.default_rng(11).integers(0, model.config.vocab_size, 9).tolist()
+    spans = random_spans(model, prompt, SAMPLED)
+    decoder = ProgramDecoder(model, np.zeros(model.config.vocab_size, np.float32), spans)
+
+    answer = generate(decoder, prompt, GENERATED, SAMPLED)
+
+    assert answer == generate(Llama(model), prompt, GENERATED, SAMPLED, copy_spans=spans)
+    assert answer != generate(Llama(model), prompt, GENERATED, SAMPLED)
+
+
+def test_copy_source_words_hold_the_count_the_strength_and_the_ids():
+    spans = CopySpans([5, 6, SPAN_SEPARATOR] * MAX_COPY_SOURCE, 2.5)
+    words = copy_source_words(spans)
+    assert words.dtype == np.uint32 and words.size == 2 + MAX_COPY_SOURCE
+    assert words[0] == MAX_COPY_SOURCE  # cut as add_copy_span_bias cuts the source
+    assert words[1:2].view(np.float32)[0] == 2.5
+    assert words[2:].tolist() == spans.source[:MAX_COPY_SOURCE]
+    assert not copy_source_words(CopySpans([], 0.0)).any()  # zeros: no copy-span bias
 
 
 def test_a_prompt_longer_than_the_prefill_limit_is_prefilled_in_chunks(variant_runner, tmp_path):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pagemind.assistant.attribution import Attributor, Claim, cited_text
-from pagemind.assistant.copy_bias import copy_bias_tokens, dense_bias
+from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source, dense_bias
 from pagemind.assistant.evidence import Evidence
 from pagemind.assistant.passage import Passage, best_passage
 from pagemind.assistant.prompt import NOT_COVERED, STOP_STRINGS, build_prompt, context_window
@@ -27,7 +27,7 @@ from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.config import SiteConfig
 from pagemind.gpu.compile_model import SAMPLING_CANDIDATES, compile_program
 from pagemind.gpu.program_format import program_to_dict
-from pagemind.models.generate import Sampler, generate
+from pagemind.models.generate import CopySpans, Sampler, generate
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.registry import load_model, resolve_model
@@ -64,14 +64,19 @@ class ProgramDecoder:
     """The site's compiled program on wgpu-py (the browser's executor, in Python), with the
     numpy reference's `forward` so that pagemind.models.generate drives either."""
 
-    def __init__(self, model: GGUFModel, logit_bias: np.ndarray) -> None:
+    def __init__(
+        self, model: GGUFModel, logit_bias: np.ndarray, copy_spans: CopySpans | None = None
+    ) -> None:
         from pagemind.gpu.device import open_device
-        from pagemind.gpu.program import ProgramRunner
+        from pagemind.gpu.program import ProgramRunner, copy_source_words
         from pagemind.gpu.runner import KernelRunner
 
         program = compile_program(model)
         self.runner = ProgramRunner(KernelRunner(open_device()), program, model.tensors)
-        self.runner.write("logit_bias", logit_bias)  # the program adds it to the logits
+        # The program adds both to the logits: generate() must not add them again.
+        self.runner.write("logit_bias", logit_bias)
+        if copy_spans is not None:
+            self.runner.write("copy_source", copy_source_words(copy_spans))
         self.rows = program.buffers["tokens"].nbytes // 4
         self.vocab = model.config.vocab_size
         self.position = 0
@@ -149,7 +154,10 @@ class Answerer:
         sources = evidence.sections[: len(prompt.sources)]
         attributor = Attributor([hit.text for hit in sources], question)
         bias = self._bias(prompt.sources, question)
-        raw, ended = self._generate(prompt.text, prompt.answer_tokens, bias, attributor, listener)
+        spans = self._copy_spans(prompt.sources)
+        raw, ended = self._generate(
+            prompt.text, prompt.answer_tokens, (bias, spans), attributor, listener
+        )
         claims = attributor.claims(raw, final=ended)
         return Answer(passage, cited_text(claims), claims, sources, covered=True, cut_off=not ended)
 
@@ -158,11 +166,15 @@ class Answerer:
         tokens = copy_bias_tokens(self.tokenizer, texts, self.model.chat["stop_ids"])
         return dense_bias(tokens, self.settings["copy_bias"], self.model.config.vocab_size)
 
+    def _copy_spans(self, sources: list[dict]) -> CopySpans:
+        texts = [source["text"] for source in sources]
+        return CopySpans(copy_span_source(self.tokenizer, texts), self.settings["copy_span_bias"])
+
     def _generate(
         self,
         prompt: str,
         max_tokens: int,
-        bias: np.ndarray,
+        biases: tuple[np.ndarray, CopySpans],
         attributor: Attributor,
         listener: Listener,
     ) -> tuple[str, bool]:
@@ -191,15 +203,17 @@ class Answerer:
             text = self.tokenizer.decode(tokens)
             return any(stop in text for stop in STOP_STRINGS)
 
-        decoder = self.reference if self.cpu else ProgramDecoder(self.model, bias)
+        bias, spans = biases
+        decoder = self.reference if self.cpu else ProgramDecoder(self.model, bias, spans)
         tokens = generate(
             _Streamed(decoder, on_token),
             self.tokenizer.encode(prompt),
             max_tokens,
             sampler,
             self.model.chat["stop_ids"],
-            logit_bias=bias if self.cpu else None,  # the program adds its own copy
+            logit_bias=bias if self.cpu else None,  # the program adds its own copies
             stop_at=stop_at,
+            copy_spans=spans if self.cpu else None,
         )
         text, ended = self.tokenizer.decode(tokens), len(tokens) < max_tokens
         for claim in attributor.claims(text, final=ended)[heard:]:

@@ -1,7 +1,10 @@
 """Copy-biased decoding: the tokens of the quoted sections and the question get a logit
 bonus (the `logit_bias` program buffer, pagemind.models.generate's `logit_bias`), so the
-model prefers the docs' own words, names and commands to ones it would make up.
-runtime/copy_bias.js lists the same tokens (parity-tested).
+model prefers the docs' own words, names and commands to ones it would make up; and once
+the answer has started to quote a section, the tokens that go on quoting it get another
+(copy spans: the `copy_source` buffer, pagemind.models.generate.add_copy_span_bias), so a
+name or a command comes out whole, as the docs write it, not stitched from look-alikes.
+runtime/copy_bias.js lists the same tokens and sources (parity-tested).
 
 The tokens are those of each text as the model reads it, and of each of its words, without
 the quotes, brackets and punctuation around it, after a space, as an answer would write them
@@ -16,6 +19,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from pagemind.assistant.tokenizer import PromptTokenizer
+from pagemind.models.generate import MAX_COPY_SOURCE, SPAN_SEPARATOR
 
 WORD_EDGES = "`'\"()[]{}<>,.;:!?*"
 
@@ -37,3 +41,13 @@ def dense_bias(tokens: Sequence[int], strength: float, vocab_size: int) -> np.nd
     bias = np.zeros(vocab_size, np.float32)
     bias[list(tokens)] = strength
     return bias
+
+
+def copy_span_source(tokenizer: PromptTokenizer, texts: Sequence[str]) -> list[int]:
+    """CopySpans.source for these texts: each one's ids and a separator, at most
+    MAX_COPY_SOURCE ids in all. The sources only: copying the question's phrases would
+    make the answer restate it."""
+    ids: list[int] = []
+    for text in texts:
+        ids += [*tokenizer.ids(text), SPAN_SEPARATOR]
+    return ids[:MAX_COPY_SOURCE]

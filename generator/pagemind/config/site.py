@@ -59,6 +59,7 @@ class AssistantConfig:
     top_p: float = 0.9
     repetition_penalty: float = 1.1
     copy_bias: float = 4.0
+    copy_span_bias: float = 3.0
     # LoRA adapters the reader may pick: {name, path (a LoRA GGUF or PEFT folder), scale}.
     adapters: list[dict] = field(default_factory=list)
 
@@ -420,6 +421,7 @@ _ASSISTANT_RANGES = {
     "top_p": (0.01, 1.0, "the share of probability kept when sampling; 0.9 is usual"),
     "repetition_penalty": (1.0, 2.0, "1 is none; 1.1 discourages repeating"),
     "copy_bias": (0.0, 10.0, "0 is none; higher prefers the quoted sections' words more"),
+    "copy_span_bias": (0.0, 10.0, "0 is none; higher keeps quoting what the answer started to"),
 }
 
 

@@ -16,11 +16,20 @@ import numpy as np
 
 from pagemind.gpu.compare import relative_error
 from pagemind.gpu.kernels import KERNELS, top_k_list_count
-from pagemind.gpu.program import Program, step_uniforms
+from pagemind.gpu.program import Program, copy_source_words, step_uniforms
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
 from pagemind.models.adapters import ADAPTER_FORMAT
-from pagemind.models.generate import Sampler, add_logit_bias, draw, penalize_repetition
+from pagemind.models.generate import (
+    MAX_SPAN_MATCH,
+    SPAN_SEPARATOR,
+    CopySpans,
+    Sampler,
+    add_copy_span_bias,
+    add_logit_bias,
+    draw,
+    penalize_repetition,
+)
 from pagemind.models.tensors import QuantTensor
 
 # Relative to the output's scale: f32 sums in another order than numpy's.
@@ -34,6 +43,11 @@ EMBEDDING_ROWS = 64  # rows of the random table an embedding case looks up
 # The adapter rank of `_lora` matvec cases: no power of two, as a fused Q/K/V adapter's.
 LORA_CHECK_RANK = 24
 NO_CANDIDATE = 0xFFFFFFFF  # NONE in top_k.wgsl: a top_k_lists entry past a short list
+# copy_span_bias cases: a source of few distinct ids, so that tails of every length match,
+# often at several places, and longer than one pass of the workgroup's 256 threads.
+COPY_SOURCE_LENGTH = 700
+COPY_ALPHABET = 4
+COPY_VOCAB = 300
 
 Arrays = dict[str, np.ndarray]
 
@@ -333,6 +347,47 @@ def _add_logit_bias(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays,
     return {"logits": logits, "bias": bias}, {"logits": add_logit_bias(logits, bias)}
 
 
+def copy_span_bias_case(
+    spans: CopySpans, tail: list[int], chosen: int, answer_token: int, logits: np.ndarray
+) -> tuple[Arrays, Arrays]:
+    """copy_span_bias's inputs (`tail`: the answer's last tokens the buffer holds; `chosen`:
+    the token a decode embeds) and what it must leave: the tail emptied (prefill,
+    answer_token 0) or with `chosen` appended, and the logits as add_copy_span_bias biases
+    them after that tail."""
+    answer = [*tail, chosen][-MAX_SPAN_MATCH:] if answer_token else []
+    words = np.zeros(1 + MAX_SPAN_MATCH, np.uint32)
+    words[0], words[1 : 1 + len(tail)] = len(tail), tail
+    expected_words = words.copy()  # the kernel writes the length and the tokens it keeps
+    expected_words[0], expected_words[1 : 1 + len(answer)] = len(answer), answer
+    arrays = {
+        "source": copy_source_words(spans),
+        "tail": words,
+        "chosen": np.array([chosen], np.uint32),
+        "logits": logits,
+    }
+    expected = {"tail": expected_words, "logits": add_copy_span_bias(logits, spans, answer)}
+    return arrays, expected
+
+
+def _copy_span_bias(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+    """Texts of a few ids (repeats everywhere, so a longer match must beat many shorter ones
+    and tokens follow it at several places) between separators; a full tail whose decode
+    push drops the oldest token and ends in a run of the source."""
+    alphabet = rng.choice(COPY_VOCAB, COPY_ALPHABET, replace=False)
+    source = rng.choice(alphabet, COPY_SOURCE_LENGTH).tolist()
+    for end in rng.choice(COPY_SOURCE_LENGTH, COPY_SOURCE_LENGTH // 20, replace=False):
+        source[end] = SPAN_SEPARATOR
+    run = next(
+        source[start : start + MAX_SPAN_MATCH]
+        for start in rng.permutation(COPY_SOURCE_LENGTH - MAX_SPAN_MATCH)
+        if SPAN_SEPARATOR not in source[start : start + MAX_SPAN_MATCH + 1]
+    )
+    tail = [int(rng.integers(COPY_VOCAB)), *run[:-1]]
+    spans = CopySpans(source, float(rng.uniform(1, 8)))
+    logits = _normal(rng, COPY_VOCAB) * 4
+    return copy_span_bias_case(spans, tail, run[-1], case.value("answer_token"), logits)
+
+
 def _sample(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     uniforms = dict(case.uniforms)
     k, n_history = case.value("k"), case.value("n_history")
@@ -384,6 +439,7 @@ _CASES: dict[str, Callable[[KernelCase, np.random.Generator], tuple[Arrays, Arra
     "top_k_lists": _top_k_lists,
     "top_k": _top_k,
     "add_logit_bias": _add_logit_bias,
+    "copy_span_bias": _copy_span_bias,
     "penalize_repetition": _penalize_repetition,
     "sample": _sample,
 }

@@ -174,9 +174,6 @@ _MATVEC_NORM_BINDINGS = _bindings(
 # The adapter of a `_lora` matvec (lora.wgsl): slots after matvec_norm's norm_weight.
 _LORA_BINDINGS = (Binding("lora_a", 5, "read"), Binding("lora_b", 6, "read"))
 LORA_MAX_RANK = 256  # LORA_MAX_RANK in lora.wgsl: t = A x lives in workgroup memory
-# The adapter of a `_lora` matvec (lora.wgsl): slots after matvec_norm's norm_weight.
-_LORA_BINDINGS = (Binding("lora_a", 5, "read"), Binding("lora_b", 6, "read"))
-LORA_MAX_RANK = 256  # LORA_MAX_RANK in lora.wgsl: t = A x lives in workgroup memory
 _NORM_BINDINGS = _bindings(
     ("x", "read"),
     ("out", "read_write"),
@@ -531,6 +528,21 @@ _SPECS = (
         uniforms=(("n", "u32"),),
         workgroup_size=256,
         workgroups=_ELEMENTWISE_WORKGROUPS,
+    ),
+    KernelSpec(
+        name="copy_span_bias",
+        files=("copy_span_bias.wgsl",),
+        entry_point="copy_span_bias",
+        bindings=_bindings(
+            ("source", "read"),
+            ("tail", "read_write"),
+            ("chosen", "read"),
+            ("logits", "read_write"),
+            ("params", "uniform"),
+        ),
+        uniforms=(("answer_token", "u32"),),  # 0: prefill, the answer starts; 1: decode
+        workgroup_size=256,
+        workgroups=("1", "1", "1"),  # the longest match is over the whole source
     ),
     KernelSpec(
         name="penalize_repetition",

@@ -10,7 +10,8 @@ Decoders (Llama, Qwen2, Qwen3, Gemma 3) compile to a prefill and a decode phase 
 BERT embedder compiles to an embed phase in embedder_program.py. A decoder's `logit_bias`
 buffer (one f32 per vocabulary entry, zeros until the CPU writes it) is added to the logits
 before any token is chosen, so the caller can make some tokens likelier (those of the
-quoted sources).
+quoted sources); then its `copy_source` (copy_source_words) makes likelier the tokens that
+would continue a passage of the sources the answer has started to copy (copy_span_bias.wgsl).
 
 A decoder compiled with `adapter_ranks` (models/adapters.py) adds each adapted product's
 B (A x), reading the buffers `<weight>.lora_a` and `.lora_b` that an adapter's tensors fill.
@@ -42,11 +43,13 @@ from pagemind.gpu.kernels import (
 from pagemind.gpu.runner import BufferCopy, Dispatch, KernelRunner, PreparedDispatch
 from pagemind.models.adapters import LORA_A, LORA_B, adapter_tensors
 from pagemind.models.architectures import HEAD_NORMS, ROPE_FACTORS
+from pagemind.models.generate import MAX_COPY_SOURCE, MAX_SPAN_MATCH, CopySpans
 from pagemind.models.gguf_source import GGUFModel
 from pagemind.models.tensors import QuantTensor
 
 FLOAT_BYTES = 4
 U32_BYTES = 4
+COPY_SOURCE_HEADER = 2  # copy_source: n_source, strength's f32 bits, then the source ids
 # The elementwise kernel that gates the FFN, by DecoderConfig.ffn_activation.
 GATED_ACTIVATIONS = {"silu": "swiglu", "gelu_tanh": "geglu"}
 
@@ -219,6 +222,11 @@ class ProgramBuilder:
         self.program.buffers.setdefault(name, BufferSpec(name, count * FLOAT_BYTES))
         return name
 
+    def words(self, name: str, count: int) -> str:
+        """A buffer of `count` u32 values, zeros until written."""
+        self.program.buffers.setdefault(name, BufferSpec(name, count * U32_BYTES))
+        return name
+
     def tensor(self, name: str) -> str:
         """A buffer holding tensor `name`: the model's, or the adapter's in use."""
         tensor = self.tensors[name]
@@ -255,8 +263,8 @@ class _DecoderCompiler(ProgramBuilder):
         self.program.context_length = self.context_length
         self.program.buffers["tokens"] = BufferSpec("tokens", self.max_tokens * 4)
         self.program.buffers["top_indices"] = BufferSpec("top_indices", self.top_k_count * 4)
-        self.program.phases["prefill"] = self.phase(n_tokens="n_tokens")
-        self.program.phases["decode"] = self.phase(n_tokens=1)
+        self.program.phases["prefill"] = self.phase(n_tokens="n_tokens", answer_token=0)
+        self.program.phases["decode"] = self.phase(n_tokens=1, answer_token=1)
         self.program.phases["sample"] = self.sample_phase()
         return self.program
 
@@ -290,7 +298,7 @@ class _DecoderCompiler(ProgramBuilder):
         )
         return self.steps
 
-    def phase(self, n_tokens: int | str) -> list[ProgramStep]:
+    def phase(self, n_tokens: int | str, answer_token: int) -> list[ProgramStep]:
         c = self.config
         self.steps, self.n_tokens = [], n_tokens
         x = self.rows("x", c.hidden_size)
@@ -314,17 +322,31 @@ class _DecoderCompiler(ProgramBuilder):
         self.n_tokens = 1  # from here on the last token only, in both phases: its logits
         normed = self.normed_input(last, "output_norm.weight", "h_last")
         self.linear(output, normed, self.floats("logits", c.vocab_size))
-        self.bias_logits()
+        self.bias_logits(answer_token)
         self.top_k()
         return self.steps
 
-    def bias_logits(self) -> None:
-        """logits += logit_bias, before every choice: the phase's own top_k (greedy picks)
-        and the sample phase, which draws from the logits. The CPU writes the buffer; while it
-        holds zeros the logits are left as the product wrote them."""
+    def bias_logits(self, answer_token: int) -> None:
+        """logits += logit_bias, then the copy-span bias, before every choice: the phase's own
+        top_k (greedy picks) and the sample phase, which draws from the logits. The CPU
+        writes `logit_bias` and `copy_source`; while they hold zeros the logits are left as
+        the product wrote them. `answer_token` 1 (decode): the token this step embeds,
+        top_indices[0], joins the answer's tail in `copy_tail`; 0 (prefill) empties it."""
         n = self.config.vocab_size
         bias = self.floats("logit_bias", n)
         self.emit("add_logit_bias", None, {"logits": "logits", "bias": bias}, {"n": n})
+        source = self.words("copy_source", COPY_SOURCE_HEADER + MAX_COPY_SOURCE)
+        self.emit(
+            "copy_span_bias",
+            None,
+            {
+                "source": source,
+                "tail": self.words("copy_tail", 1 + MAX_SPAN_MATCH),
+                "chosen": "top_indices",
+                "logits": "logits",
+            },
+            {"answer_token": answer_token},
+        )
 
     def top_k(self) -> None:
         """The logits' best ids into `top_indices` (values in `top_values`) in two steps: the
@@ -510,7 +532,8 @@ def compile_decoder(
     """Phases `prefill` (variables n_tokens <= max_prefill_tokens and position) and `decode`
     (variable position): each appends to the KV caches at `position` and leaves the last
     token's `logits` plus `logit_bias` (vocab_size f32 values the CPU writes; zeros until
-    then, and kept across runs) and their top_k ids in `top_indices` (values in
+    then, and kept across runs) plus the copy-span bias of `copy_source`
+    (copy_source_words; zeros: none) and their top_k ids in `top_indices` (values in
     `top_values`). Prefill reads its token ids from `tokens`; decode reads its one token from
     `top_indices[0]`: the previous step's best, unless the CPU chose another and wrote it
     there, or phase `sample` did (variables n_history, repetition_penalty, candidates <=
@@ -525,6 +548,18 @@ def compile_decoder(
     max_tokens = min(max_prefill_tokens, context_length)
     ranks = adapter_ranks or {}
     return _DecoderCompiler(model, context_length, max_tokens, top_k, ranks).compile()
+
+
+def copy_source_words(spans: CopySpans) -> np.ndarray:
+    """What the CPU writes to a decoder's `copy_source` buffer, whole: the number of source
+    ids (at most MAX_COPY_SOURCE: the rest is cut, as add_copy_span_bias cuts it), the
+    strength's f32 bits, then the ids, separators included, and zeros after them."""
+    source = np.asarray(spans.source[:MAX_COPY_SOURCE], np.uint32)
+    words = np.zeros(COPY_SOURCE_HEADER + MAX_COPY_SOURCE, np.uint32)
+    words[0] = source.size
+    words[1] = np.float32(spans.strength).view(np.uint32)
+    words[COPY_SOURCE_HEADER : COPY_SOURCE_HEADER + source.size] = source
+    return words
 
 
 class ProgramRunner:

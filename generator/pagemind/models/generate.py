@@ -4,7 +4,9 @@ Sampling order, as in llama.cpp and Hugging Face: repetition penalty, temperatur
 top-k, top-p, then a draw with mulberry32 (the browser's generator). The program samples
 among its top_k best tokens (Sampler.candidates); the browser draws on the GPU exactly so.
 A logit bias, if given, is added to the logits before any choice, greedy or sampled, as the
-program adds its `logit_bias` buffer.
+program adds its `logit_bias` buffer; then copy spans, if given, add their strength to the
+tokens that would continue a passage of the sources the answer is copying, as the program's
+`copy_span_bias` step does (add_copy_span_bias).
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ class Sampler:
 GREEDY = Sampler()
 U32_MASK = 0xFFFFFFFF
 
+SPAN_SEPARATOR = U32_MASK  # ends each text in CopySpans.source: no match runs across it
+MAX_SPAN_MATCH = 4  # the answer's last tokens a copy match compares
+MAX_COPY_SOURCE = 2048  # source tokens the program holds (copy_span_bias.wgsl's MAX_SOURCE)
+
+
+@dataclass(frozen=True)
+class CopySpans:
+    """What copy-span bias reads: the token ids of the texts the answer may copy from, each
+    followed by SPAN_SEPARATOR (at most MAX_COPY_SOURCE in all), and the bias it adds."""
+
+    source: list[int]
+    strength: float
+
 
 def seeded_random(seed: int) -> Callable[[], float]:
     """mulberry32, as runtime/sampling.js: the same seed gives the browser's draws."""
@@ -53,11 +68,12 @@ def generate(
     stop_ids: Iterable[int] = (),
     logit_bias: np.ndarray | None = None,
     stop_at: Callable[[list[int]], bool] | None = None,
+    copy_spans: CopySpans | None = None,
 ) -> list[int]:
     """The new tokens after `prompt_ids`, ending before the first stop token, or before the
     token with which `stop_at(tokens)` turns true (as the browser's stop strings end an
     answer). `logit_bias` (vocab_size values) is added to every step's logits before the
-    choice."""
+    choice, then `copy_spans`' bias (add_copy_span_bias)."""
     stops = set(stop_ids)
     random = seeded_random(sampler.seed)
     cache = KVCache()
@@ -65,7 +81,10 @@ def generate(
     generated: list[int] = []
     for _ in range(max_new_tokens):
         # Only the answer's own tokens are penalized: a grounded answer reuses the docs' words.
-        token = next_token(add_logit_bias(logits, logit_bias), generated, sampler, random())
+        biased = add_logit_bias(logits, logit_bias)
+        if copy_spans is not None:
+            biased = add_copy_span_bias(biased, copy_spans, generated)
+        token = next_token(biased, generated, sampler, random())
         if token in stops or (stop_at and stop_at([*generated, token])):
             break
         generated.append(token)
@@ -78,6 +97,36 @@ def add_logit_bias(logits: np.ndarray, logit_bias: np.ndarray | None) -> np.ndar
     if logit_bias is None:
         return logits
     return logits.astype(np.float32) + np.asarray(logit_bias, np.float32)
+
+
+def add_copy_span_bias(logits: np.ndarray, spans: CopySpans, answer: list[int]) -> np.ndarray:
+    """`logits` plus spans.strength, in f32, on every token that follows, in the source, the
+    longest tail of `answer` found there (its last 1 to MAX_SPAN_MATCH tokens), each token
+    once however often it follows. So an answer that has started to quote a name, an
+    option or a command is pushed to go on quoting it as the docs write it, and a longer
+    match (a phrase under way) outweighs a shorter one; before the answer's first token
+    nothing is added."""
+    source, tail = spans.source[:MAX_COPY_SOURCE], answer[-MAX_SPAN_MATCH:]
+    longest, following = 0, set()
+    for end in range(len(source) - 1):
+        after = source[end + 1]
+        length = _match_length(source, end, tail) if after != SPAN_SEPARATOR else 0
+        if length > longest:
+            longest, following = length, {after}
+        elif length == longest and length:
+            following.add(after)
+    biased = logits.astype(np.float32)  # a copy: the caller's logits stay as they were
+    if following:
+        biased[sorted(following)] += np.float32(spans.strength)
+    return biased
+
+
+def _match_length(source: list[int], end: int, tail: list[int]) -> int:
+    """How many of the last tokens of `tail` equal source[..end], read backwards."""
+    length = 0
+    while length < len(tail) and length <= end and source[end - length] == tail[-1 - length]:
+        length += 1
+    return length
 
 
 def next_token(logits: np.ndarray, history: list[int], sampler: Sampler, random: float) -> int:
