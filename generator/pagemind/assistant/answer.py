@@ -156,7 +156,7 @@ class Answerer:
         bias = self._bias(prompt.sources, question)
         spans = self._copy_spans(prompt.sources)
         raw, ended = self._generate(
-            prompt.text, prompt.answer_tokens, (bias, spans), attributor, listener
+            prompt.text, prompt.answer_tokens, bias, spans, attributor, listener
         )
         claims = attributor.claims(raw, final=ended)
         return Answer(passage, cited_text(claims), claims, sources, covered=True, cut_off=not ended)
@@ -174,7 +174,8 @@ class Answerer:
         self,
         prompt: str,
         max_tokens: int,
-        biases: tuple[np.ndarray, CopySpans],
+        bias: np.ndarray,
+        spans: CopySpans,
         attributor: Attributor,
         listener: Listener,
     ) -> tuple[str, bool]:
@@ -203,7 +204,6 @@ class Answerer:
             text = self.tokenizer.decode(tokens)
             return any(stop in text for stop in STOP_STRINGS)
 
-        bias, spans = biases
         decoder = self.reference if self.cpu else ProgramDecoder(self.model, bias, spans)
         tokens = generate(
             _Streamed(decoder, on_token),
