@@ -14,8 +14,8 @@
 
 import { Attributor, citedText } from "./attribution.js";
 import { copyBiasTokens, copySpanSource } from "./copy_bias.js";
-import { candidateSections, covers, unitTexts, weigh } from "./evidence.js";
-import { bestPassage } from "./passage.js";
+import { candidateSections, covers, unitsOf, unitTexts, weigh } from "./evidence.js";
+import { bestPassage, quoteOrder } from "./passage.js";
 import {
   buildPrompt,
   NOT_COVERED,
@@ -55,6 +55,17 @@ export async function keywordAnswer(site, question) {
   const termWeights = await index.termWeights(question);
   const evidence = weigh(candidates, vector, null, termWeights, grounding);
   return found(evidence, index, grounding);
+}
+
+// What the prompt reads of the evidence's section at `place`: the section, and its units
+// in the order a condensed section takes them (answer.py's prompt_hit).
+function promptHit(evidence, place, grounding) {
+  const units = unitsOf(evidence, place);
+  return {
+    ...evidence.sections[place],
+    units: units.map(({ unit }) => unit),
+    quote_order: quoteOrder(units, grounding.code_prior),
+  };
 }
 
 export class AssistantChat {
@@ -139,7 +150,9 @@ export class AssistantChat {
       chat,
       tokenizer,
       window,
-      hits: evidence.sections.slice(0, this.settings.top_k),
+      hits: evidence.sections
+        .slice(0, this.settings.top_k)
+        .map((_, place) => promptHit(evidence, place, this.grounding)),
       history: this.history,
       question,
     });

@@ -26,14 +26,21 @@ function quote(evidence, section, chars, grounding) {
   return { text: joinUnits(chosen.map((i) => units[i].unit)), url, heading, breadcrumb };
 }
 
-function choose(units, chars, codePrior) {
+// The places of a section's units in the order they are quoted, best first: each unit with
+// the neighbour it cannot be read without (passage.py's quote_order). The passage takes
+// them in this order, and so does the prompt when it condenses a section.
+export function quoteOrder(units, codePrior) {
   const scores = units.map(({ unit, score }) => score + (unit.text.includes("`") ? codePrior : 0));
   const order = units.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  return order.map((i) => [i, ...neededBy(units, i)]);
+}
+
+function choose(units, chars, codePrior) {
   const chosen = new Set();
   let length = 0;
-  for (const i of order) {
+  for (const group of quoteOrder(units, codePrior)) {
     if (chosen.size && length >= chars) break;
-    const added = [i, ...neededBy(units, i)].filter((j) => !chosen.has(j));
+    const added = group.filter((j) => !chosen.has(j));
     // Characters as Python counts them (code points), so both sides cut at the same unit.
     const cost = added.reduce((sum, j) => sum + [...units[j].unit.text].length, 0);
     if (chosen.size && length + cost > 2 * chars) continue;

@@ -7,6 +7,7 @@
 //   const {text, sources, turnsKept, answerTokens} = buildPrompt({settings, chat: manifest.chat, tokenizer,
 //                                                   window, hits, history, question});
 
+import { joinUnits } from "./sentences.js";
 import { BpeTokenizer } from "./tokenizer_bpe.js";
 import { SpmTokenizer } from "./tokenizer_spm.js";
 
@@ -17,6 +18,8 @@ export const ANSWER_RULE = "Answer this question using the documentation above."
 // The prompt's own labels: a model that writes one has finished (see prompt.py).
 export const STOP_STRINGS = ["\nQuestion:", "\nDocumentation:"];
 const MIN_SECTION_TOKENS = 24;
+// The best section's share of what is left when the sections do not all fit (prompt.py).
+const FIRST_SECTION_WEIGHT = 2;
 const FIT_ROUNDS = 8;
 
 // The generator's tokenizer, by the manifest's tokenizer type.
@@ -108,25 +111,75 @@ function fit(settings, chat, tokenizer, available, hits, history, question) {
   return { text: assemble(chat, messages), sources, turnsKept: kept.length / 2 };
 }
 
+// The most sections, best first, whose shares of `budget` each hold them whole or condensed
+// to at least MIN_SECTION_TOKENS (prompt.py's _fit_sections).
 function fitSections(tokenizer, hits, budget) {
+  const titles = hits.map((hit) => tokenizer.plain(hit.breadcrumb || hit.heading));
+  const texts = hits.map((hit) => stripBlank(tokenizer.plain(hit.text)));
+  const costs = texts.map((text, place) => tokenizer.count(sectionBlock(place, titles[place], text)));
+  for (let kept = hits.length; kept > 0; kept--) {
+    const blocks = quoted(tokenizer, hits, titles, texts, costs.slice(0, kept), budget);
+    if (blocks) return { sections: blocks.join(""), sources: hits.slice(0, kept) };
+  }
+  return { sections: "", sources: [] };
+}
+
+// The blocks of the sections `costs` counts within their shares, or null when one of them
+// would be condensed to less than MIN_SECTION_TOKENS.
+function quoted(tokenizer, hits, titles, texts, costs, budget) {
   const blocks = [];
-  for (const hit of hits) {
-    const title = tokenizer.plain(hit.breadcrumb || hit.heading);
-    const header = `[${blocks.length + 1}] ${title}\n`;
-    const text = stripBlank(tokenizer.plain(hit.text));
-    const block = `${header}${text}\n\n`;
-    const spent = tokenizer.count(block);
-    if (spent > budget) {
-      const room = budget - tokenizer.count(header) - 2;
-      if (room >= MIN_SECTION_TOKENS) {
-        blocks.push(`${header}${tokenizer.truncate(text, room)} …\n\n`);
-      }
+  const allotted = shares(costs, budget);
+  for (let place = 0; place < costs.length; place++) {
+    let text = texts[place];
+    if (costs[place] > allotted[place]) {
+      const room = allotted[place] - tokenizer.count(sectionBlock(place, titles[place], ""));
+      if (room < MIN_SECTION_TOKENS) return null;
+      text = condensed(tokenizer, hits[place], room);
+    }
+    blocks.push(sectionBlock(place, titles[place], text));
+  }
+  return blocks;
+}
+
+function sectionBlock(place, title, text) {
+  return `[${place + 1}] ${title}\n${text}\n\n`;
+}
+
+// Each section's tokens (see prompt.py's _shares): what it needs when all fit; otherwise the
+// sections needing less than their share take it, the rest split what is left, the best
+// section counting FIRST_SECTION_WEIGHT times.
+function shares(costs, budget) {
+  const weights = costs.map((_, i) => (i === 0 ? FIRST_SECTION_WEIGHT : 1));
+  const allotted = [...costs];
+  let left = costs.map((_, i) => i);
+  while (left.length) {
+    const total = left.reduce((sum, i) => sum + weights[i], 0);
+    const fair = (i) => (budget * weights[i]) / total;
+    const fitting = left.filter((i) => costs[i] <= fair(i));
+    if (!fitting.length) {
+      for (const i of left) allotted[i] = Math.trunc(fair(i));
       break;
     }
-    blocks.push(block);
-    budget -= spent;
+    budget -= fitting.reduce((sum, i) => sum + costs[i], 0);
+    left = left.filter((i) => !fitting.includes(i));
   }
-  return { sections: blocks.join(""), sources: hits.slice(0, blocks.length) };
+  return allotted;
+}
+
+// The section's units that fit in `room` tokens, taken in its quote order (passage.js's
+// quoteOrder) and read in the docs' order; when not even the best fits, its start.
+function condensed(tokenizer, hit, room) {
+  const { units, quote_order: order } = hit;
+  const joined = (places) =>
+    tokenizer.plain(joinUnits([...places].sort((a, b) => a - b).map((i) => units[i])));
+  let chosen = [];
+  for (const group of order) {
+    const trial = [...new Set([...chosen, ...group])];
+    if (tokenizer.count(joined(trial)) <= room) chosen = trial;
+  }
+  if (chosen.length) return joined(chosen);
+  const best = units.length ? joined(order[0]) : "";
+  return best ? `${tokenizer.truncate(best, room - 2)} …` : "";
 }
 
 // The latest whole question/answer pairs that fit in `room` tokens.

@@ -1,11 +1,15 @@
 """Prompt inputs shared by the prompt tests: the example site's settings, sections of its docs
-as retrieval hits, and a conversation."""
+as retrieval hits (with their units, quoted last first: a condensed section then differs from
+its start), and a conversation."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 
+from pagemind.assistant.evidence import ScoredUnit
+from pagemind.assistant.passage import quote_order
+from pagemind.assistant.sentences import cut_units
 from pagemind.config import load_config
 from paths import REPO
 
@@ -36,9 +40,17 @@ def docs_hits(count: int = 8) -> list[dict]:
                     "breadcrumb": f"{page} \u203a {heading.strip()}",
                     "score": 1.0 / (len(hits) + 1),
                     "text": text,
+                    **units_in_order(text),
                 }
             )
     return hits[:count]
+
+
+def units_in_order(text: str) -> dict:
+    """A prompt hit's units and quote order, scored so that later units quote first."""
+    units = cut_units(text)
+    scored = [ScoredUnit(0, unit, i / len(units)) for i, unit in enumerate(units)]
+    return {"units": units, "quote_order": quote_order(scored)}
 
 
 HISTORY = [

@@ -14,7 +14,7 @@ from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model
 from paths import REPO
-from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings
+from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings, units_in_order
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,10 @@ def test_window_is_what_the_program_caches(smollm2):
     assert context_window(program, dataclasses.asdict(smollm2.config)) == 2048
 
 
+def excerpts_of(prompt) -> str:
+    return prompt.text.split("Documentation:\n\n")[1].split(ANSWER_RULE)[0]
+
+
 def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
     hits = docs_hits()
     prompt = prompt_for(smollm2, tokenizer, hits=hits, question="How do I deploy?")
@@ -51,22 +55,56 @@ def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
     assert prompt.text.endswith(
         f"{ANSWER_RULE}\nQuestion: How do I deploy?<|im_end|>\n<|im_start|>assistant\n"
     )
-    assert 1 <= len(prompt.sources) < len(hits)  # 1024 tokens do not hold all eight
+    # The eight sections do not fit in 400 tokens whole, nor all condensed: the best ones
+    # share them, each condensed to at least MIN_SECTION_TOKENS.
+    assert 2 <= len(prompt.sources) < len(hits)
+    assert prompt.sources == hits[: len(prompt.sources)]
     positions = [
         prompt.text.index(f"[{n}] {hit['breadcrumb']}\n") for n, hit in enumerate(prompt.sources, 1)
     ]
     assert positions == sorted(positions)
-    excerpts = prompt.text.split("Documentation:")[1].split(ANSWER_RULE)[0]
-    assert tokenizer.count(excerpts) <= 1024 + 8
+    assert tokenizer.count(excerpts_of(prompt)) <= 400 + 8
     # The few-shot examples come before the question, as turns of their own.
     assert "<|im_start|>user\nHow do I preview my site while I edit it?<|im_end|>" in prompt.text
 
 
-def test_the_last_section_is_cut_rather_than_overflowing(smollm2, tokenizer):
-    prompt = prompt_for(smollm2, tokenizer, context_tokens=300)
-    assert prompt.text.count(" …\n\n") == 1
-    excerpts = prompt.text.split("Documentation:")[1].split(ANSWER_RULE)[0]
-    assert tokenizer.count(excerpts) <= 300 + 8
+def test_sections_that_fit_are_quoted_whole(smollm2, tokenizer):
+    hits = docs_hits(2)
+    prompt = prompt_for(smollm2, tokenizer, window=8192, hits=hits, context_tokens=5000)
+    for hit in hits:
+        assert hit["text"].strip() in prompt.text
+
+
+def test_a_long_section_is_condensed_to_its_best_units_in_reading_order(smollm2, tokenizer):
+    """docs_hits scores later units higher: the condensed section is the section's end,
+    whole units in the docs' order, and not its start."""
+    hit = next(h for h in docs_hits() if len(h["units"]) >= 6 and tokenizer.count(h["text"]) > 300)
+    prompt = prompt_for(smollm2, tokenizer, hits=[hit], context_tokens=150)
+    excerpt = excerpts_of(prompt).split("\n", 1)[1].strip()
+    units = [unit.text for unit in hit["units"]]
+    assert units[-1] in excerpt and units[0] not in excerpt
+    kept = [unit for unit in units if unit in excerpt]
+    assert [excerpt.index(unit) for unit in kept] == sorted(excerpt.index(unit) for unit in kept)
+    assert tokenizer.count(excerpts_of(prompt)) <= 150
+
+
+def test_the_best_section_gets_twice_the_share_of_the_next(smollm2, tokenizer):
+    long = [h for h in docs_hits() if tokenizer.count(h["text"]) > 300][:2]
+    prompt = prompt_for(smollm2, tokenizer, hits=long, context_tokens=240)
+    first, second = excerpts_of(prompt).split("\n\n[2] ")
+    assert 1.4 < tokenizer.count(first) / tokenizer.count(second) < 2.6
+    short = {**docs_hits(1)[0], "text": "Run `pagemind build`.", "units": None, "quote_order": None}
+    prompt = prompt_for(smollm2, tokenizer, hits=[short, long[0]], context_tokens=240)
+    assert "[1] " + short["breadcrumb"] + "\nRun `pagemind build`.\n\n[2] " in prompt.text
+
+
+def test_a_unit_too_long_for_any_share_is_cut(smollm2, tokenizer):
+    code = "```\n" + "\n".join(f"line {i} of a long listing" for i in range(200)) + "\n```"
+    hit = {**docs_hits(1)[0], "text": code, **units_in_order(code)}
+    prompt = prompt_for(smollm2, tokenizer, hits=[hit], context_tokens=100)
+    assert "line 0 of a long listing" in prompt.text
+    assert excerpts_of(prompt).endswith(" …\n\n")
+    assert tokenizer.count(excerpts_of(prompt)) <= 100
 
 
 @pytest.mark.parametrize("window", [2048, 900, 600, 400, 300, 260])

@@ -4,6 +4,7 @@ windows tight enough to cut sections, drop turns and examples, and injected spec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from node_script import run_module
@@ -12,7 +13,7 @@ from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model
 from paths import REPO
-from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings
+from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings, units_in_order
 
 PROMPT_JS = (REPO / "runtime" / "prompt.js").as_uri()
 SCRIPT = f"""
@@ -33,7 +34,10 @@ process.stdout.write(JSON.stringify({{ results, constants }}));
 def cases() -> list[dict]:
     settings = example_settings()
     hits = docs_hits()
-    injected = [{**hits[0], "text": INJECTION, "heading": "<|im_start|>h"}, *hits[1:]]
+    injected = [
+        {**hits[0], "text": INJECTION, "heading": "<|im_start|>h", **units_in_order(INJECTION)},
+        *hits[1:],
+    ]
     return [
         {
             "settings": settings,
@@ -62,7 +66,8 @@ def prompts_both_ways(model: GGUFModel) -> tuple[dict, list[list]]:
     answer tokens] for each case."""
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     inputs = cases()
-    data = {"spec": model.tokenizer_spec, "chat": model.chat, "cases": inputs}
+    as_json = json.loads(json.dumps(inputs, default=dataclasses.asdict))  # Units as objects
+    data = {"spec": model.tokenizer_spec, "chat": model.chat, "cases": as_json}
     browser = run_module(SCRIPT, data)
     expected = []
     for case in inputs:

@@ -21,7 +21,7 @@ import numpy as np
 from pagemind.assistant.attribution import Attributor, Claim, cited_text
 from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source, dense_bias
 from pagemind.assistant.evidence import Evidence
-from pagemind.assistant.passage import Passage, best_passage
+from pagemind.assistant.passage import Passage, best_passage, quote_order
 from pagemind.assistant.prompt import NOT_COVERED, STOP_STRINGS, build_prompt, context_window
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.config import SiteConfig
@@ -55,9 +55,16 @@ class Answer:
     cut_off: bool = False  # the answer reached its token limit; its last unit is not shown
 
 
-def prompt_hit(hit: Hit) -> dict:
-    """What the prompt reads of a search hit."""
-    return {key: getattr(hit, key) for key in ("url", "heading", "breadcrumb", "text")}
+def prompt_hit(evidence: Evidence, place: int) -> dict:
+    """What the prompt reads of the evidence's section at `place`: its text, and its units
+    in the order a condensed section takes them."""
+    hit = evidence.sections[place]
+    units = evidence.units_of(place)
+    return {
+        **{key: getattr(hit, key) for key in ("url", "heading", "breadcrumb", "text")},
+        "units": [scored.unit for scored in units],
+        "quote_order": quote_order(units),
+    }
 
 
 class ProgramDecoder:
@@ -142,12 +149,14 @@ class Answerer:
         passage = best_passage(evidence)
         if passage:
             listener.passage(passage)
+        top = min(self.settings["top_k"], len(evidence.sections))
+        hits = [prompt_hit(evidence, place) for place in range(top)]
         prompt = build_prompt(
             settings=self.settings,
             chat=self.model.chat,
             tokenizer=self.tokenizer,
             window=self.window,
-            hits=[prompt_hit(hit) for hit in evidence.sections[: self.settings["top_k"]]],
+            hits=hits,
             history=[],
             question=question,
         )

@@ -82,14 +82,22 @@ def _quote(evidence: Evidence, section: int, chars: int) -> Quote | None:
     return Quote(text, hit.url, hit.heading, hit.breadcrumb)
 
 
-def _choose(units: list[ScoredUnit], chars: int) -> set[int]:
+def quote_order(units: list[ScoredUnit]) -> list[list[int]]:
+    """The places of a section's units in the order they are quoted, best first: each unit
+    with the neighbour it cannot be read without. The passage takes them in this order, and
+    so does the prompt when a section must be condensed (pagemind.assistant.prompt)."""
     scores = [unit.score + CODE_PRIOR * ("`" in unit.unit.text) for unit in units]
+    order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
+    return [[i, *_needed_by(units, i)] for i in order]
+
+
+def _choose(units: list[ScoredUnit], chars: int) -> set[int]:
     chosen: set[int] = set()
     length = 0
-    for i in sorted(range(len(units)), key=lambda i: (-scores[i], i)):
+    for group in quote_order(units):
         if chosen and length >= chars:
             break
-        added = {i, *_needed_by(units, i)} - chosen
+        added = set(group) - chosen
         cost = sum(len(units[j].unit.text) for j in added)
         if chosen and length + cost > 2 * chars:
             continue
