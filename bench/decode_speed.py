@@ -17,10 +17,13 @@ rank R on every projection of every block (models/adapters.py), run with the ada
 and on. The comparison then measures every variant's pipelined decode in `--turns` turns,
 each turn running all variants in a rotated order, and keeps each one's best: no variant
 gains from running first or after another, and a busy moment does not count.
+`--copy-source N` adds, per format, the base program run with copy spans over N source ids
+(the prompt's, repeated: the copy_span_bias kernel scans them all at every step), against
+the same program without (an empty copy_source, as when copy_span_bias is 0).
 
     .venv/bin/python bench/decode_speed.py [--prompt 128] [--steps 64] [--reference-steps 8]
                                            [--no-subgroups] [--formats Q4_1 Q4_K_M]
-                                           [--adapter-rank 8] [--turns 5]
+                                           [--adapter-rank 8] [--copy-source 2048] [--turns 5]
 """
 
 from __future__ import annotations
@@ -34,15 +37,17 @@ from pathlib import Path
 
 import numpy as np
 from pagemind.gpu.device import open_device
-from pagemind.gpu.program import ProgramRunner, compile_decoder
+from pagemind.gpu.program import ProgramRunner, compile_decoder, copy_source_words
 from pagemind.gpu.runner import KernelRunner
 from pagemind.models.adapters import adapter_ranks, adapter_tensors, read_adapter
+from pagemind.models.generate import CopySpans
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.llama import KVCache, Llama
 from pagemind.models.tensors import QuantTensor
 from pagemind.models.tiny_adapter import random_parts, write_lora_gguf
 from pagemind.models.tiny_model import tiny_llama_gguf
 
+COPY_SPAN_BIAS = 3.0  # [assistant] copy_span_bias's default
 SMOLLM2_135M_SHAPES = {
     "hidden_size": 576,
     "num_layers": 30,
@@ -113,15 +118,18 @@ class TimedProgram:
 
 @dataclass
 class Variant:
-    """A program in one adapter state, measured in the comparison."""
+    """A program in one adapter and copy-span state, measured in the comparison."""
 
     timed: TimedProgram
     adapter: dict[str, QuantTensor] | None = None
+    copy_spans: CopySpans | None = None  # None: an empty copy_source, nothing added
     best: float = 0.0
     dispatches: int = 0
 
     def measure(self, prompt: list[int], steps: int) -> None:
         self.timed.program.use_adapter(self.adapter)
+        spans = self.copy_spans or CopySpans([], 0.0)
+        self.timed.program.write("copy_source", copy_source_words(spans))
         self.dispatches = self.timed.decode_dispatches()
         self.best = max(self.best, self.timed.pipelined_decode_speed(prompt, steps))
 
@@ -195,11 +203,15 @@ def comparison_variants(
     args: argparse.Namespace,
     folder: Path,
 ) -> dict[str, Variant]:
-    """Per format: the base program, and with --adapter-rank a program compiled with the
-    adapter, run off and on."""
+    """Per format: the base program, with --copy-source the same with copy spans, and with
+    --adapter-rank a program compiled with the adapter, run off and on."""
     variants = {}
     for name, model in models.items():
         variants[name] = Variant(TimedProgram(runner, model, len(prompt), args.steps))
+        if args.copy_source:
+            source = (prompt * (args.copy_source // len(prompt) + 1))[: args.copy_source]
+            spans = CopySpans(source, COPY_SPAN_BIAS)
+            variants[f"{name} copy spans"] = Variant(variants[name].timed, copy_spans=spans)
         if args.adapter_rank:
             ranks, tensors = random_adapter(model, args.adapter_rank, folder)
             adapted = TimedProgram(runner, model, len(prompt), args.steps, ranks)
@@ -208,7 +220,10 @@ def comparison_variants(
     return variants
 
 
-def print_comparison(variants: dict[str, Variant], formats: list[str], rank: int) -> None:
+def print_comparison(
+    variants: dict[str, Variant], formats: list[str], args: argparse.Namespace
+) -> None:
+    rank = args.adapter_rank
     first = variants[formats[0]]
     print("decode pipelined, best of the turns:")
     for name in formats:
@@ -217,6 +232,12 @@ def print_comparison(variants: dict[str, Variant], formats: list[str], rank: int
             f"  {name:7s} {variant.best:9.1f} tok/s  {variant.dispatches:4d} dispatches/token  "
             f"{variant.best / first.best:5.2f}x {formats[0]}"
         )
+        if args.copy_source:
+            spans = variants[f"{name} copy spans"]
+            print(
+                f"    copy spans over {args.copy_source} source ids: {spans.best:.1f} tok/s "
+                f"({variant.best / spans.best - 1:+.1%} time/token)"
+            )
         if rank:
             line = [f"    adapter rank {rank} on every projection:"]
             for state, label in (
@@ -241,6 +262,7 @@ def main() -> None:
     parser.add_argument("--no-subgroups", action="store_true")
     parser.add_argument("--formats", nargs="+", default=["Q4_1"], metavar="FORMAT")
     parser.add_argument("--adapter-rank", type=int, default=0, metavar="R")
+    parser.add_argument("--copy-source", type=int, default=0, metavar="N")
     parser.add_argument("--turns", type=int, default=5)
     args = parser.parse_args()
     gpu = open_device()
@@ -261,7 +283,7 @@ def main() -> None:
             detail_speeds(runner, model, prompt, args)
         variants = comparison_variants(runner, models, prompt, args, folder)
         measure_in_turns(variants, prompt, args.steps, args.turns)
-        print_comparison(variants, args.formats, args.adapter_rank)
+        print_comparison(variants, args.formats, args)
 
 
 if __name__ == "__main__":

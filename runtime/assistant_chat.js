@@ -181,8 +181,8 @@ export class AssistantChat {
   generation(prompt, question) {
     const { temperature, top_p: topP, repetition_penalty: repetitionPenalty } = this.settings;
     const { chat, tokenizer } = this.generator;
-    const sourceTexts = prompt.sources.map((source) => source.text);
-    const texts = [...sourceTexts, question];
+    // What the prompt quotes: a condensed section's left-out units are not copied from.
+    const texts = [...prompt.excerpts, question];
     return {
       maxTokens: prompt.answerTokens,
       temperature,
@@ -194,7 +194,7 @@ export class AssistantChat {
       logitBias: { tokens: copyBiasTokens(tokenizer, texts, chat.stop_ids), value: this.settings.copy_bias },
       // The sources only: copying the question's phrases makes an answer restate it.
       copySpans: {
-        source: copySpanSource(tokenizer, sourceTexts),
+        source: copySpanSource(tokenizer, prompt.excerpts),
         value: this.settings.copy_span_bias,
       },
     };

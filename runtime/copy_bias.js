@@ -3,9 +3,9 @@
 // that started quoting one is pushed to go on quoting (generate.js's `copySpans`); the same
 // as pagemind.assistant.copy_bias in Python (parity-tested; its docstring says why).
 //
-//   const tokens = copyBiasTokens(promptTokenizer, [...sourceTexts, question], chat.stop_ids);
+//   const tokens = copyBiasTokens(promptTokenizer, [...prompt.excerpts, question], chat.stop_ids);
 //   settings.logitBias = {tokens, value: assistantSettings.copy_bias};
-//   const source = copySpanSource(promptTokenizer, sourceTexts);
+//   const source = copySpanSource(promptTokenizer, prompt.excerpts);
 //   settings.copySpans = {source, value: assistantSettings.copy_span_bias};
 
 import { MAX_COPY_SOURCE, SPAN_SEPARATOR } from "./generate.js";

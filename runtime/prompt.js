@@ -4,7 +4,7 @@
 // model's chat pieces (the manifest's `chat`).
 //
 //   const tokenizer = new PromptTokenizer(manifest.tokenizer);
-//   const {text, sources, turnsKept, answerTokens} = buildPrompt({settings, chat: manifest.chat, tokenizer,
+//   const {text, sources, excerpts, turnsKept, answerTokens} = buildPrompt({settings, chat: manifest.chat, tokenizer,
 //                                                   window, hits, history, question});
 
 import { joinUnits } from "./sentences.js";
@@ -95,11 +95,10 @@ function fit(settings, chat, tokenizer, available, hits, history, question) {
   let examplesCost = examples.reduce((sum, turn) => sum + cost(turn.role, turn.content), 0);
   if (fixed + examplesCost > available) [examples, examplesCost] = [[], 0];
   let room = available - fixed - examplesCost;
-  const { sections, sources } = fitSections(
-    tokenizer,
-    hits,
-    Math.min(settings.context_tokens, room),
-  );
+  const excerpts = fitSections(tokenizer, hits, Math.min(settings.context_tokens, room));
+  const sections = excerpts
+    .map((text, place) => sectionBlock(place, title(tokenizer, hits[place]), text))
+    .join("");
   room -= tokenizer.count(sections);
   const kept = fitHistory(history, room, cost);
   const messages = [
@@ -108,26 +107,27 @@ function fit(settings, chat, tokenizer, available, hits, history, question) {
     ...kept,
     { role: "user", content: questionMessage(sections, question) },
   ];
-  return { text: assemble(chat, messages), sources, turnsKept: kept.length / 2 };
+  const sources = hits.slice(0, excerpts.length);
+  return { text: assemble(chat, messages), sources, excerpts, turnsKept: kept.length / 2 };
 }
 
-// The most sections, best first, whose shares of `budget` each hold them whole or condensed
-// to at least MIN_SECTION_TOKENS (prompt.py's _fit_sections).
+// What the prompt quotes of the most sections, best first, whose shares of `budget` each
+// hold them whole or condensed to at least MIN_SECTION_TOKENS (prompt.py's _fit_sections).
 function fitSections(tokenizer, hits, budget) {
-  const titles = hits.map((hit) => tokenizer.plain(hit.breadcrumb || hit.heading));
+  const titles = hits.map((hit) => title(tokenizer, hit));
   const texts = hits.map((hit) => stripBlank(tokenizer.plain(hit.text)));
   const costs = texts.map((text, place) => tokenizer.count(sectionBlock(place, titles[place], text)));
   for (let kept = hits.length; kept > 0; kept--) {
-    const blocks = quoted(tokenizer, hits, titles, texts, costs.slice(0, kept), budget);
-    if (blocks) return { sections: blocks.join(""), sources: hits.slice(0, kept) };
+    const excerpts = quoted(tokenizer, hits, titles, texts, costs.slice(0, kept), budget);
+    if (excerpts) return excerpts;
   }
-  return { sections: "", sources: [] };
+  return [];
 }
 
-// The blocks of the sections `costs` counts within their shares, or null when one of them
-// would be condensed to less than MIN_SECTION_TOKENS.
+// What the prompt quotes of the sections `costs` counts, within their shares, or null when
+// one of them would be condensed to less than MIN_SECTION_TOKENS.
 function quoted(tokenizer, hits, titles, texts, costs, budget) {
-  const blocks = [];
+  const excerpts = [];
   const allotted = shares(costs, budget);
   for (let place = 0; place < costs.length; place++) {
     let text = texts[place];
@@ -136,9 +136,13 @@ function quoted(tokenizer, hits, titles, texts, costs, budget) {
       if (room < MIN_SECTION_TOKENS) return null;
       text = condensed(tokenizer, hits[place], room);
     }
-    blocks.push(sectionBlock(place, titles[place], text));
+    excerpts.push(text);
   }
-  return blocks;
+  return excerpts;
+}
+
+function title(tokenizer, hit) {
+  return tokenizer.plain(hit.breadcrumb || hit.heading);
 }
 
 function sectionBlock(place, title, text) {

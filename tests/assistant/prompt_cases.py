@@ -19,6 +19,9 @@ INJECTION = (
     '<script>alert("x")</script> <img src=x onerror="alert(1)">'
 )
 
+# A code block longer than a section's share in most budgets.
+LISTING = "```\n" + "\n".join(f"line {i} of a long listing" for i in range(200)) + "\n```"
+
 
 def example_settings() -> dict:
     return dataclasses.asdict(load_config(EXAMPLE_SITE).assistant)

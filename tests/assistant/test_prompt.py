@@ -14,7 +14,7 @@ from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.gguf_source import GGUFModel, read_gguf
 from pagemind.models.registry import resolve_model
 from paths import REPO
-from prompt_cases import HISTORY, INJECTION, docs_hits, example_settings, units_in_order
+from prompt_cases import HISTORY, INJECTION, LISTING, docs_hits, example_settings, units_in_order
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,7 @@ def test_the_best_section_gets_twice_the_share_of_the_next(smollm2, tokenizer):
 
 
 def test_a_unit_too_long_for_any_share_is_cut(smollm2, tokenizer):
-    code = "```\n" + "\n".join(f"line {i} of a long listing" for i in range(200)) + "\n```"
-    hit = {**docs_hits(1)[0], "text": code, **units_in_order(code)}
+    hit = {**docs_hits(1)[0], "text": LISTING, **units_in_order(LISTING)}
     prompt = prompt_for(smollm2, tokenizer, hits=[hit], context_tokens=100)
     assert "line 0 of a long listing" in prompt.text
     assert excerpts_of(prompt).endswith(" …\n\n")

@@ -162,22 +162,23 @@ class Answerer:
         )
         sources = evidence.sections[: len(prompt.sources)]
         attributor = Attributor([hit.text for hit in sources], question)
-        bias = self._bias(prompt.sources, question)
-        spans = self._copy_spans(prompt.sources)
+        bias = self._bias(prompt.excerpts, question)
+        spans = self._copy_spans(prompt.excerpts)
         raw, ended = self._generate(
             prompt.text, prompt.answer_tokens, bias, spans, attributor, listener
         )
         claims = attributor.claims(raw, final=ended)
         return Answer(passage, cited_text(claims), claims, sources, covered=True, cut_off=not ended)
 
-    def _bias(self, sources: list[dict], question: str) -> np.ndarray:
-        texts = [*(source["text"] for source in sources), question]
+    def _bias(self, excerpts: list[str], question: str) -> np.ndarray:
+        texts = [*excerpts, question]
         tokens = copy_bias_tokens(self.tokenizer, texts, self.model.chat["stop_ids"])
         return dense_bias(tokens, self.settings["copy_bias"], self.model.config.vocab_size)
 
-    def _copy_spans(self, sources: list[dict]) -> CopySpans:
-        texts = [source["text"] for source in sources]
-        return CopySpans(copy_span_source(self.tokenizer, texts), self.settings["copy_span_bias"])
+    def _copy_spans(self, excerpts: list[str]) -> CopySpans:
+        return CopySpans(
+            copy_span_source(self.tokenizer, excerpts), self.settings["copy_span_bias"]
+        )
 
     def _generate(
         self,

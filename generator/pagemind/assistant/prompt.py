@@ -64,6 +64,7 @@ class PromptTokenizer(Protocol):
 class Prompt:
     text: str
     sources: list[Mapping]  # the hits behind [1], [2]... in order
+    excerpts: list[str]  # what the prompt quotes of each: its text, or condensed
     turns_kept: int  # earlier question/answer pairs that fitted
     answer_tokens: int  # what the window leaves for the answer, at most max_new_tokens
 
@@ -109,13 +110,15 @@ def build_prompt(
     available = window - settings["max_new_tokens"]
     target = available
     for _ in range(_FIT_ROUNDS):
-        text, sources, turns_kept = _fit(settings, chat, tokenizer, target, hits, history, question)
+        text, excerpts, sources, turns_kept = _fit(
+            settings, chat, tokenizer, target, hits, history, question
+        )
         used = tokenizer.count(text) + (tokenizer.bos_id is not None)
         if used <= available:
             break
         target -= used - available
     answer_tokens = min(settings["max_new_tokens"], window - used)
-    return Prompt(text, sources, turns_kept, answer_tokens)
+    return Prompt(text, sources, excerpts, turns_kept, answer_tokens)
 
 
 def _fit(settings, chat, tokenizer, available, hits, history, question):
@@ -134,7 +137,11 @@ def _fit(settings, chat, tokenizer, available, hits, history, question):
     if fixed + examples_cost > available:
         examples, examples_cost = [], 0
     room = available - fixed - examples_cost
-    sections, sources = _fit_sections(tokenizer, hits, min(settings["context_tokens"], room))
+    excerpts = _fit_sections(tokenizer, hits, min(settings["context_tokens"], room))
+    sections = "".join(
+        _section_block(place, _title(tokenizer, hit), text)
+        for place, (hit, text) in enumerate(zip(hits, excerpts, strict=False))
+    )
     room -= tokenizer.count(sections)
     kept = _fit_history(history, room, cost)
     messages = [
@@ -143,22 +150,20 @@ def _fit(settings, chat, tokenizer, available, hits, history, question):
         *kept,
         {"role": "user", "content": _question_message(sections, question)},
     ]
-    return assemble(chat, messages), sources, len(kept) // 2
+    return assemble(chat, messages), excerpts, list(hits[: len(excerpts)]), len(kept) // 2
 
 
-def _fit_sections(
-    tokenizer: PromptTokenizer, hits: Sequence[Mapping], budget: int
-) -> tuple[str, list[Mapping]]:
-    """The most sections, best first, whose shares of `budget` each hold them whole or
-    condensed to at least MIN_SECTION_TOKENS."""
-    titles = [tokenizer.plain(hit.get("breadcrumb") or hit["heading"]) for hit in hits]
+def _fit_sections(tokenizer: PromptTokenizer, hits: Sequence[Mapping], budget: int) -> list[str]:
+    """What the prompt quotes of the most sections, best first, whose shares of `budget`
+    each hold them whole or condensed to at least MIN_SECTION_TOKENS."""
+    titles = [_title(tokenizer, hit) for hit in hits]
     texts = [tokenizer.plain(hit["text"]).strip(" \t\n\r") for hit in hits]
     costs = [
         tokenizer.count(_section_block(place, title, text))
         for place, (title, text) in enumerate(zip(titles, texts, strict=True))
     ]
     for kept in range(len(hits), 0, -1):
-        blocks: list[str] = []
+        excerpts: list[str] = []
         for place, share in enumerate(_shares(costs[:kept], budget)):
             text = texts[place]
             if costs[place] > share:
@@ -166,10 +171,14 @@ def _fit_sections(
                 if room < MIN_SECTION_TOKENS:
                     break
                 text = _condensed(tokenizer, hits[place], room)
-            blocks.append(_section_block(place, titles[place], text))
+            excerpts.append(text)
         else:
-            return "".join(blocks), list(hits[:kept])
-    return "", []
+            return excerpts
+    return []
+
+
+def _title(tokenizer: PromptTokenizer, hit: Mapping) -> str:
+    return tokenizer.plain(hit.get("breadcrumb") or hit["heading"])
 
 
 def _section_block(place: int, title: str, text: str) -> str:
