@@ -13,7 +13,8 @@ Budgets, in the generator's tokens:
   counting twice; sections that would be left less than MIN_SECTION_TOKENS are left out,
   the last first. On bench/eval_answers.py's sites (MkDocs, HTTPX, pagemind) the prompt
   held every key fact for 0.96 / 0.79 / 0.83 of the questions (cutting each section's
-  end: 0.96 / 0.83 / 0.58), and the answers 0.54 / 0.42 / 0.50 (0.54 / 0.42 / 0.38);
+  end: 0.96 / 0.83 / 0.58), and the answers 0.54 / 0.42 / 0.50 with the copy bias still
+  drawn from the whole sections (0.54 / 0.42 / 0.38; see copy_bias.py for the excerpts');
 - earlier turns fill what is left, newest first; older ones are dropped;
 - the examples are left out when even they do not fit, and a question too long for the
   window is cut; in a window too small for even the system prompt and the question, the
