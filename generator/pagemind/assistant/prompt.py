@@ -190,7 +190,7 @@ def _shares(costs: list[int], budget: int) -> list[int]:
     """Each section's tokens: what it needs when all fit; otherwise the sections that need
     less than their share take what they need, and the rest split what is left, the best
     section counting FIRST_SECTION_WEIGHT times."""
-    weights = [FIRST_SECTION_WEIGHT, *[1] * (len(costs) - 1)][: len(costs)]
+    weights = [FIRST_SECTION_WEIGHT if i == 0 else 1 for i in range(len(costs))]
     shares = list(costs)
     left = set(range(len(costs)))
     while left:
