@@ -33,6 +33,7 @@ function groundingOf(site, index) {
     ...site.assistant.grounding,
     stopwords: index.stopwords,
     keyword_weight: index.ranking.keyword_weight,
+    min_coverage: index.ranking.min_coverage,
   };
 }
 

@@ -56,17 +56,20 @@ export function unitsOf(evidence, section) {
   return evidence.units.filter((unit) => unit.section === section);
 }
 
-// Whether the docs hold an answer: the best section scores min_score or more; keyword-only,
-// as the search box judges.
+// Whether the docs hold an answer: the best section covers it; keyword-only, as the search
+// box judges.
 export function covers(evidence, index, grounding) {
   if (!evidence.weighed) return index.isRelevant(evidence.sections);
   return sectionCovers(evidence, 0, grounding);
 }
 
 // Whether the section at `place` holds an answer on its own: weighed, it scores min_score or
-// more (keyword-only evidence judges no single section).
+// more or holds min_coverage of the question's idf mass (keyword-only evidence judges no
+// single section).
 export function sectionCovers({ weighed, sections }, place, grounding) {
-  return weighed && place < sections.length && sections[place].score >= grounding.min_score;
+  if (!weighed || place >= sections.length) return false;
+  const { score, coverage } = sections[place];
+  return score >= grounding.min_score || coverage >= grounding.min_coverage;
 }
 
 function coverage(text, termWeights, grounding) {

@@ -24,7 +24,7 @@ from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
 from pagemind.search_index import Hit
-from pagemind.search_index.ranking import sections
+from pagemind.search_index.ranking import MIN_COVERAGE, sections
 from paths import REPO
 
 DEPLOYING = (
@@ -157,7 +157,14 @@ def test_a_sentence_with_no_source_word_has_no_citation():
     assert Attributor([], "?").claims("Anything at all.")[0].reason == NOT_SUPPORTED
 
 
-def hit(number: int, url: str, text: str, cosine: float = 0.5, strength: float = 0.0) -> Hit:
+def hit(
+    number: int,
+    url: str,
+    text: str,
+    cosine: float = 0.5,
+    strength: float = 0.0,
+    coverage: float = 0.0,
+) -> Hit:
     return Hit(
         id=number,
         url=url,
@@ -167,7 +174,7 @@ def hit(number: int, url: str, text: str, cosine: float = 0.5, strength: float =
         text=text,
         score=cosine,
         cosine=cosine,
-        coverage=0.0,
+        coverage=coverage,
         strength=strength,
         chunks=(number,),
     )
@@ -229,12 +236,19 @@ def test_the_passage_takes_the_best_units_up_to_its_budget_and_no_long_block():
     assert quoted == [unit.text for unit in cut_units(text) if unit.text in quoted]
 
 
-def test_far_sections_do_not_cover_the_question():
+def test_far_sections_do_not_cover_the_question_unless_they_hold_its_words():
     query = np.random.default_rng(1).standard_normal(16)
-    candidates = [hit(0, "serve/#serve", SERVING, cosine=0.1)]
-    vectors = -np.tile(query, (len(unit_texts(candidates)), 1))
-    evidence = weigh(candidates, query, vectors, {})
-    assert not evidence.covers
+    vectors = -np.tile(query, (len(cut_units(SERVING)), 1))
+
+    def covers(coverage: float) -> bool:
+        candidates = [hit(0, "serve/#serve", SERVING, cosine=0.1, coverage=coverage)]
+        return weigh(candidates, query, vectors, {}).covers
+
+    assert not covers(0.0)
+    assert not covers(MIN_COVERAGE - 0.01)
+    # Far in meaning, but holding most of the question's rare words: a question in the
+    # reader's words for what the docs name otherwise, not a stranger.
+    assert covers(MIN_COVERAGE)
 
 
 def test_without_vectors_units_are_scored_by_the_question_words():
