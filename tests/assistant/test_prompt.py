@@ -55,7 +55,7 @@ def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
     assert prompt.text.endswith(
         f"{ANSWER_RULE}\nQuestion: How do I deploy?<|im_end|>\n<|im_start|>assistant\n"
     )
-    # The eight sections do not fit in 400 tokens whole, nor all condensed: the best ones
+    # The eight sections do not fit in context_tokens whole, nor all condensed: the best ones
     # share them, each condensed to at least MIN_SECTION_TOKENS.
     assert 2 <= len(prompt.sources) < len(hits)
     assert prompt.sources == hits[: len(prompt.sources)]
@@ -63,7 +63,7 @@ def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
         prompt.text.index(f"[{n}] {hit['breadcrumb']}\n") for n, hit in enumerate(prompt.sources, 1)
     ]
     assert positions == sorted(positions)
-    assert tokenizer.count(excerpts_of(prompt)) <= 400 + 8
+    assert tokenizer.count(excerpts_of(prompt)) <= example_settings()["context_tokens"] + 8
     # The few-shot examples come before the question, as turns of their own.
     assert "<|im_start|>user\nHow do I preview my site while I edit it?<|im_end|>" in prompt.text
 
