@@ -17,7 +17,7 @@ Prints, per site:
   sources or the question), invented code spans (code in the shown answer found verbatim
   in no source: must be 0; and in the raw model output, before the check), key-fact
   citation precision (shown sentences holding a must_contain string whose cited source
-  holds it), and the share of sentences held back.
+  holds it), and the share of sentences held back (and of those, the repeats).
 
     .venv/bin/python bench/eval_answers.py [--site mkdocs|httpx|pagemind ...] [--answers]
         [--max-tokens N] [--first N] [--top-k N] [--context-tokens N] [--copy-bias X]
@@ -42,6 +42,7 @@ from pathlib import Path
 
 from pagemind.assistant import attribution
 from pagemind.assistant.answer import Answer, Answerer
+from pagemind.assistant.attribution import REPEATS
 from pagemind.assistant.evidence import Evidence, find_evidence
 from pagemind.assistant.passage import best_passage
 from pagemind.assistant.sentences import cut_units
@@ -235,6 +236,7 @@ class Totals:
     fact_cited: int = 0
     claims: int = 0
     held_back: int = 0
+    repeats: int = 0
 
     def add(self, answer: Answer, item: dict) -> None:
         self.holding += holds(answer.text, item)
@@ -261,6 +263,7 @@ class Totals:
         self.invented_raw += len(invented([claim.unit for claim in answer.claims], sources))
         self.claims += len(answer.claims)
         self.held_back += len(answer.claims) - len(shown)
+        self.repeats += sum(claim.reason == REPEATS for claim in answer.claims)
 
     def print(self, count: int) -> None:
         print(
@@ -276,7 +279,10 @@ class Totals:
             f"key-fact citation precision: {self.fact_cited / max(self.fact_claims, 1):.2f} "
             f"({self.fact_claims} sentences)"
         )
-        print(f"sentences held back: {self.held_back}/{self.claims}")
+        print(
+            f"sentences held back: {self.held_back}/{self.claims} "
+            f"({self.repeats} of them repeat one shown before)"
+        )
 
 
 def holds_any(source: str, sentence: str, item: dict) -> bool:

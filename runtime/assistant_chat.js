@@ -14,7 +14,14 @@
 
 import { Attributor, citedText } from "./attribution.js";
 import { copyBiasTokens, copySpanSource } from "./copy_bias.js";
-import { candidateSections, covers, unitsOf, unitTexts, weigh } from "./evidence.js";
+import {
+  candidateSections,
+  covers,
+  promptPlaces,
+  unitsOf,
+  unitTexts,
+  weigh,
+} from "./evidence.js";
 import { bestPassage, quoteOrder } from "./passage.js";
 import {
   buildPrompt,
@@ -151,9 +158,9 @@ export class AssistantChat {
       chat,
       tokenizer,
       window,
-      hits: evidence.sections
-        .slice(0, this.settings.top_k)
-        .map((_, place) => promptHit(evidence, place, this.grounding)),
+      hits: promptPlaces(evidence, this.settings.top_k, this.grounding).map((place) =>
+        promptHit(evidence, place, this.grounding),
+      ),
       history: this.history,
       question,
     });

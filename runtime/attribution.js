@@ -15,6 +15,7 @@ export const CODE_NOT_FOUND = "code not in the docs";
 export const NOT_SUPPORTED = "not in the docs";
 export const RESTATES = "only restates the question";
 export const INTRODUCES = "introduces what was held back";
+export const REPEATS = "repeats an earlier sentence";
 
 export class Attributor {
   constructor(sources, question, grounding) {
@@ -29,7 +30,7 @@ export class Attributor {
   claims(answer, final = true) {
     const units = cutUnits(answer.replace(MODEL_CITATION, ""));
     if (!final) units.pop();
-    const claims = units.map((unit) => this.claimOf(unit));
+    const claims = withoutRepeats(units.map((unit) => this.claimOf(unit)));
     // A unit that introduces another (ends in ":") stands or falls with it.
     for (let i = claims.length - 1; i >= 0; i--) {
       if (claims[i].reason || !claims[i].unit.text.endsWith(":")) continue;
@@ -81,6 +82,17 @@ export class Attributor {
 function before(a, b) {
   const differ = a.findIndex((value, i) => value !== b[i]);
   return differ >= 0 && a[differ] > b[differ];
+}
+
+// The claims, each that repeats one shown before held back.
+function withoutRepeats(claims) {
+  const shown = new Set();
+  return claims.map((claim) => {
+    if (claim.reason) return claim;
+    if (shown.has(claim.unit.text)) return { ...claim, reason: REPEATS };
+    shown.add(claim.unit.text);
+    return claim;
+  });
 }
 
 export function citedText(claims) {

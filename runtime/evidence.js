@@ -8,6 +8,7 @@
 //   const termWeights = await index.termWeights(query);
 //   const evidence = weigh(candidates, vector, unitVectors, termWeights, grounding);
 //   covers(evidence, index)      // do the docs hold an answer?
+//   promptPlaces(evidence, topK, grounding)   // the sections the prompt quotes
 //   evidence: {sections, units: [{section, unit, score}], weighed}
 
 import { keywordTerms, sections } from "./retrieval.js";
@@ -70,6 +71,15 @@ export function sectionCovers({ weighed, sections }, place, grounding) {
   if (!weighed || place >= sections.length) return false;
   const { score, coverage } = sections[place];
   return score >= grounding.min_score || coverage >= grounding.min_coverage;
+}
+
+// The sections a prompt quotes, of the best `topK`: the best, and each other that covers the
+// question on its own (all of them when no section can be judged).
+export function promptPlaces(evidence, topK, grounding) {
+  const places = [...evidence.sections.keys()].slice(0, topK);
+  return places.filter(
+    (place) => place === 0 || !evidence.weighed || sectionCovers(evidence, place, grounding),
+  );
 }
 
 function coverage(text, termWeights, grounding) {

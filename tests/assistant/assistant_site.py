@@ -3,8 +3,8 @@ a text fixed in advance, and quickly on SwiftShader), with the real MiniLM embed
 section that tries to inject HTML into whatever shows it. Built with the real CLI.
 
 The script answers QUESTION: sentences of the section the assistant finds for it (which
-the docs support), then INVENTED (a command the docs never mention), then the section's
-sentences again, so the answer is long enough to stop halfway."""
+the docs support), then INVENTED (a command the docs never mention), then the rest of the
+section's sentences, then all of them again, so the answer is long enough to stop halfway."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def build_assistant_site(root: Path) -> Path:
 
 
 def planted_answer(root: Path) -> str:
-    """Two supported sentences, INVENTED, then the first again and the rest of the answering
-    section: what a model that mixes the docs with a made-up command would write."""
+    """Two supported sentences, INVENTED, the rest of the answering section, then all of it
+    again: what a model that mixes the docs with a made-up command, then loops, would write."""
     evidence = find_evidence(SiteIndex.build(load_config(root)), QUESTION)
     best, runner_up = evidence.sections[:2]
     # The browser's MiniLM (SwiftShader) agrees with numpy to a cosine of 0.999: a clear lead
@@ -65,7 +65,7 @@ def planted_answer(root: Path) -> str:
     claims = Attributor([best.text], QUESTION).claims(" ".join(sentences))
     supported = [claim.unit.text for claim in claims if claim.supported]
     assert len(supported) >= 3, claims
-    return " ".join([*supported[:2], INVENTED, *supported, *supported])
+    return " ".join([*supported[:2], INVENTED, *supported[2:], *supported])
 
 
 def _write_config(root: Path, model: Path) -> None:

@@ -11,6 +11,7 @@ from pagemind.assistant.attribution import (
     CODE_NOT_FOUND,
     INTRODUCES,
     NOT_SUPPORTED,
+    REPEATS,
     RESTATES,
     Attributor,
     cited_text,
@@ -149,6 +150,18 @@ def test_a_sentence_that_introduces_what_was_held_back_is_held_back_too():
     # While it streams, the introduction waits for what it introduces.
     assert attributor.claims("Run `pagemind serve mydocs`:\n\n```\npagemind", final=False) == []
     assert attributor.claims("Run `pagemind serve mydocs`:")[0].reason == INTRODUCES
+
+
+def test_a_sentence_the_answer_already_showed_is_not_shown_again():
+    attributor = Attributor([DEPLOYING], "How do I deploy?")
+    pushes = "It pushes the site to the gh-pages branch."
+    answer = f"{pushes} Then run `gh-deploy --oops`. {pushes} Run `pagemind gh-deploy mydocs`."
+    claims = attributor.claims(answer)
+    assert [claim.reason for claim in claims] == ["", CODE_NOT_FOUND, REPEATS, ""]
+    assert cited_text(claims) == f"{pushes[:-1]} [1]. Run `pagemind gh-deploy mydocs` [1]."
+    # A sentence held back before may come again: it was never shown.
+    again = attributor.claims("Run `gh-deploy --oops`. Run `gh-deploy --oops`. " + pushes)
+    assert [claim.reason for claim in again] == [CODE_NOT_FOUND, CODE_NOT_FOUND, ""]
 
 
 def test_a_sentence_with_no_source_word_has_no_citation():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from node_script import run_module
 from pagemind.assistant import grounding_settings
-from pagemind.assistant.attribution import Attributor
+from pagemind.assistant.attribution import REPEATS, Attributor
 from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source
 from pagemind.assistant.evidence import candidate_sections, unit_texts, weigh
 from pagemind.assistant.passage import best_passage
@@ -41,6 +41,7 @@ QUERIES = [
     "sourdough bread",
 ]
 DIMENSIONS = 32
+PROMPT_TOP_K = 3
 SCRIPT = """
 import { readFileSync } from "node:fs";
 const load = (name) => import(new URL(name, process.argv[1]).href);
@@ -73,6 +74,7 @@ const describe = ({ hits, candidates, texts, evidence }) => ({
   units: evidence.units.map(({ section, unit, score }) => [section, unit.text, unit.kind,
     unit.block, score]),
   covers: evidenceJs.covers(evidence, index, grounding),
+  promptPlaces: evidenceJs.promptPlaces(evidence, input.promptTopK, grounding),
   passage: passageJs.bestPassage(evidence, grounding),
 });
 const results = [];
@@ -148,6 +150,7 @@ def python_side(files, query: str, query_vector: list[float] | None) -> dict:
             [u.section, u.unit.text, u.unit.kind, u.unit.block, u.score] for u in evidence.units
         ],
         "covers": evidence.covers,
+        "promptPlaces": evidence.prompt_places(PROMPT_TOP_K),
         "passage": passage and {**_quote_json(passage), "also": _quote_json(passage.also)},
     }
 
@@ -169,6 +172,7 @@ ANSWER_TEMPLATES = [
     lambda units, q: "Run `pagemind gh` on `127.0.0.1:80`, or `gh-deploy`, not gh-deploy-all.",
     lambda units, q: f"Run this:\n\n```\nrm -rf /\n```\n\n{units[0]} Also:\n\n- {units[0]}",
     lambda units, q: f"{units[0]}\n\n```sh\npagemind serve mydocs\nrm -rf /\n```\nDone.",
+    lambda units, q: f"{units[-1]} {units[0]} {units[-1]} {units[0]} More.",  # copies again
 ]
 
 
@@ -214,6 +218,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
             for path, content in files.files.items()
         },
         "grounding": grounding_settings(),
+        "promptTopK": PROMPT_TOP_K,
         "queries": queries,
         "answers": cases,
         "texts": texts,
@@ -234,6 +239,9 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     assert {result["keyword"]["covers"] for result in expected} == {True, False}
     # Random vectors score low: the hybrid gate lets through what holds the question's words.
     assert {result["hybrid"]["covers"] for result in expected} == {True, False}
+    # The prompt quotes a runner-up that covers the question and leaves out one that does not.
+    assert {len(result["hybrid"]["promptPlaces"]) for result in expected} > {1}
+    assert any(len(r["hybrid"]["promptPlaces"]) < PROMPT_TOP_K for r in expected)
 
     reasons = set()
     for theirs, case in zip(browser["claims"], cases, strict=True):
@@ -250,6 +258,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         assert theirs["streaming"] == streaming, case["answer"]
         reasons |= {reason for _, _, reason in final}
     assert len(reasons) >= 3  # shown, and held back for more than one reason
+    assert REPEATS in reasons
 
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units
@@ -262,7 +271,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
 
 def _assert_same(theirs: dict, ours: dict, label: str) -> None:
     """Decisions equal; scores equal up to the order of float additions."""
-    for key in ("candidates", "texts", "covers", "passage"):
+    for key in ("candidates", "texts", "covers", "promptPlaces", "passage"):
         assert theirs[key] == ours[key], (label, key)
     # hits: [id, score, strength]; sections: [url, score]; units: [..., score]
     for key, exact in (("hits", 1), ("sections", 1), ("units", 4)):

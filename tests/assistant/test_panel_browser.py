@@ -131,6 +131,11 @@ def test_first_visit_download_answer_stop_follow_up_and_cache(
     why.locator("summary").click()
     expect(why).to_contain_text(INVENTED.removesuffix("."))
     expect(why).to_contain_text("code not in the docs")
+    # The script then repeats itself: the answer shows each sentence once.
+    expect(why).to_contain_text("repeats an earlier sentence")
+    expect(answer.locator(".pm-assistant-note")).to_have_count(0)  # not stopped, not cut off
+    shown = re.split(r"(?<=[.!?])\s+", answer.inner_text().strip())
+    assert len(shown) == len(set(shown)) > 2
     sources = turn.locator(".pm-sources a")
     hrefs = [sources.nth(i).get_attribute("href") for i in range(sources.count())]
     citations = answer.locator(".pm-citation")

@@ -149,8 +149,8 @@ class Answerer:
         passage = best_passage(evidence)
         if passage:
             listener.passage(passage)
-        top = min(self.settings["top_k"], len(evidence.sections))
-        hits = [prompt_hit(evidence, place) for place in range(top)]
+        places = evidence.prompt_places(self.settings["top_k"])
+        hits = [prompt_hit(evidence, place) for place in places]
         prompt = build_prompt(
             settings=self.settings,
             chat=self.model.chat,
@@ -160,7 +160,7 @@ class Answerer:
             history=[],
             question=question,
         )
-        sources = evidence.sections[: len(prompt.sources)]
+        sources = [evidence.sections[place] for place in places[: len(prompt.sources)]]
         attributor = Attributor([hit.text for hit in sources], question)
         bias = self._bias(prompt.excerpts, question)
         spans = self._copy_spans(prompt.excerpts)

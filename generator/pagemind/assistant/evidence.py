@@ -88,6 +88,12 @@ class Evidence:
         section = self.sections[place]
         return section.score >= MIN_SCORE or section.coverage >= MIN_COVERAGE
 
+    def prompt_places(self, top_k: int) -> list[int]:
+        """The sections a prompt quotes, of the best `top_k`: the best, and each other that
+        covers the question on its own (all of them when no section can be judged)."""
+        places = range(min(top_k, len(self.sections)))
+        return [p for p in places if p == 0 or not self.weighed or self.section_covers(p)]
+
 
 def find_evidence(index: SiteIndex, query: str) -> Evidence:
     query_vector = index.embed_query(query)
