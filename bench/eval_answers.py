@@ -21,7 +21,7 @@ Prints, per site:
 
     .venv/bin/python bench/eval_answers.py [--site mkdocs|httpx|pagemind ...] [--answers]
         [--max-tokens N] [--first N] [--top-k N] [--context-tokens N] [--copy-bias X]
-        [--copy-span-bias X]
+        [--copy-span-bias X] [--repetition-penalty X]
         [--embedder-format Q8_0|F16|F32] [--support-share X]
 
 The corpora are copied into --work (they are read-only), where embedding caches stay
@@ -105,6 +105,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--context-tokens", type=int, help="override [assistant] context_tokens")
     parser.add_argument("--copy-bias", type=float, help="override [assistant] copy_bias")
     parser.add_argument("--copy-span-bias", type=float, help="override [assistant] copy_span_bias")
+    parser.add_argument(
+        "--repetition-penalty", type=float, help="override [assistant] repetition_penalty"
+    )
     parser.add_argument("--embedder-format", help="override [assistant] embedder_format")
     parser.add_argument(
         "--support-share", type=float, help="override attribution.SUPPORT_SHARE (Python only)"
@@ -125,6 +128,7 @@ def load_site(name: str, args: argparse.Namespace) -> Site:
             ("context_tokens", args.context_tokens),
             ("copy_bias", args.copy_bias),
             ("copy_span_bias", args.copy_span_bias),
+            ("repetition_penalty", args.repetition_penalty),
             ("embedder_format", args.embedder_format),
         )
         if value is not None
