@@ -12,7 +12,7 @@ an answer, with that citation [n], when
   (a unit that only restates the question says nothing),
 - it is not one the answer has already shown: a small model that has run out of things to
   say copies a sentence again, and may go on with a new one, so generation goes on (on
-  bench/eval_answers.py's sites, stopping at the first repeat saved a quarter of the
+  bench/eval_answers.py's sites, stopping at the first repeat saved a fifth of the
   generation time and lost 3 of 72 answers' key facts),
 - and, when it ends in ":", what it introduces is shown too.
 Citations the model wrote itself ("[2]") are taken out first: the check cites, not the model.
