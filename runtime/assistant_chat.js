@@ -13,7 +13,7 @@
 //   await keywordAnswer(site, question)   // found without the models (keywords, CPU query vector)
 
 import { Attributor, citedText } from "./attribution.js";
-import { copyBiasTokens, copySpanSource } from "./copy_bias.js";
+import { answerOpenings, copyBiasTokens, copySpanSource } from "./copy_bias.js";
 import {
   candidateSections,
   covers,
@@ -153,18 +153,18 @@ export class AssistantChat {
       return { claims: [], text: NOT_COVERED, reason: "not-covered" };
     }
     const { chat, tokenizer, window } = this.generator;
+    const places = promptPlaces(evidence, this.settings.top_k, this.grounding);
     const prompt = buildPrompt({
       settings: this.settings,
       chat,
       tokenizer,
       window,
-      hits: promptPlaces(evidence, this.settings.top_k, this.grounding).map((place) =>
-        promptHit(evidence, place, this.grounding),
-      ),
+      hits: places.map((place) => promptHit(evidence, place, this.grounding)),
       history: this.history,
       question,
     });
     const sources = prompt.sources;
+    const openings = answerOpenings(evidence, places.slice(0, sources.length), this.grounding);
     onSources(sources);
     const attributor = new Attributor(sources.map((source) => source.text), question, this.grounding);
     if (this.stopRequested) {
@@ -173,7 +173,8 @@ export class AssistantChat {
     }
     let raw = "";
     const runtime = await this.site.runtime();
-    const result = await runtime.generate(prompt.text, this.generation(prompt, question), (_, piece) => {
+    const settings = this.generation(prompt, question, openings);
+    const result = await runtime.generate(prompt.text, settings, (_, piece) => {
       raw += piece;
       onClaims(attributor.claims(raw, false));
     });
@@ -186,7 +187,7 @@ export class AssistantChat {
     return { claims, text, reason: result.reason };
   }
 
-  generation(prompt, question) {
+  generation(prompt, question, openings) {
     const { temperature, top_p: topP, repetition_penalty: repetitionPenalty } = this.settings;
     const { chat, tokenizer } = this.generator;
     // What the prompt quotes: a condensed section's left-out units are not copied from.
@@ -202,7 +203,7 @@ export class AssistantChat {
       logitBias: { tokens: copyBiasTokens(tokenizer, texts, chat.stop_ids), value: this.settings.copy_bias },
       // The sources only: copying the question's phrases makes an answer restate it.
       copySpans: {
-        source: copySpanSource(tokenizer, prompt.excerpts),
+        source: copySpanSource(tokenizer, prompt.excerpts, openings),
         value: this.settings.copy_span_bias,
       },
     };

@@ -14,12 +14,14 @@ export const DEFAULT_SETTINGS = {
   seed: 0,
   logitBias: null, // {tokens: [ids], value}: `value` added to those tokens' logits
   // {source: [each text's ids, then SPAN_SEPARATOR], value}: `value` added to the
-  // tokens that follow, in the source, the longest tail of the answer found there
+  // tokens that follow, in the source, the longest tail of the answer found there; a text
+  // after ANSWER_START is an opening, which the answer's start matches
   copySpans: null,
 };
 
 // As pagemind.models.generate and the program's copy_span_bias step.
 export const SPAN_SEPARATOR = 0xffffffff; // ends each text of copySpans.source
+export const ANSWER_START = 0xfffffffe; // before each opening in copySpans.source
 export const MAX_COPY_SOURCE = 2048; // source ids the program's copy_source buffer holds
 const COPY_SOURCE_HEADER = 2; // copy_source: the number of ids, the value's f32 bits, the ids
 
@@ -64,7 +66,7 @@ function denseLogitBias(logitBias, vocabSize) {
   return bias;
 }
 
-// Throws unless `copySpans` is {source: token ids or SPAN_SEPARATOR, at most
+// Throws unless `copySpans` is {source: token ids, SPAN_SEPARATOR or ANSWER_START, at most
 // MAX_COPY_SOURCE, value: a finite number}.
 function checkCopySpans({ source, value }, vocabSize) {
   if (!Number.isFinite(value) || !Array.isArray(source)) {
@@ -79,10 +81,11 @@ function checkCopySpans({ source, value }, vocabSize) {
     );
   }
   for (const token of source) {
-    if (token !== SPAN_SEPARATOR && !(Number.isInteger(token) && token >= 0 && token < vocabSize)) {
+    const marker = token === SPAN_SEPARATOR || token === ANSWER_START;
+    if (!marker && !(Number.isInteger(token) && token >= 0 && token < vocabSize)) {
       throw new Error(
         `copySpans: ${token} is neither one of the model's ${vocabSize} token ids ` +
-          "nor SPAN_SEPARATOR",
+          "nor SPAN_SEPARATOR nor ANSWER_START",
       );
     }
   }

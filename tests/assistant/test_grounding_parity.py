@@ -3,8 +3,8 @@
 site's chunks with seeded random vectors, through hybrid ranking, sections, units, the
 evidence, the gate and the passage (with and without vectors); the claims, citations and
 held-back units of answers planted to be supported, invented or restating, also while they
-stream; and the copy-bias tokens and copy-span sources (whole, and cut at MAX_COPY_SOURCE)
-with the real SmolLM2 tokenizer."""
+stream; the answer's openings; and the copy-bias tokens and copy-span sources (whole, with
+openings, and cut at MAX_COPY_SOURCE) with the real SmolLM2 tokenizer."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ import pytest
 from node_script import run_module
 from pagemind.assistant import grounding_settings
 from pagemind.assistant.attribution import REPEATS, Attributor
-from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source
+from pagemind.assistant.copy_bias import answer_openings, copy_bias_tokens, copy_span_source
 from pagemind.assistant.evidence import candidate_sections, unit_texts, weigh
 from pagemind.assistant.passage import best_passage
 from pagemind.assistant.sentences import cut_units
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.config import load_config
-from pagemind.models.generate import MAX_COPY_SOURCE, SPAN_SEPARATOR
+from pagemind.models.generate import ANSWER_START, MAX_COPY_SOURCE, SPAN_SEPARATOR
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
 from pagemind.search_index.index_files import index_files, parse_index
@@ -39,6 +39,7 @@ QUERIES = [
     "which embedding model is used and how big is it",
     "Où est la sortie ? ✓",
     "sourdough bread",
+    "pip install pagemind",  # best units: code blocks, each opening from its introduction
 ]
 DIMENSIONS = 32
 PROMPT_TOP_K = 3
@@ -75,6 +76,8 @@ const describe = ({ hits, candidates, texts, evidence }) => ({
     unit.block, score]),
   covers: evidenceJs.covers(evidence, index, grounding),
   promptPlaces: evidenceJs.promptPlaces(evidence, input.promptTopK, grounding),
+  openings: copyBias.answerOpenings(evidence,
+    evidenceJs.promptPlaces(evidence, input.promptTopK, grounding), grounding),
   passage: passageJs.bestPassage(evidence, grounding),
 });
 const results = [];
@@ -100,7 +103,8 @@ const units = input.texts.map((text) => sentencesJs.cutUnits(text).map((unit) =>
   [unit.text, unit.kind, unit.block]));
 const tokenizer = new prompt.PromptTokenizer(input.spec);
 const bias = copyBias.copyBiasTokens(tokenizer, input.biasTexts, input.keep);
-const spans = input.spanTexts.map((texts) => copyBias.copySpanSource(tokenizer, texts));
+const spans = input.spanCases.map(([texts, openings]) =>
+  copyBias.copySpanSource(tokenizer, texts, openings));
 process.stdout.write(JSON.stringify({ results, claims, units, bias, spans }));
 """
 
@@ -151,6 +155,7 @@ def python_side(files, query: str, query_vector: list[float] | None) -> dict:
         ],
         "covers": evidence.covers,
         "promptPlaces": evidence.prompt_places(PROMPT_TOP_K),
+        "openings": answer_openings(evidence, evidence.prompt_places(PROMPT_TOP_K)),
         "passage": passage and {**_quote_json(passage), "also": _quote_json(passage.also)},
     }
 
@@ -210,7 +215,12 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     bias_texts = [case["sources"][0] for case in cases[:3]] + QUERIES
     texts = [case["answer"] for case in cases] + [case["sources"][1] for case in cases]
-    span_texts = [bias_texts[:3], [case["sources"][0] for case in cases]]  # the second is cut
+    openings = expected[0]["hybrid"]["openings"]
+    span_cases = [  # texts, openings; the last is cut
+        [bias_texts[:3], []],
+        [bias_texts[:3], openings],
+        [[case["sources"][0] for case in cases], openings],
+    ]
     data = {
         "description": files.description,
         "files": {
@@ -225,7 +235,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         "spec": model.tokenizer_spec,
         "biasTexts": bias_texts,
         "keep": model.chat["stop_ids"],
-        "spanTexts": span_texts,
+        "spanCases": span_cases,
     }
     browser = run_module(SCRIPT, data, (RUNTIME / "x").as_uri())
 
@@ -242,6 +252,8 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     # The prompt quotes a runner-up that covers the question and leaves out one that does not.
     assert {len(result["hybrid"]["promptPlaces"]) for result in expected} > {1}
     assert any(len(r["hybrid"]["promptPlaces"]) < PROMPT_TOP_K for r in expected)
+    # Two units of each of the first two quoted sections, as far as they are different units.
+    assert 2 < max(len(r["hybrid"]["openings"]) for r in expected) <= 4
 
     reasons = set()
     for theirs, case in zip(browser["claims"], cases, strict=True):
@@ -263,15 +275,19 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units
     assert browser["bias"] == copy_bias_tokens(tokenizer, bias_texts, model.chat["stop_ids"])
-    whole, cut = (copy_span_source(tokenizer, texts) for texts in span_texts)
-    assert browser["spans"] == [whole, cut]
+    whole, opened, cut = (copy_span_source(tokenizer, *case) for case in span_cases)
+    assert browser["spans"] == [whole, opened, cut]
     assert whole.count(SPAN_SEPARATOR) == 3 and whole[-1] == SPAN_SEPARATOR
-    assert len(cut) == MAX_COPY_SOURCE < sum(len(tokenizer.ids(t)) + 1 for t in span_texts[1])
+    assert ANSWER_START not in whole
+    assert opened[0] == ANSWER_START and opened.count(ANSWER_START) == len(openings)
+    assert opened.count(SPAN_SEPARATOR) == 3 + len(openings)
+    assert cut[: len(opened) - len(whole)] == opened[: len(opened) - len(whole)]  # kept
+    assert len(cut) == MAX_COPY_SOURCE < sum(len(tokenizer.ids(t)) + 1 for t in span_cases[2][0])
 
 
 def _assert_same(theirs: dict, ours: dict, label: str) -> None:
     """Decisions equal; scores equal up to the order of float additions."""
-    for key in ("candidates", "texts", "covers", "promptPlaces", "passage"):
+    for key in ("candidates", "texts", "covers", "promptPlaces", "openings", "passage"):
         assert theirs[key] == ours[key], (label, key)
     # hits: [id, score, strength]; sections: [url, score]; units: [..., score]
     for key, exact in (("hits", 1), ("sections", 1), ("units", 4)):

@@ -10,7 +10,13 @@ from pagemind.gpu.compare import relative_error
 from pagemind.gpu.kernel_checks import KernelCase, check_kernel, copy_span_bias_case
 from pagemind.gpu.runner import top_k_dispatches
 from pagemind.models import layers
-from pagemind.models.generate import MAX_COPY_SOURCE, MAX_SPAN_MATCH, SPAN_SEPARATOR, CopySpans
+from pagemind.models.generate import (
+    ANSWER_START,
+    MAX_COPY_SOURCE,
+    MAX_SPAN_MATCH,
+    SPAN_SEPARATOR,
+    CopySpans,
+)
 from pagemind.resources import resource_dir
 
 pytestmark = pytest.mark.gpu
@@ -149,6 +155,7 @@ def test_copy_span_bias_on_random_texts_as_the_reference(runner, answer_token):
 
 
 END = SPAN_SEPARATOR  # after each text of a copy source
+START = ANSWER_START  # before each opening
 
 
 def test_copy_span_bias_limits_are_the_references():
@@ -156,13 +163,20 @@ def test_copy_span_bias_limits_are_the_references():
     assert f"const MAX_MATCH: u32 = {MAX_SPAN_MATCH}u;" in source
     assert f"const MAX_SOURCE: u32 = {MAX_COPY_SOURCE}u;" in source
     assert f"const SEPARATOR: u32 = {SPAN_SEPARATOR:#x}u;" in source
+    assert f"const ANSWER_START: u32 = {ANSWER_START:#x}u;" in source
 
 
 @pytest.mark.parametrize(
     ("source", "tail", "chosen", "answer_token", "biased"),
     [
-        # prefill: the answer starts, its tail empties and nothing is added
+        # prefill: the answer starts, its tail holds ANSWER_START alone; no opening, no bias
         ([5, 6, 7, 8], [5, 6], 7, 0, []),
+        # prefill: each opening's first token is added, a marker never is
+        ([START, 5, 6, END, START, 7, END, START, END, 4, 8], [5, 6], 7, 0, [5, 7]),
+        # an answer that has begun an opening matches it longer than the same ids elsewhere
+        ([2, 3, 9, END, START, 2, 3, 8, END], [START, 2], 3, 1, [8]),
+        # at its MAX_SPAN_MATCH-th token the answer's start leaves the tail: both continue
+        ([1, 2, 3, 4, 9, END, START, 1, 2, 3, 4, 8, END], [START, 1, 2, 3], 4, 1, [8, 9]),
         # a full tail drops its oldest token: [2, 3, 4, 5] matches, only 6 follows it
         ([9, 2, 3, 4, 5, 6, 1, 5, 7], [1, 2, 3, 4], 5, 1, [6]),
         # nothing follows a text's last id, and a match does not run across a separator
@@ -177,7 +191,18 @@ def test_copy_span_bias_limits_are_the_references():
         # no source (n_source 0)
         ([], [1, 2, 3], 4, 1, []),
     ],
-    ids=["prefill", "full-tail", "separators", "longest", "once", "no-match", "no-source"],
+    ids=[
+        "prefill",
+        "prefill-openings",
+        "opening-begun",
+        "opening-left",
+        "full-tail",
+        "separators",
+        "longest",
+        "once",
+        "no-match",
+        "no-source",
+    ],
 )
 def test_copy_span_bias_cases(runner, rng, source, tail, chosen, answer_token, biased):
     """The tail as the kernel leaves it, and the logits bit for bit as the reference's:

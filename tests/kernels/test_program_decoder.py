@@ -14,6 +14,7 @@ from pagemind.gpu.compare import relative_error
 from pagemind.gpu.program import ProgramRunner, compile_decoder, copy_source_words
 from pagemind.gpu.program_format import program_to_dict
 from pagemind.models.generate import (
+    ANSWER_START,
     GREEDY,
     MAX_COPY_SOURCE,
     MAX_SPAN_MATCH,
@@ -217,12 +218,14 @@ def test_copy_spans_keep_quoting_in_decode_until_zeros_are_written(runner, tmp_p
 
 
 def random_spans(model: GGUFModel, prompt: list[int], sampler: Sampler) -> CopySpans:
-    """Three texts of random ids, each holding the answer's first token: a bias that
-    changes the answer while the model still chooses among the tokens it favours."""
+    """Three texts of random ids, each holding the answer's first token, the second an
+    opening: a bias that changes the answer while the model still chooses among the
+    tokens it favours."""
     first = generate(Llama(model), prompt, 1, sampler)[0]
     source = np.random.default_rng(2).integers(0, model.config.vocab_size, 40).tolist()
     source[5] = source[20] = source[33] = first
     source[12] = source[27] = source[39] = SPAN_SEPARATOR
+    source[13] = ANSWER_START
     return CopySpans(source, 15.0)
 
 

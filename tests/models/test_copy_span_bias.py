@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pagemind.models.generate import (
+    ANSWER_START,
     MAX_COPY_SOURCE,
     MAX_SPAN_MATCH,
     SPAN_SEPARATOR,
@@ -15,6 +16,7 @@ from pagemind.models.generate import (
 )
 
 END = SPAN_SEPARATOR  # after each text
+START = ANSWER_START  # before each opening
 VOCAB = 16
 STRENGTH = 2.5
 
@@ -60,6 +62,19 @@ def test_an_empty_answer_or_source_or_no_match_adds_nothing(source, answer):
     logits = np.array([-0.0, 1.5, np.inf, -2.0] * 4, np.float32)
     biased = add_copy_span_bias(logits, CopySpans(source, STRENGTH), answer)
     np.testing.assert_array_equal(biased.view(np.uint32), logits.view(np.uint32))
+
+
+def test_an_answer_about_to_start_is_pushed_to_each_openings_first_token():
+    source = [START, 4, 5, END, START, 7, 2, END, 3, 9, END]
+    assert biased_tokens(source, []) == [4, 7]
+
+
+def test_an_answer_that_began_an_opening_goes_on_with_it_until_its_start_is_out_of_reach():
+    source = [START, 1, 2, 3, 4, 5, END, 1, 2, 3, 4, 6, END, 2, 7, END]
+    assert biased_tokens(source, [1]) == [2]  # [start, 1] beats [1]
+    assert biased_tokens(source, [1, 2, 3]) == [4]  # [start, 1, 2, 3]: four tokens
+    assert biased_tokens(source, [1, 2, 3, 4]) == [5, 6]  # only the last four are compared
+    assert biased_tokens(source, [9, 2]) == [3, 7]  # an opening's middle is a text like any
 
 
 def test_the_source_is_read_up_to_max_copy_source_ids():

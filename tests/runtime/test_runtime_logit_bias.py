@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pagemind.gpu.compile_model import SAMPLING_CANDIDATES
 from pagemind.models.generate import (
+    ANSWER_START,
     GREEDY,
     MAX_COPY_SOURCE,
     SPAN_SEPARATOR,
@@ -126,11 +127,12 @@ def test_a_bias_the_model_cannot_take_is_refused(runtime_host, tiny_site, tiny_m
 
 def _copy_source(answer: list[int], vocab_size: int) -> list[int]:
     """Copy spans over a plain answer: each of its tokens followed by another, a phrase of
-    it further on followed by 99, and its opening followed by 77, which the longest match
-    chooses over the phrase's continuation; each text ended by the separator."""
+    it further on followed by 99, and its first three tokens followed by 77 as an opening
+    (after ANSWER_START), which the longest match chooses over the phrase's continuation;
+    each text ended by the separator."""
     others = np.random.default_rng(0).integers(0, vocab_size, len(answer)).tolist()
     texts = [[token, other] for token, other in zip(answer, others, strict=True)]
-    texts += [[*answer[2:6], 99], [*answer[:3], 77]]
+    texts += [[*answer[2:6], 99], [ANSWER_START, *answer[:3], 77]]
     return [token for text in texts for token in (*text, SPAN_SEPARATOR)]
 
 
@@ -148,6 +150,22 @@ def test_copy_spans_steer_their_own_generation_only(
     before, copying, after = _around(run, plain, "copySpans", spans)
 
     assert copying[:4] == quoted
+    assert before == after == expected
+
+
+@pytest.mark.parametrize(("settings", "sampler"), SETTINGS)
+def test_an_opening_steers_the_answers_start(
+    runtime_host, tiny_site, tiny_model, settings, sampler
+):
+    run = _loaded(runtime_host, tiny_site)
+    expected = generate(Llama(tiny_model), PROMPT, NEW_TOKENS, sampler)
+    opening = [token for token in (7, 8, 9, 10) if token != expected[0]][:3]
+    plain = {"maxTokens": NEW_TOKENS, **settings}
+    spans = {"source": [ANSWER_START, *opening, SPAN_SEPARATOR], "value": 1000}
+
+    before, copying, after = _around(run, plain, "copySpans", spans)
+
+    assert copying[:3] == opening
     assert before == after == expected
 
 

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from pagemind.assistant.attribution import Attributor, Claim, cited_text
-from pagemind.assistant.copy_bias import copy_bias_tokens, copy_span_source, dense_bias
+from pagemind.assistant.copy_bias import (
+    answer_openings,
+    copy_bias_tokens,
+    copy_span_source,
+    dense_bias,
+)
 from pagemind.assistant.evidence import Evidence
 from pagemind.assistant.passage import Passage, best_passage, quote_order
 from pagemind.assistant.prompt import NOT_COVERED, STOP_STRINGS, build_prompt, context_window
@@ -163,7 +168,7 @@ class Answerer:
         sources = [evidence.sections[place] for place in places[: len(prompt.sources)]]
         attributor = Attributor([hit.text for hit in sources], question)
         bias = self._bias(prompt.excerpts, question)
-        spans = self._copy_spans(prompt.excerpts)
+        spans = self._copy_spans(prompt.excerpts, answer_openings(evidence, places[: len(sources)]))
         raw, ended = self._generate(
             prompt.text, prompt.answer_tokens, bias, spans, attributor, listener
         )
@@ -175,9 +180,9 @@ class Answerer:
         tokens = copy_bias_tokens(self.tokenizer, texts, self.model.chat["stop_ids"])
         return dense_bias(tokens, self.settings["copy_bias"], self.model.config.vocab_size)
 
-    def _copy_spans(self, excerpts: list[str]) -> CopySpans:
+    def _copy_spans(self, excerpts: list[str], openings: list[str]) -> CopySpans:
         return CopySpans(
-            copy_span_source(self.tokenizer, excerpts), self.settings["copy_span_bias"]
+            copy_span_source(self.tokenizer, excerpts, openings), self.settings["copy_span_bias"]
         )
 
     def _generate(

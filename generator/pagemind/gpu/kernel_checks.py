@@ -21,6 +21,7 @@ from pagemind.gpu.runner import KernelRunner
 from pagemind.models import layers
 from pagemind.models.adapters import ADAPTER_FORMAT
 from pagemind.models.generate import (
+    ANSWER_START,
     MAX_SPAN_MATCH,
     SPAN_SEPARATOR,
     CopySpans,
@@ -350,15 +351,16 @@ def _add_logit_bias(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays,
 def copy_span_bias_case(
     spans: CopySpans, tail: list[int], chosen: int, answer_token: int, logits: np.ndarray
 ) -> tuple[Arrays, Arrays]:
-    """copy_span_bias's inputs (`tail`: the answer's last tokens the buffer holds; `chosen`:
-    the token a decode embeds) and what it must leave: the tail emptied (prefill,
-    answer_token 0) or with `chosen` appended, and the logits as add_copy_span_bias biases
-    them after that tail."""
-    answer = [*tail, chosen][-MAX_SPAN_MATCH:] if answer_token else []
+    """copy_span_bias's inputs (`tail`: what the buffer holds, the answer's last tokens,
+    after ANSWER_START while the answer is short; `chosen`: the token a decode embeds) and
+    what it must leave: ANSWER_START alone in the tail (prefill, answer_token 0) or `chosen`
+    appended, and the logits as add_copy_span_bias biases them after that tail."""
+    kept = [*tail, chosen][-MAX_SPAN_MATCH:] if answer_token else [ANSWER_START]
+    answer = [token for token in kept if token != ANSWER_START]
     words = np.zeros(1 + MAX_SPAN_MATCH, np.uint32)
     words[0], words[1 : 1 + len(tail)] = len(tail), tail
     expected_words = words.copy()  # the kernel writes the length and the tokens it keeps
-    expected_words[0], expected_words[1 : 1 + len(answer)] = len(answer), answer
+    expected_words[0], expected_words[1 : 1 + len(kept)] = len(kept), kept
     arrays = {
         "source": copy_source_words(spans),
         "tail": words,
@@ -371,18 +373,29 @@ def copy_span_bias_case(
 
 def _copy_span_bias(case: KernelCase, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     """Texts of a few ids (repeats everywhere, so a longer match must beat many shorter ones
-    and tokens follow it at several places) between separators; a full tail whose decode
-    push drops the oldest token and ends in a run of the source."""
+    and tokens follow it at several places) between separators, some of them openings; a
+    tail whose decode push ends in a run of the source: a full one that drops its oldest
+    token, or one of an answer that has begun an opening."""
     alphabet = rng.choice(COPY_VOCAB, COPY_ALPHABET, replace=False)
     source = rng.choice(alphabet, COPY_SOURCE_LENGTH).tolist()
-    for end in rng.choice(COPY_SOURCE_LENGTH, COPY_SOURCE_LENGTH // 20, replace=False):
+    for end in rng.choice(COPY_SOURCE_LENGTH - 1, COPY_SOURCE_LENGTH // 20, replace=False):
         source[end] = SPAN_SEPARATOR
-    run = next(
-        source[start : start + MAX_SPAN_MATCH]
-        for start in rng.permutation(COPY_SOURCE_LENGTH - MAX_SPAN_MATCH)
-        if SPAN_SEPARATOR not in source[start : start + MAX_SPAN_MATCH + 1]
-    )
-    tail = [int(rng.integers(COPY_VOCAB)), *run[:-1]]
+        if rng.random() < 0.3:
+            source[end + 1] = ANSWER_START
+    starts = [
+        start
+        for start in range(1, COPY_SOURCE_LENGTH - MAX_SPAN_MATCH)
+        if max(source[start : start + MAX_SPAN_MATCH + 1]) < ANSWER_START
+    ]
+    openings = [start for start in starts if source[start - 1] == ANSWER_START]
+    if openings and rng.random() < 0.5:  # the answer has begun an opening
+        start, begun = int(rng.choice(openings)), int(rng.integers(MAX_SPAN_MATCH))
+        run = source[start : start + begun + 1]
+        tail = [ANSWER_START, *run[:-1]]
+    else:
+        start = int(rng.choice(starts))
+        run = source[start : start + MAX_SPAN_MATCH]
+        tail = [int(rng.integers(COPY_VOCAB)), *run[:-1]]
     spans = CopySpans(source, float(rng.uniform(1, 8)))
     logits = _normal(rng, COPY_VOCAB) * 4
     return copy_span_bias_case(spans, tail, run[-1], case.value("answer_token"), logits)

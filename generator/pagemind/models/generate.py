@@ -6,7 +6,8 @@ among its top_k best tokens (Sampler.candidates); the browser draws on the GPU e
 A logit bias, if given, is added to the logits before any choice, greedy or sampled, as the
 program adds its `logit_bias` buffer; then copy spans, if given, add their strength to the
 tokens that would continue a passage of the sources the answer is copying, as the program's
-`copy_span_bias` step does (add_copy_span_bias).
+`copy_span_bias` step does (add_copy_span_bias); the sources may name openings, passages the
+answer is pushed to start with.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ GREEDY = Sampler()
 U32_MASK = 0xFFFFFFFF
 
 SPAN_SEPARATOR = U32_MASK  # ends each text in CopySpans.source: no match runs across it
+ANSWER_START = U32_MASK - 1  # before an opening in CopySpans.source: where the answer starts
 MAX_SPAN_MATCH = 4  # the answer's last tokens a copy match compares
 MAX_COPY_SOURCE = 2048  # source tokens the program holds (copy_span_bias.wgsl's MAX_SOURCE)
 
@@ -40,7 +42,8 @@ MAX_COPY_SOURCE = 2048  # source tokens the program holds (copy_span_bias.wgsl's
 @dataclass(frozen=True)
 class CopySpans:
     """What copy-span bias reads: the token ids of the texts the answer may copy from, each
-    followed by SPAN_SEPARATOR (at most MAX_COPY_SOURCE in all), and the bias it adds."""
+    followed by SPAN_SEPARATOR (at most MAX_COPY_SOURCE in all), and the bias it adds. A
+    text that ANSWER_START precedes is an opening: the answer's first tokens match it."""
 
     source: list[int]
     strength: float
@@ -104,13 +107,17 @@ def add_copy_span_bias(logits: np.ndarray, spans: CopySpans, answer: list[int]) 
     longest tail of `answer` found there (its last 1 to MAX_SPAN_MATCH tokens), each token
     once however often it follows. So an answer that has started to quote a name, an
     option or a command is pushed to go on quoting it as the docs write it, and a longer
-    match (a phrase under way) outweighs a shorter one; before the answer's first token
-    nothing is added."""
-    source, tail = spans.source[:MAX_COPY_SOURCE], answer[-MAX_SPAN_MATCH:]
+    match (a phrase under way) outweighs a shorter one.
+
+    The answer's start counts as a token of its own, ANSWER_START, before its first: the
+    first token of each opening gets the bias, and an answer that has begun one matches it
+    longer than anywhere else until it is past MAX_SPAN_MATCH - 1 tokens. Without openings,
+    nothing is added before the answer's first token."""
+    source, tail = spans.source[:MAX_COPY_SOURCE], [ANSWER_START, *answer][-MAX_SPAN_MATCH:]
     longest, following = 0, set()
     for end in range(len(source) - 1):
         after = source[end + 1]
-        length = _match_length(source, end, tail) if after != SPAN_SEPARATOR else 0
+        length = _match_length(source, end, tail) if after < ANSWER_START else 0
         if length > longest:
             longest, following = length, {after}
         elif length == longest and length:
