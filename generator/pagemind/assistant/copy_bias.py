@@ -18,8 +18,9 @@ pagemind) the model's raw answers held 0 / 10 / 3 code spans found in no source,
 Openings: left to itself, the model starts with whichever sentence of the prompt it likes,
 often not the one that answers. Pushed to start with the units the passage ranks best (two
 of each of the first two sections), the answers held their key facts in 0.75 / 0.50 / 0.62
-of the questions against 0.71 / 0.46 / 0.54 (bench/eval_answers.py --answers). It is a
-push, not a rule: the model may start elsewhere, and whatever it writes is judged the same.
+of the questions against 0.71 / 0.46 / 0.54 (bench/eval_answers.py --answers); with three
+units of each, 0.75 / 0.50 / 0.54. It is a push, not a rule: the model may start elsewhere,
+and whatever it writes is judged the same.
 
 The tokens are those of each text as the model reads it, and of each of its words, without
 the quotes, brackets and punctuation around it, after a space, as an answer would write them
