@@ -17,7 +17,8 @@ Prints, per site:
   sources or the question), invented code spans (code in the shown answer found verbatim
   in no source: must be 0; and in the raw model output, before the check), key-fact
   citation precision (shown sentences holding a must_contain string whose cited source
-  holds it), and the share of sentences held back (and of those, the repeats).
+  holds it), and the share of sentences held back (and of those, the repeats); under a
+  missed answer, the sentences held back (not as repeats) that held a key fact, and why.
 
     .venv/bin/python bench/eval_answers.py [--site mkdocs|httpx|pagemind ...] [--answers]
         [--max-tokens N] [--first N] [--top-k N] [--context-tokens N] [--copy-bias X]
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from pagemind.assistant import attribution
 from pagemind.assistant.answer import Answer, Answerer
-from pagemind.assistant.attribution import REPEATS
+from pagemind.assistant.attribution import REPEATS, Claim
 from pagemind.assistant.evidence import Evidence, find_evidence
 from pagemind.assistant.passage import best_passage
 from pagemind.assistant.sentences import cut_units
@@ -224,6 +225,8 @@ def report_answers(site: Site, args: argparse.Namespace) -> None:
         totals.add(answer, item)
         mark = "ok  " if holds(answer.text, item) else "miss"
         print(f"{item['id']}: {mark} {answer.text[:110]!r}", flush=True)
+        for claim in held_facts(answer, item):
+            print(f"  held back ({claim.reason}): {claim.unit.text[:100]!r}")
     print(f"\n{len(items)} answers in {time.perf_counter() - started:.0f} s")
     totals.print(len(items))
 
@@ -287,6 +290,18 @@ class Totals:
             f"sentences held back: {self.held_back}/{self.claims} "
             f"({self.repeats} of them repeat one shown before)"
         )
+
+
+def held_facts(answer: Answer, item: dict) -> list[Claim]:
+    """The claims held back, not as repeats, that state a key fact (of a missed answer)."""
+    if holds(answer.text, item):
+        return []
+    return [
+        claim
+        for claim in answer.claims
+        if claim.reason not in ("", REPEATS)
+        and any(fact.lower() in claim.unit.text.lower() for fact in item["must_contain"])
+    ]
 
 
 def holds_any(source: str, sentence: str, item: dict) -> bool:

@@ -59,7 +59,7 @@ export async function keywordAnswer(site, question) {
   ]);
   const grounding = groundingOf(site, index);
   const hits = await index.hybrid(question, vector, grounding.candidate_chunks);
-  const candidates = candidateSections(hits, grounding);
+  const candidates = await candidateSections(hits, index, grounding);
   const termWeights = await index.termWeights(question);
   const evidence = weigh(candidates, vector, null, termWeights, grounding);
   return found(evidence, index, grounding);
@@ -135,7 +135,7 @@ export class AssistantChat {
     const runtime = await this.site.runtime();
     const [vector] = await runtime.embed([query]);
     const hits = await this.index.hybrid(query, vector, this.grounding.candidate_chunks);
-    const candidates = candidateSections(hits, this.grounding);
+    const candidates = await candidateSections(hits, this.index, this.grounding);
     const unitVectors = await runtime.embed(unitTexts(candidates));
     const termWeights = await this.index.termWeights(query);
     const evidence = weigh(candidates, vector, unitVectors, termWeights, this.grounding);

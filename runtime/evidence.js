@@ -3,7 +3,7 @@
 // as pagemind.assistant.evidence in Python (parity-tested; its docstring gives the scores).
 //
 //   const hits = await index.hybrid(query, vector, grounding.candidate_chunks);
-//   const candidates = candidateSections(hits, grounding);
+//   const candidates = await candidateSections(hits, index, grounding);
 //   const unitVectors = await runtime.embed(unitTexts(candidates));   // or null: keywords
 //   const termWeights = await index.termWeights(query);
 //   const evidence = weigh(candidates, vector, unitVectors, termWeights, grounding);
@@ -14,8 +14,24 @@
 import { keywordTerms, sections } from "./retrieval.js";
 import { cutUnits } from "./sentences.js";
 
-export function candidateSections(hits, grounding) {
-  return sections(hits).slice(0, grounding.candidate_sections);
+// The sections weighed for a question, from the first ranking's chunks, each with its chunks
+// next to those (the SearchIndex's, numbered as the hits are).
+export async function candidateSections(hits, index, grounding) {
+  const candidates = sections(hits).slice(0, grounding.candidate_sections);
+  return Promise.all(candidates.map((section) => withNeighbours(section, index)));
+}
+
+// The section with the chunks on either side of its own, where they are of the section too:
+// chunks are cut at a size, and the code block a sentence introduces often opens the next.
+async function withNeighbours(section, index) {
+  const near = [...new Set(section.chunks.flatMap((id) => [id - 1, id, id + 1]))]
+    .filter((id) => id >= 0 && id < index.count)
+    .sort((a, b) => a - b);
+  const chunks = await Promise.all(near.map((id) => index.chunk(id)));
+  const own = near.map((id, i) => [id, chunks[i]]).filter(([, chunk]) => chunk.url === section.url);
+  if (own.length === section.chunks.length) return section;
+  const text = own.map(([, chunk]) => chunk.text).join("\n\n");
+  return { ...section, text, chunks: own.map(([id]) => id) };
 }
 
 export function unitTexts(candidates) {

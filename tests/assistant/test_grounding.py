@@ -17,7 +17,7 @@ from pagemind.assistant.attribution import (
     cited_text,
 )
 from pagemind.assistant.copy_bias import copy_bias_tokens, dense_bias
-from pagemind.assistant.evidence import MIN_SCORE, unit_texts, weigh
+from pagemind.assistant.evidence import MIN_SCORE, candidate_sections, unit_texts, weigh
 from pagemind.assistant.passage import PASSAGE_CHARS, best_passage
 from pagemind.assistant.sentences import cut_units, join_units
 from pagemind.assistant.support import SourceText, code_spans, content_words
@@ -25,6 +25,7 @@ from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
 from pagemind.search_index import Hit
+from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.ranking import MIN_COVERAGE, sections
 from paths import REPO
 
@@ -200,6 +201,20 @@ def test_chunks_of_one_section_are_one_source_in_reading_order():
         ("a/#x", "first\n\nsecond", (6, 7), 0.9),
         ("b/#y", "other", (2,), 0.5),
     ]
+
+
+def test_a_candidate_section_brings_its_chunks_next_to_the_ranked_ones():
+    chunks = [
+        Chunk("a.md", "a/#x", "x", "x", "A \u203a x", text)
+        for text in ("Intro.", "Retries are on the transport:", "```\nretries=1\n```", "Far.")
+    ] + [Chunk("b.md", "b/#y", "y", "y", "B \u203a y", "Other section.")]
+    ranked = [hit(1, "a/#x", chunks[1].text), hit(4, "b/#y", chunks[4].text)]
+    first, second = candidate_sections(ranked, chunks)
+    # The code block the ranked chunk introduces, and the chunk before it; not the one two
+    # away, nor the next section's first chunk.
+    assert first.chunks == (0, 1, 2)
+    assert first.text == "Intro.\n\nRetries are on the transport:\n\n```\nretries=1\n```"
+    assert second == ranked[1]
 
 
 def unit_vectors(texts: list[str], near: str, query: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ const grounding = { ...input.grounding, stopwords: index.stopwords,
 const evidenceOf = async (query, queryVector, unitVectors) => {
   const hits = queryVector ? await index.hybrid(query, queryVector, grounding.candidate_chunks)
     : await index.keyword(query, grounding.candidate_chunks);
-  const candidates = evidenceJs.candidateSections(hits, grounding);
+  const candidates = await evidenceJs.candidateSections(hits, index, grounding);
   const texts = evidenceJs.unitTexts(candidates);
   const evidence = evidenceJs.weigh(candidates, queryVector, unitVectors && unitVectors(texts),
     await index.termWeights(query), grounding);
@@ -140,7 +140,7 @@ def python_side(files, query: str, query_vector: list[float] | None) -> dict:
         hits = ranker.hybrid(
             query, np.array(query_vector), grounding_settings()["candidate_chunks"]
         )
-    candidates = candidate_sections(hits)
+    candidates = candidate_sections(hits, loaded.chunks)
     texts = unit_texts(candidates)
     unit_vectors = None if query_vector is None else np.array([unit_vector(t) for t in texts])
     evidence = weigh(candidates, query_vector, unit_vectors, ranker.term_weights(query))
