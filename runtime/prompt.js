@@ -1,7 +1,8 @@
 // The assistant's prompt, assembled exactly as pagemind.assistant.prompt does in Python
 // (its docstring explains the budgets): system prompt, few-shot examples, the retrieved
-// sections numbered [1], [2]..., the conversation so far and the question, rendered with the
-// model's chat pieces (the manifest's `chat`).
+// sections numbered [1], [2]... best first and quoted best last, next to the question, the
+// conversation so far and the question, rendered with the model's chat pieces (the
+// manifest's `chat`).
 //
 //   const tokenizer = new PromptTokenizer(manifest.tokenizer);
 //   const {text, sources, excerpts, turnsKept, answerTokens} = buildPrompt({settings, chat: manifest.chat, tokenizer,
@@ -98,6 +99,7 @@ function fit(settings, chat, tokenizer, available, hits, history, question) {
   const excerpts = fitSections(tokenizer, hits, Math.min(settings.context_tokens, room));
   const sections = excerpts
     .map((text, place) => sectionBlock(place, title(tokenizer, hits[place]), text))
+    .reverse() // the best last, next to the question (see prompt.py)
     .join("");
   room -= tokenizer.count(sections);
   const kept = fitHistory(history, room, cost);

@@ -48,7 +48,9 @@ def excerpts_of(prompt) -> str:
     return prompt.text.split("Documentation:\n\n")[1].split(ANSWER_RULE)[0]
 
 
-def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
+def test_sections_are_numbered_best_first_and_quoted_best_last_within_the_budget(
+    smollm2, tokenizer
+):
     hits = docs_hits()
     prompt = prompt_for(smollm2, tokenizer, hits=hits, question="How do I deploy?")
     assert prompt.text.startswith("<|im_start|>system\n")
@@ -62,7 +64,7 @@ def test_sections_are_numbered_best_first_within_the_budget(smollm2, tokenizer):
     positions = [
         prompt.text.index(f"[{n}] {hit['breadcrumb']}\n") for n, hit in enumerate(prompt.sources, 1)
     ]
-    assert positions == sorted(positions)
+    assert positions == sorted(positions, reverse=True)  # [1], the best, next to the question
     assert tokenizer.count(excerpts_of(prompt)) <= example_settings()["context_tokens"] + 8
     # The few-shot examples come before the question, as turns of their own.
     assert "<|im_start|>user\nHow do I preview my site while I edit it?<|im_end|>" in prompt.text
@@ -91,11 +93,12 @@ def test_a_long_section_is_condensed_to_its_best_units_in_reading_order(smollm2,
 def test_the_best_section_gets_twice_the_share_of_the_next(smollm2, tokenizer):
     long = [h for h in docs_hits() if tokenizer.count(h["text"]) > 300][:2]
     prompt = prompt_for(smollm2, tokenizer, hits=long, context_tokens=240)
-    first, second = excerpts_of(prompt).split("\n\n[2] ")
+    second, first = excerpts_of(prompt).split("\n\n[1] ")
     assert 1.4 < tokenizer.count(first) / tokenizer.count(second) < 2.6
     short = {**docs_hits(1)[0], "text": "Run `pagemind build`.", "units": None, "quote_order": None}
     prompt = prompt_for(smollm2, tokenizer, hits=[short, long[0]], context_tokens=240)
-    assert "[1] " + short["breadcrumb"] + "\nRun `pagemind build`.\n\n[2] " in prompt.text
+    best_last = f"\n\n[1] {short['breadcrumb']}\nRun `pagemind build`.\n\n{ANSWER_RULE}"
+    assert best_last in prompt.text
 
 
 def test_a_unit_too_long_for_any_share_is_cut(smollm2, tokenizer):

@@ -53,7 +53,7 @@ class AssistantConfig:
     )
     examples: list[dict] = field(default_factory=list)
     top_k: int = 2
-    context_tokens: int = 300
+    context_tokens: int = 400
     max_new_tokens: int = 256
     temperature: float = 0.2
     top_p: float = 0.9
