@@ -25,11 +25,20 @@ const WORD = /[\p{L}\p{N}]+/gu; // Python's [^\W_]+: Unicode letters and digits
 export const NOT_DOWNLOADED =
   "this part of the search index was not downloaded before going offline; search again online";
 
-// The query's terms: lower case, stop words dropped, light plural stemming
-// (see pagemind.search_index.keywords).
+// Where a camel-case name's parts meet: "timeout|Exception", "HTTP|Client", "get|URL".
+const CASE_CHANGE = /(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/;
+
+// The query's terms: lower case, a camel-case name whole and by its parts, stop words
+// dropped, light plural stemming (see pagemind.search_index.keywords).
 export function keywordTerms(text, stopwords) {
-  const words = text.toLowerCase().match(WORD) ?? [];
+  const words = (text.match(WORD) ?? []).flatMap(wordTerms);
   return words.filter((word) => !stopwords.has(word)).map(stem);
+}
+
+function wordTerms(word) {
+  const parts = word.split(CASE_CHANGE);
+  const pieces = parts.length > 1 ? [word, ...parts] : [word];
+  return pieces.flatMap((piece) => piece.toLowerCase().match(WORD) ?? []);
 }
 
 export function stem(word) {

@@ -13,6 +13,7 @@ TRICKY = [
     "libraries pages boxes glasses status analysis does goes ties",
     "emoji 🚀 joins 👩‍💻 nothing",
     "İstanbul ǅ ß ﬁ",
+    "TimeoutException HTTPClient getURL v2Client caféBar ÉtéX ΣίσυφοςΣ",
 ]
 
 

@@ -45,3 +45,14 @@ def test_a_clearly_closer_meaning_outranks_a_partial_keyword_match() -> None:
     index, query = ranker([0.5, 0.3, 0.75, *[0.1] * 12])
     assert [hit.id for hit in index.hybrid(QUERY, query, 3)] == [2, 1, 0]
     assert [hit.id for hit in index.keyword(QUERY, 2)] == [1, 0]
+
+
+def test_plain_words_find_a_camel_case_name() -> None:
+    chunks = [
+        Chunk("a.md", "a/", "", "A", "A", "Catch `TimeoutException` around the call."),
+        Chunk("b.md", "b/", "", "B", "B", "Catch `ValueError` when the call fails."),
+        *(Chunk(f"p{n}.md", f"p{n}/", "", "P", "P", "Pages and themes.") for n in range(8)),
+    ]
+    index = Ranker(chunks, keyword_stats(chunks), None)
+    assert [hit.id for hit in index.keyword("which exception for a timeout?", 2)] == [0]
+    assert [hit.id for hit in index.keyword("TimeoutException", 2)] == [0]
