@@ -11,6 +11,7 @@ import { cutUnits, FENCE, joinUnits } from "./sentences.js";
 import { codeSpans, contentWords, SourceText, support } from "./support.js";
 
 const MODEL_CITATION = / ?\[\d{1,2}\]/g;
+const HAS_WORD = /[A-Za-z0-9]/;
 export const CODE_NOT_FOUND = "code not in the docs";
 export const NOT_SUPPORTED = "not in the docs";
 export const RESTATES = "only restates the question";
@@ -22,6 +23,7 @@ export class Attributor {
     this.grounding = grounding;
     this.sources = sources.map((text) => new SourceText(text, grounding));
     this.question = new SourceText(question, grounding);
+    this.blocks = sources.map((text) => cutUnits(text).filter((unit) => unit.kind === "code"));
     // While an answer streams, claims() runs at every token: each finished unit is judged
     // once.
     this.claimsByUnit = new Map();
@@ -66,7 +68,7 @@ export class Attributor {
     }
     const claim = (reason) => ({ unit, source: best + 1, reason });
     if (spans.some((span) => !this.sources.some((source) => source.hasCode(span)))) {
-      return claim(CODE_NOT_FOUND);
+      return this.snapped(unit, spans) ?? claim(CODE_NOT_FOUND);
     }
     const chosen = supports[best];
     if (chosen.words && chosen.found < this.grounding.support_share * chosen.words) {
@@ -75,6 +77,24 @@ export class Attributor {
     const codeOfQuestion = spans.every((span) => this.question.hasCode(span));
     if (!chosen.novel && codeOfQuestion) return claim(RESTATES);
     return claim("");
+  }
+
+  // The source's code block that a garbled copy stands for, as a shown claim; null when the
+  // unit is not a code block or copies none (grounding.snap_share of its lines).
+  snapped(unit, spans) {
+    const worded = spans.filter((span) => HAS_WORD.test(span)); // not "]" or "..."
+    if (unit.kind !== "code" || !worded.length) return null;
+    let best = null;
+    let matched = 0;
+    this.blocks.forEach((blocks, i) => {
+      for (const block of blocks) {
+        const lines = new Set(codeSpans(block));
+        const count = worded.filter((span) => lines.has(span)).length;
+        if (count > matched) [best, matched] = [{ block, source: i + 1 }, count];
+      }
+    });
+    if (!best || matched < this.grounding.snap_share * worded.length) return null;
+    return { unit: { ...best.block, block: unit.block }, source: best.source, reason: "" };
   }
 }
 

@@ -307,3 +307,15 @@ def test_copy_bias_favours_the_sources_words_as_an_answer_writes_them(smollm2_to
     bias = dense_bias(tokens, 2.5, 49152)
     assert bias.dtype == np.float32 and np.count_nonzero(bias) == len(tokens)
     assert set(np.unique(bias)) == {0.0, 2.5}
+
+
+def test_a_garbled_copy_of_a_code_block_is_shown_as_the_docs_write_it():
+    nav = '```toml\nnav = [\n  "index.md",\n  { "Guide" = "guide.md" },\n]\n```'
+    attributor = Attributor([SERVING, f"List the pages:\n\n{nav}"], "In what order?")
+    garbled = nav.replace("guide.md", "guides.md").replace("```toml", "```")
+    [claim] = attributor.claims(garbled)
+    assert (claim.unit.text, claim.source, claim.reason) == (nav, 2, "")
+    assert cited_text([claim]) == f"{nav}\n[2]"
+    # Only the brackets in common, or a block not copied from one: held back.
+    for block in ("```\nrm -rf /\n]\n```", "```\npagemind serve mydocs --oops\n```"):
+        assert attributor.claims(block)[0].reason == CODE_NOT_FOUND

@@ -191,7 +191,22 @@ def answers(files) -> list[dict]:
             answer = template(units, query)
             cuts = sorted({len(answer) * i // 7 for i in range(1, 7)})
             cases.append({"sources": sources, "question": query, "answer": answer, "cuts": cuts})
+        if garbled := _garbled_block(sources):
+            answer = f"{units[0]}\n\n{garbled}"
+            cuts = sorted({len(answer) * i // 7 for i in range(1, 7)})
+            cases.append({"sources": sources, "question": query, "answer": answer, "cuts": cuts})
     return cases
+
+
+def _garbled_block(sources: list[str]) -> str | None:
+    """A code block of the sources copied with its first line changed: what the model writes
+    when it garbles a copy (the claim shows the source's block instead)."""
+    for text in sources:
+        for unit in cut_units(text):
+            lines = unit.text.split("\n")
+            if unit.kind == "code" and len(lines) > 3:
+                return "\n".join([lines[0], lines[1] + " --changed", *lines[2:]])
+    return None
 
 
 def test_browser_and_terminal_ground_answers_the_same(index_data):
@@ -256,6 +271,7 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     assert 2 < max(len(r["hybrid"]["openings"]) for r in expected) <= 4
 
     reasons = set()
+    snapped = False  # a garbled code block was shown as its source's block
     for theirs, case in zip(browser["claims"], cases, strict=True):
         attributor = Attributor(case["sources"], case["question"])
         final = [[c.unit.text, c.source, c.reason] for c in attributor.claims(case["answer"])]
@@ -269,8 +285,10 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         ]
         assert theirs["streaming"] == streaming, case["answer"]
         reasons |= {reason for _, _, reason in final}
+        snapped |= any(not reason and text not in case["answer"] for text, _, reason in final)
     assert len(reasons) >= 3  # shown, and held back for more than one reason
     assert REPEATS in reasons
+    assert snapped
 
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units

@@ -18,6 +18,7 @@ def grounding_settings() -> dict:
         "runner_up_chars": passage.RUNNER_UP_CHARS,
         "code_prior": passage.CODE_PRIOR,
         "support_share": attribution.SUPPORT_SHARE,
+        "snap_share": attribution.SNAP_SHARE,
         "function_words": sorted(support.FUNCTION_WORDS),
         "match_prefix": support.MATCH_PREFIX,
         "min_prefix": support.MIN_PREFIX,
