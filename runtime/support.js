@@ -11,6 +11,7 @@ const WORD_EDGES = "[]{}<>,;:!?\"'*\u201c\u201d\u2018\u2019";
 const CODE_SHAPED = /^--?[A-Za-z]|[A-Za-z0-9][._/\\=:][A-Za-z0-9_]|_|\(\)|[a-z][A-Z]/;
 const WORD_CHARACTER = /^[A-Za-z0-9_]$/;
 const NAME_CHARACTER = /^[A-Za-z0-9_-]$/;
+const DIGIT = /^[0-9]$/;
 const ABBREVIATIONS = new Set(["e.g", "i.e", "e.g.", "i.e.", "etc.", "vs."]);
 
 export function contentWords(text, grounding) {
@@ -72,8 +73,9 @@ export class SourceText {
   hasCode(span) {
     for (let start = this.text.indexOf(span); start >= 0; start = this.text.indexOf(span, start + 1)) {
       const end = start + span.length;
-      const before = start === 0 || !joins(span[0], this.text[start - 1]);
-      const after = end === this.text.length || !joins(span.at(-1), this.text[end]);
+      const behind = [...this.text.slice(Math.max(start - 2, 0), start)].reverse().join("");
+      const before = !joins(span[0], behind);
+      const after = !joins(span.at(-1), this.text.slice(end, end + 2));
       if (before && after) return true;
     }
     return false;
@@ -104,8 +106,13 @@ function collapse(text) {
 
 // Whether `neighbour` continues the name that `edge` ends ("gh-deploy" goes on in
 // "gh-deploy-all").
-function joins(edge, neighbour) {
-  return WORD_CHARACTER.test(edge) && NAME_CHARACTER.test(neighbour);
+// Whether the name or number that `edge` ends goes on in the next two characters, read
+// outward: "gh-deploy" in "gh-deploy-all", "0.0.1" in "127.0.0.1" and "1.2" in "1.2.3" (a
+// dot between digits), not "serve" in "serve. Then" nor "os.path" in "os.path.join".
+function joins(edge, outward) {
+  if (!WORD_CHARACTER.test(edge) || !outward) return false;
+  if (NAME_CHARACTER.test(outward[0])) return true;
+  return DIGIT.test(edge) && outward[0] === "." && DIGIT.test(outward[1] ?? "");
 }
 
 // A word without the punctuation around it; a call's "()" stays.

@@ -95,12 +95,13 @@ def test_words_match_across_inflections_but_not_strangers():
     assert not any(source.has_word(word) for word in ("con", "bui", "heroku", "deploz"))
 
 
-def test_code_must_appear_whole_not_as_the_start_of_a_longer_name():
-    source = SourceText("Serve on `127.0.0.1:8000` with `pagemind gh-deploy` or mkdocs.yml.")
+def test_code_must_appear_whole_not_as_a_part_of_a_longer_name_or_number():
+    source = SourceText("Serve on `127.0.0.1:8000` with `pagemind gh-deploy` or mkdocs.yml v1.2.3.")
     assert source.has_code("127.0.0.1:8000") and source.has_code("pagemind gh-deploy")
-    assert source.has_code("mkdocs") and source.has_code("gh-deploy")
+    assert source.has_code("mkdocs") and source.has_code("gh-deploy") and source.has_code("v1.2.3")
     assert not any(
-        source.has_code(span) for span in ("127.0.0.1:80", "pagemind gh", "deploy", "mkdocs.y")
+        source.has_code(span)
+        for span in ("127.0.0.1:80", "0.0.1:8000", "pagemind gh", "deploy", "mkdocs.y", "1.2")
     )
 
 

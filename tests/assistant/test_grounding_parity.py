@@ -175,6 +175,7 @@ ANSWER_TEMPLATES = [
     lambda units, q: f"{units[0].rstrip('.')} zq xv yk wv.",  # two-letter words count
     lambda units, q: f"{units[0]}\n\n```\n{units[0]}",  # ended inside a code block
     lambda units, q: "Run `pagemind gh` on `127.0.0.1:80`, or `gh-deploy`, not gh-deploy-all.",
+    lambda units, q: "Open `0.0.1:8000`. Open `127.0.0.1:8000`. See os.path in v1.2.",
     lambda units, q: f"Run this:\n\n```\nrm -rf /\n```\n\n{units[0]} Also:\n\n- {units[0]}",
     lambda units, q: f"{units[0]}\n\n```sh\npagemind serve mydocs\nrm -rf /\n```\nDone.",
     lambda units, q: f"{units[-1]} {units[0]} {units[-1]} {units[0]} More.",  # copies again

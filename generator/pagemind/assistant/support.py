@@ -9,7 +9,7 @@ the question), its code found verbatim. runtime/support.js decides the same (par
 - Code: inline `code`, each line of a code block, and words shaped like code outside
   backticks (a flag "--strict", "file.yml", "snake_case", "a/path", "key=value", "call()",
   "camelCase"): each must appear verbatim, white space aside, in some source, and whole
-  (not as the start of a longer name or number).
+  (not as a part of a longer name or number: "0.0.1:8000" is not in "127.0.0.1:8000").
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ _CODE_SHAPED = re.compile(
 )
 _WORD_CHARACTER = re.compile(r"[A-Za-z0-9_]")
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_-]")
+_DIGIT = re.compile(r"[0-9]")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "e.g.", "i.e.", "etc.", "vs."})
 
 
@@ -80,13 +81,13 @@ class SourceText:
         return any(word[:end] in self.words for end in range(MIN_PREFIX, len(word)))
 
     def has_code(self, span: str) -> bool:
-        """`span` appears whole: not inside a longer name or number ("127.0.0.1:80" is not
-        in "127.0.0.1:8000")."""
+        """`span` appears whole: not inside a longer name or number ("127.0.0.1:80" and
+        "0.0.1:8000" are not in "127.0.0.1:8000")."""
         start = self.text.find(span)
         while start >= 0:
             end = start + len(span)
-            before = start == 0 or not _joins(span[0], self.text[start - 1])
-            after = end == len(self.text) or not _joins(span[-1], self.text[end])
+            before = not _joins(span[0], self.text[max(start - 2, 0) : start][::-1])
+            after = not _joins(span[-1], self.text[end : end + 2])
             if before and after:
                 return True
             start = self.text.find(span, start + 1)
@@ -109,10 +110,15 @@ def support(words: Iterable[str], source: SourceText, question: SourceText) -> S
     return Support(found, novel, len(words))
 
 
-def _joins(edge: str, neighbour: str) -> bool:
-    """Whether `neighbour` continues the name that `edge` ends ("gh-deploy" goes on in
-    "gh-deploy-all")."""
-    return _WORD_CHARACTER.match(edge) is not None and _NAME_CHARACTER.match(neighbour) is not None
+def _joins(edge: str, outward: str) -> bool:
+    """Whether the name or number that `edge` ends goes on in the next two characters, read
+    outward: "gh-deploy" in "gh-deploy-all", "0.0.1" in "127.0.0.1" and "1.2" in "1.2.3" (a
+    dot between digits), not "serve" in "serve. Then" nor "os.path" in "os.path.join"."""
+    if not (_WORD_CHARACTER.match(edge) and outward):
+        return False
+    if _NAME_CHARACTER.match(outward[0]):
+        return True
+    return outward[0] == "." and all(_DIGIT.fullmatch(c) for c in (edge, outward[1:2]))
 
 
 def _trimmed(word: str) -> str:
