@@ -104,8 +104,6 @@ function collapse(text) {
   return words(text).join(" ");
 }
 
-// Whether `neighbour` continues the name that `edge` ends ("gh-deploy" goes on in
-// "gh-deploy-all").
 // Whether the name or number that `edge` ends goes on in the next two characters, read
 // outward: "gh-deploy" in "gh-deploy-all", "0.0.1" in "127.0.0.1" and "1.2" in "1.2.3" (a
 // dot between digits), not "serve" in "serve. Then" nor "os.path" in "os.path.join".

@@ -188,12 +188,10 @@ def answers(files) -> list[dict]:
         evidence = python_side(files, query, None)
         sources = [text for _, _, text in evidence["candidates"][:4]]
         units = [unit.text for unit in cut_units(sources[0])] or ["Nothing."]
-        for template in ANSWER_TEMPLATES:
-            answer = template(units, query)
-            cuts = sorted({len(answer) * i // 7 for i in range(1, 7)})
-            cases.append({"sources": sources, "question": query, "answer": answer, "cuts": cuts})
+        planted = [template(units, query) for template in ANSWER_TEMPLATES]
         if garbled := _garbled_block(sources):
-            answer = f"{units[0]}\n\n{garbled}"
+            planted.append(f"{units[0]}\n\n{garbled}")
+        for answer in planted:
             cuts = sorted({len(answer) * i // 7 for i in range(1, 7)})
             cases.append({"sources": sources, "question": query, "answer": answer, "cuts": cuts})
     return cases
