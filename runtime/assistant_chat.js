@@ -72,7 +72,7 @@ function promptHit(evidence, place, grounding) {
   return {
     ...evidence.sections[place],
     units: units.map(({ unit }) => unit),
-    quote_order: quoteOrder(units, grounding.code_prior),
+    quote_order: quoteOrder(units, grounding),
   };
 }
 

@@ -39,7 +39,7 @@ export function answerOpenings(evidence, places, grounding) {
   const openings = [];
   for (const place of places.slice(0, OPENING_SECTIONS)) {
     const units = unitsOf(evidence, place);
-    for (const group of quoteOrder(units, grounding.code_prior).slice(0, OPENING_UNITS)) {
+    for (const group of quoteOrder(units, grounding).slice(0, OPENING_UNITS)) {
       const { text } = units[Math.min(...group)].unit;
       if (!openings.includes(text)) openings.push(text);
     }

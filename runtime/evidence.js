@@ -34,9 +34,14 @@ async function withNeighbours(section, index) {
   return { ...section, text, chunks: own.map(([id]) => id) };
 }
 
+// What the embedder reads of each unit of each section, in order: the section's breadcrumb
+// and the unit, a code block with the unit before it, which introduces it (evidence.py).
 export function unitTexts(candidates) {
   return candidates.flatMap((section) =>
-    cutUnits(section.text).map((unit) => `${section.breadcrumb}\n${unit.text}`),
+    cutUnits(section.text).map((unit, i, units) => {
+      const introduced = unit.kind === "code" && i > 0;
+      return `${section.breadcrumb}\n${introduced ? `${units[i - 1].text}\n` : ""}${unit.text}`;
+    }),
   );
 }
 

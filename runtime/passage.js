@@ -21,7 +21,7 @@ export function bestPassage(evidence, grounding) {
 function quote(evidence, section, chars, grounding) {
   const units = section < evidence.sections.length ? unitsOf(evidence, section) : [];
   if (!units.length) return null;
-  const chosen = [...choose(units, chars, grounding.code_prior)].sort((a, b) => a - b);
+  const chosen = [...choose(units, chars, grounding)].sort((a, b) => a - b);
   const { url, heading, breadcrumb } = evidence.sections[section];
   return { text: joinUnits(chosen.map((i) => units[i].unit)), url, heading, breadcrumb };
 }
@@ -29,16 +29,17 @@ function quote(evidence, section, chars, grounding) {
 // The places of a section's units in the order they are quoted, best first: each unit with
 // the neighbour it cannot be read without (passage.py's quote_order). The passage takes
 // them in this order, and so does the prompt when it condenses a section.
-export function quoteOrder(units, codePrior) {
-  const scores = units.map(({ unit, score }) => score + (unit.text.includes("`") ? codePrior : 0));
+export function quoteOrder(units, grounding) {
+  const prior = grounding.code_prior;
+  const scores = units.map(({ unit, score }) => score + (unit.text.includes("`") ? prior : 0));
   const order = units.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-  return order.map((i) => [i, ...neededBy(units, i)]);
+  return order.map((i) => [i, ...neededBy(units, i, grounding.label_chars)]);
 }
 
-function choose(units, chars, codePrior) {
+function choose(units, chars, grounding) {
   const chosen = new Set();
   let length = 0;
-  for (const group of quoteOrder(units, codePrior)) {
+  for (const group of quoteOrder(units, grounding)) {
     if (chosen.size && length >= chars) break;
     const added = group.filter((j) => !chosen.has(j));
     // Characters as Python counts them (code points), so both sides cut at the same unit.
@@ -51,9 +52,20 @@ function choose(units, chars, codePrior) {
 }
 
 // The neighbour unit `i` cannot be read without.
-function neededBy(units, i) {
+function neededBy(units, i, labelChars) {
   const { unit } = units[i];
-  if (unit.text.endsWith(":") && i + 1 < units.length) return [i + 1];
-  if (unit.kind === "code" && i > 0) return [i - 1];
+  const isLabel = (j) => isLabelAt(units, j, labelChars);
+  if ((unit.text.endsWith(":") || isLabel(i)) && i + 1 < units.length) return [i + 1];
+  if (i > 0 && (unit.kind === "code" || isLabel(i - 1))) return [i - 1];
   return [];
+}
+
+// A short paragraph of one unit without a sentence's end: a definition's term, a note's title.
+function isLabelAt(units, i, labelChars) {
+  const { unit } = units[i];
+  const alone = [i - 1, i + 1].every((j) => !units[j] || units[j].unit.block !== unit.block);
+  return (
+    unit.kind === "sentence" && alone && [...unit.text].length <= labelChars &&
+    !".!?:;,".includes(unit.text.at(-1))
+  );
 }

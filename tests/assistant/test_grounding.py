@@ -18,7 +18,7 @@ from pagemind.assistant.attribution import (
 )
 from pagemind.assistant.copy_bias import copy_bias_tokens, dense_bias
 from pagemind.assistant.evidence import MIN_SCORE, candidate_sections, unit_texts, weigh
-from pagemind.assistant.passage import PASSAGE_CHARS, best_passage
+from pagemind.assistant.passage import PASSAGE_CHARS, best_passage, quote_order
 from pagemind.assistant.sentences import cut_units, join_units
 from pagemind.assistant.support import SourceText, code_spans, content_words
 from pagemind.assistant.tokenizer import PromptTokenizer
@@ -236,6 +236,11 @@ def test_a_section_whose_best_sentence_answers_rises_and_gives_the_passage():
     ]
     texts = unit_texts(candidates)
     assert texts[0] == f"Page \u203a serve\n{SERVING}"
+    # A code block is embedded with the sentence that introduces it.
+    assert (
+        "Page \u203a gh-deploy\nPass a message:\n```sh\npagemind gh-deploy mydocs --message"
+        in texts[4]
+    )
     vectors = unit_vectors(texts, "Pass a message", query)
     evidence = weigh(candidates, query, vectors, {"deploy": 1.0})
     assert [section.url for section in evidence.sections] == ["deploy/#gh-deploy", "serve/#serve"]
@@ -252,17 +257,45 @@ def test_the_passage_takes_the_best_units_up_to_its_budget_and_no_long_block():
     query = np.random.default_rng(1).standard_normal(16)
     filler = [f"Sentence {n} is about some other matter of the site entirely." for n in range(12)]
     long_code = "```\n" + "\n".join(f"answer_line_{n} = {n}" for n in range(60)) + "\n```"
-    text = "\n\n".join([*filler[:6], "The answer is here.", long_code, *filler[6:]])
+    text = "\n\n".join([*filler[:6], "The answer is here.", *filler[6:9], long_code, *filler[9:]])
     candidates = [hit(0, "long/#answer", text, cosine=0.6)]
     texts = unit_texts(candidates)
     vectors = unit_vectors(texts, "The answer", query)
-    vectors[texts.index(f"Page \u203a answer\n{long_code}")] += query  # second best
+    vectors[texts.index(f"Page \u203a answer\n{filler[8]}\n{long_code}")] += query  # second best
     passage = best_passage(weigh(candidates, query, vectors, {}))
     assert "The answer is here." in passage.text
     assert "answer_line_0" not in passage.text  # the code scores high but would be a page
     assert PASSAGE_CHARS <= len(passage.text) <= 2 * PASSAGE_CHARS
     quoted = [unit.text for unit in cut_units(passage.text)]
     assert quoted == [unit.text for unit in cut_units(text) if unit.text in quoted]
+
+
+def test_a_definition_is_quoted_with_its_term_and_a_note_with_its_title():
+    options = [f"`--option-{n}`\n\nDoes thing {n} of the deploy, and only that." for n in range(6)]
+
+    def first_quoted(*paragraphs: str) -> str:
+        """The passage's first group of units, for a query nearest "Commit to the local"."""
+        query = np.random.default_rng(1).standard_normal(16)
+        candidates = [hit(0, "cli/#gh-deploy", "\n\n".join(paragraphs), cosine=0.6)]
+        vectors = unit_vectors(unit_texts(candidates), "Commit to the local", query)
+        units = weigh(candidates, query, vectors, {}).units_of(0)
+        return join_units([units[i].unit for i in sorted(quote_order(units)[0])])
+
+    best = "Commit to the local branch only. Inspect it, then push it yourself."
+    assert first_quoted(*options[:3], f"`--no-push`\n\n{best}", *options[3:]) == (
+        "`--no-push`\n\nCommit to the local branch only."
+    )
+    assert (
+        first_quoted(*options, f"Warning\n\n{best}")
+        == "Warning\n\nCommit to the local branch only."
+    )
+    # A label is short, alone in its paragraph and without a sentence's end.
+    for paragraph in [
+        "It deploys.",
+        "It deploys to gh-pages, the branch that GitHub Pages serves",
+        "It deploys. Then",
+    ]:
+        assert first_quoted(paragraph, best, *options) == "Commit to the local branch only."
 
 
 def test_far_sections_do_not_cover_the_question_unless_they_hold_its_words():

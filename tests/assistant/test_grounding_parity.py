@@ -40,6 +40,7 @@ QUERIES = [
     "Où est la sortie ? ✓",
     "sourdough bread",
     "pip install pagemind",  # best units: code blocks, each opening from its introduction
+    "commit without pushing --no-push --force",  # definitions, each read with its term
 ]
 DIMENSIONS = 32
 PROMPT_TOP_K = 3

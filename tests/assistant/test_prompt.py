@@ -72,7 +72,7 @@ def test_sections_are_numbered_best_first_and_quoted_best_last_within_the_budget
 
 def test_sections_that_fit_are_quoted_whole(smollm2, tokenizer):
     hits = docs_hits(2)
-    prompt = prompt_for(smollm2, tokenizer, window=8192, hits=hits, context_tokens=5000)
+    prompt = prompt_for(smollm2, tokenizer, window=16384, hits=hits, context_tokens=10000)
     for hit in hits:
         assert hit["text"].strip() in prompt.text
 

@@ -17,6 +17,7 @@ def grounding_settings() -> dict:
         "passage_chars": passage.PASSAGE_CHARS,
         "runner_up_chars": passage.RUNNER_UP_CHARS,
         "code_prior": passage.CODE_PRIOR,
+        "label_chars": passage.LABEL_CHARS,
         "support_share": attribution.SUPPORT_SHARE,
         "snap_share": attribution.SNAP_SHARE,
         "function_words": sorted(support.FUNCTION_WORDS),

@@ -67,7 +67,7 @@ def answer_openings(evidence: Evidence, places: Sequence[int]) -> list[str]:
     """The units an answer is pushed to start with: of each of the first OPENING_SECTIONS
     sections the prompt quotes (`places` in the evidence), the OPENING_UNITS the passage
     would quote first, each read from its start (a code block from the sentence that
-    introduces it), best first, each once."""
+    introduces it, a definition from its term), best first, each once."""
     openings: list[str] = []
     for place in places[:OPENING_SECTIONS]:
         units = evidence.units_of(place)

@@ -133,11 +133,22 @@ def section_units(section: Hit) -> list[Unit]:
 
 
 def unit_texts(candidates: Sequence[Hit]) -> list[str]:
-    """What the embedder reads of each unit of each section, in order."""
+    """What the embedder reads of each unit of each section, in order: the section's
+    breadcrumb and the unit, a code block with the unit before it, which introduces it.
+    Code read alone is far from a question in words: on bench/eval_answers.py's sites
+    (MkDocs, HTTPX, pagemind) passages held their key facts in 0.92 / 0.83 / 0.96 of the
+    questions, against 0.92 / 0.79 / 0.96 with each block alone."""
     return [
-        f"{section.breadcrumb}\n{unit.text}"
+        f"{section.breadcrumb}\n{text}"
         for section in candidates
-        for unit in section_units(section)
+        for text in _introduced(section_units(section))
+    ]
+
+
+def _introduced(units: list[Unit]) -> list[str]:
+    return [
+        f"{units[i - 1].text}\n{unit.text}" if unit.kind == "code" and i > 0 else unit.text
+        for i, unit in enumerate(units)
     ]
 
 
