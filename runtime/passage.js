@@ -55,13 +55,26 @@ function choose(units, chars, grounding) {
 function neededBy(units, i, labelChars) {
   const { unit } = units[i];
   const isLabel = (j) => isLabelAt(units, j, labelChars);
-  if ((unit.text.endsWith(":") || isLabel(i)) && i + 1 < units.length) return [i + 1];
-  if (i > 0 && (unit.kind === "code" || isLabel(i - 1))) return [i - 1];
-  return [];
+  if (i + 1 < units.length && (unit.text.endsWith(":") || isLabel(i))) return [i + 1];
+  if (i > 0 && unit.kind === "code") return [i - 1];
+  const label = blockStart(units, i) - 1;
+  return label >= 0 && isLabel(label) ? [label] : [];
 }
 
-// A short paragraph of one unit without a sentence's end: a definition's term, a note's title.
+// The place of the first unit of unit `i`'s paragraph or item.
+function blockStart(units, i) {
+  let start = i;
+  while (start > 0 && units[start - 1].unit.block === units[i].unit.block) start -= 1;
+  return start;
+}
+
+// A short paragraph of one unit without a sentence's end, above one that is not: a
+// definition's term, a note's title; not a table's rows (passage.py's _is_label).
 function isLabelAt(units, i, labelChars) {
+  return isBare(units, i, labelChars) && i + 1 < units.length && !isBare(units, i + 1, labelChars);
+}
+
+function isBare(units, i, labelChars) {
   const { unit } = units[i];
   const alone = [i - 1, i + 1].every((j) => !units[j] || units[j].unit.block !== unit.block);
   return (

@@ -273,29 +273,34 @@ def test_the_passage_takes_the_best_units_up_to_its_budget_and_no_long_block():
 def test_a_definition_is_quoted_with_its_term_and_a_note_with_its_title():
     options = [f"`--option-{n}`\n\nDoes thing {n} of the deploy, and only that." for n in range(6)]
 
-    def first_quoted(*paragraphs: str) -> str:
-        """The passage's first group of units, for a query nearest "Commit to the local"."""
+    def first_quoted(*paragraphs: str, near: str = "Commit to the local") -> str:
+        """The passage's first group of units, for a query nearest the unit holding `near`."""
         query = np.random.default_rng(1).standard_normal(16)
         candidates = [hit(0, "cli/#gh-deploy", "\n\n".join(paragraphs), cosine=0.6)]
-        vectors = unit_vectors(unit_texts(candidates), "Commit to the local", query)
+        vectors = unit_vectors(unit_texts(candidates), near, query)
         units = weigh(candidates, query, vectors, {}).units_of(0)
         return join_units([units[i].unit for i in sorted(quote_order(units)[0])])
 
     best = "Commit to the local branch only. Inspect it, then push it yourself."
-    assert first_quoted(*options[:3], f"`--no-push`\n\n{best}", *options[3:]) == (
-        "`--no-push`\n\nCommit to the local branch only."
+    definitions = [*options[:3], f"`--no-push`\n\n{best}", *options[3:]]
+    assert first_quoted(*definitions) == "`--no-push`\n\nCommit to the local branch only."
+    assert first_quoted(*definitions, near="Inspect it") == (
+        "`--no-push`\n\nInspect it, then push it yourself."
     )
     assert (
         first_quoted(*options, f"Warning\n\n{best}")
         == "Warning\n\nCommit to the local branch only."
     )
-    # A label is short, alone in its paragraph and without a sentence's end.
+    # A label is short, alone in its paragraph and without a sentence's end, and what it
+    # heads is not: a table's rows are no labels.
     for paragraph in [
         "It deploys.",
         "It deploys to gh-pages, the branch that GitHub Pages serves",
         "It deploys. Then",
     ]:
         assert first_quoted(paragraph, best, *options) == "Commit to the local branch only."
+    table = ["Browser Search Assistant", "Chrome 113+ yes yes", "Any other yes no", *options]
+    assert first_quoted(*table, near="Chrome") == "Chrome 113+ yes yes"
 
 
 def test_far_sections_do_not_cover_the_question_unless_they_hold_its_words():

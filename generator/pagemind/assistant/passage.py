@@ -7,8 +7,8 @@ taken best first until the quote holds PASSAGE_CHARS characters:
 - a unit scores as the evidence scored it plus CODE_PRIOR when it holds code (docs answer
   "how" with a command, a key or a value: measured on bench/eval_answers.py's sites);
 - each comes with what reading it needs: the block a sentence ending in ":" introduces, the
-  sentence that introduces a code block, the label a unit follows (a short paragraph
-  without a sentence's end: a definition's term, a note's title) and the unit a label heads;
+  sentence that introduces a code block, the label above its paragraph (a definition's
+  term, a note's title: see _is_label) and the unit a label heads;
 - the best unit is always taken whole; a later one that would take the passage past twice
   PASSAGE_CHARS is passed over, so a long code block never turns the quote into a page.
 
@@ -111,18 +111,32 @@ def _choose(units: list[ScoredUnit], chars: int) -> set[int]:
 def _needed_by(units: list[ScoredUnit], i: int) -> list[int]:
     """The neighbour unit `i` cannot be read without."""
     unit = units[i].unit
-    if (unit.text.endswith(":") or _is_label(units, i)) and i + 1 < len(units):
+    if i + 1 < len(units) and (unit.text.endswith(":") or _is_label(units, i)):
         return [i + 1]
-    if i > 0 and (unit.kind == "code" or _is_label(units, i - 1)):
+    if i > 0 and unit.kind == "code":
         return [i - 1]
-    return []
+    label = _block_start(units, i) - 1
+    return [label] if label >= 0 and _is_label(units, label) else []
+
+
+def _block_start(units: list[ScoredUnit], i: int) -> int:
+    """The place of the first unit of unit `i`'s paragraph or item."""
+    while i > 0 and units[i - 1].unit.block == units[i].unit.block:
+        i -= 1
+    return i
 
 
 def _is_label(units: list[ScoredUnit], i: int) -> bool:
-    """A short paragraph of one unit without a sentence's end: a definition's term (a
-    reference's `--no-push` above "Commit to the local branch only."), a note's title. On
-    bench/eval_answers.py's sites (MkDocs, HTTPX, pagemind) the answers' openings held their
-    key facts for 17 / 10 / 17 questions with labels, 16 / 10 / 16 without."""
+    """A short paragraph of one unit without a sentence's end, above one that is not: a
+    definition's term (a reference's `--no-push` above "Commit to the local branch only."),
+    a note's title; not a table's rows, each such a paragraph. On bench/eval_answers.py's
+    sites (MkDocs, HTTPX, pagemind) the answers' openings held their key facts for
+    17 / 10 / 18 questions with labels, 16 / 10 / 16 without."""
+    return _is_bare(units, i) and i + 1 < len(units) and not _is_bare(units, i + 1)
+
+
+def _is_bare(units: list[ScoredUnit], i: int) -> bool:
+    """A short paragraph of one unit without a sentence's end."""
     unit = units[i].unit
     near = [units[j].unit for j in (i - 1, i + 1) if 0 <= j < len(units)]
     return (
