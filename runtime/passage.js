@@ -54,11 +54,11 @@ function choose(units, chars, grounding) {
 // The neighbour unit `i` cannot be read without.
 function neededBy(units, i, labelChars) {
   const { unit } = units[i];
-  const isLabel = (j) => isLabelAt(units, j, labelChars);
-  if (i + 1 < units.length && (unit.text.endsWith(":") || isLabel(i))) return [i + 1];
+  const heads = unit.text.endsWith(":") || isLabel(units, i, labelChars);
+  if (i + 1 < units.length && heads) return [i + 1];
   if (i > 0 && unit.kind === "code") return [i - 1];
   const label = blockStart(units, i) - 1;
-  return label >= 0 && isLabel(label) ? [label] : [];
+  return label >= 0 && isLabel(units, label, labelChars) ? [label] : [];
 }
 
 // The place of the first unit of unit `i`'s paragraph or item.
@@ -70,7 +70,7 @@ function blockStart(units, i) {
 
 // A short paragraph of one unit without a sentence's end, above one that is not: a
 // definition's term, a note's title; not a table's rows (passage.py's _is_label).
-function isLabelAt(units, i, labelChars) {
+function isLabel(units, i, labelChars) {
   return isBare(units, i, labelChars) && i + 1 < units.length && !isBare(units, i + 1, labelChars);
 }
 
