@@ -11,7 +11,7 @@
 //   promptPlaces(evidence, topK, grounding)   // the sections the prompt quotes
 //   evidence: {sections, units: [{section, unit, score}], weighed}
 
-import { keywordTerms, sections } from "./retrieval.js";
+import { BREADCRUMB, keywordTerms, sections } from "./retrieval.js";
 import { cutUnits } from "./sentences.js";
 
 // The sections weighed for a question, from the first ranking's chunks, each with its chunks
@@ -64,7 +64,8 @@ export function weigh(candidates, queryVector, unitVectors, termWeights, groundi
       return { ...section, score: (best + section.cosine) / 2 + weight * section.strength };
     });
   }
-  const order = ranked.map((_, i) => i).sort((a, b) => ranked[b].score - ranked[a].score || a - b);
+  let order = ranked.map((_, i) => i).sort((a, b) => ranked[b].score - ranked[a].score || a - b);
+  if (unitVectors) order = subsectionFirst(order, ranked, grounding);
   return {
     sections: order.map((i) => ranked[i]),
     units: order.flatMap((i, place) =>
@@ -72,6 +73,23 @@ export function weigh(candidates, queryVector, unitVectors, termWeights, groundi
     ),
     weighed: Boolean(unitVectors),
   };
+}
+
+// `order` with the best section's best subsection that covers the question on its own moved
+// first: an opening text reads close to many questions on its topic, the subsection answers
+// (evidence.py's _subsection_first).
+function subsectionFirst(order, ranked, grounding) {
+  const best = ranked[order[0]];
+  const place = order.findIndex(
+    (i, p) => p > 0 && isWithin(ranked[i], best) && coversAlone(ranked[i], grounding),
+  );
+  if (place < 0) return order;
+  return [order[place], ...order.slice(0, place), ...order.slice(place + 1)];
+}
+
+function isWithin(section, outer) {
+  const prefix = outer.breadcrumb + BREADCRUMB;
+  return section.page === outer.page && section.breadcrumb.startsWith(prefix);
 }
 
 export function unitsOf(evidence, section) {
@@ -89,8 +107,10 @@ export function covers(evidence, index, grounding) {
 // more or holds min_coverage of the question's idf mass (keyword-only evidence judges no
 // single section).
 export function sectionCovers({ weighed, sections }, place, grounding) {
-  if (!weighed || place >= sections.length) return false;
-  const { score, coverage } = sections[place];
+  return weighed && place < sections.length && coversAlone(sections[place], grounding);
+}
+
+function coversAlone({ score, coverage }, grounding) {
   return score >= grounding.min_score || coverage >= grounding.min_coverage;
 }
 

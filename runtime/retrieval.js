@@ -21,6 +21,7 @@
 //   hit.url is site-relative: new URL(hit.url, site.root) opens it.
 
 const WORD = /[\p{L}\p{N}]+/gu; // Python's [^\W_]+: Unicode letters and digits
+export const BREADCRUMB = " › "; // between a hit's breadcrumb's parts (chunks.py's)
 
 export const NOT_DOWNLOADED =
   "this part of the search index was not downloaded before going offline; search again online";

@@ -15,7 +15,7 @@ const RANKED = 3 * RESULTS; // chunks ranked: a long section is several chunks, 
 const DEBOUNCE_MS = 120;
 const INDEX_TIMEOUT_MS = 20000; // then the panel says so instead of waiting forever
 const LATE_INDEX = "the search index did not arrive; check the connection and type again";
-const BREADCRUMB = " › ";
+const BREADCRUMB = " › "; // retrieval.js's, which loads with the index, later
 
 export function mount(slot, site) {
   const box = new SearchBox(slot, site);

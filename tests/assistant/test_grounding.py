@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from grounding_cases import hit, nested_sections
 from pagemind.assistant.attribution import (
     CODE_NOT_FOUND,
     INTRODUCES,
@@ -24,7 +25,6 @@ from pagemind.assistant.support import SourceText, code_spans, content_words
 from pagemind.assistant.tokenizer import PromptTokenizer
 from pagemind.models.gguf_source import read_gguf
 from pagemind.models.registry import resolve_model
-from pagemind.search_index import Hit
 from pagemind.search_index.chunks import Chunk
 from pagemind.search_index.ranking import MIN_COVERAGE, sections
 from paths import REPO
@@ -172,29 +172,6 @@ def test_a_sentence_with_no_source_word_has_no_citation():
     assert Attributor([], "?").claims("Anything at all.")[0].reason == NOT_SUPPORTED
 
 
-def hit(
-    number: int,
-    url: str,
-    text: str,
-    cosine: float = 0.5,
-    strength: float = 0.0,
-    coverage: float = 0.0,
-) -> Hit:
-    return Hit(
-        id=number,
-        url=url,
-        page=url.split("/")[0] + ".md",
-        heading=url.split("#")[-1],
-        breadcrumb=f"Page \u203a {url.split('#')[-1]}",
-        text=text,
-        score=cosine,
-        cosine=cosine,
-        coverage=coverage,
-        strength=strength,
-        chunks=(number,),
-    )
-
-
 def test_chunks_of_one_section_are_one_source_in_reading_order():
     hits = [hit(7, "a/#x", "second"), hit(2, "b/#y", "other"), hit(6, "a/#x", "first", 0.9)]
     grouped = sections(hits)
@@ -301,6 +278,27 @@ def test_a_definition_is_quoted_with_its_term_and_a_note_with_its_title():
         assert first_quoted(paragraph, best, *options) == "Commit to the local branch only."
     table = ["Browser Search Assistant", "Chrome 113+ yes yes", "Any other yes no", *options]
     assert first_quoted(*table, near="Chrome") == "Chrome 113+ yes yes"
+
+
+def test_a_subsection_that_covers_the_question_goes_before_the_section_it_is_in():
+    def order(subsection_unit: float) -> list[str]:
+        evidence = weigh(*nested_sections(subsection_unit), {})
+        return [section.url for section in evidence.sections]
+
+    # Covering the question on its own (0.5 >= MIN_SCORE), the subsection goes first and its
+    # section second; a section of another page with the same breadcrumb is no subsection.
+    assert order(0.5) == [
+        "timeouts/#default",
+        "timeouts/#timeouts",
+        "retries/#retries",
+        "pool/#default",
+    ]
+    assert order(0.2) == [  # 0.35: it does not cover the question, its score places it
+        "timeouts/#timeouts",
+        "retries/#retries",
+        "pool/#default",
+        "timeouts/#default",
+    ]
 
 
 def test_far_sections_do_not_cover_the_question_unless_they_hold_its_words():

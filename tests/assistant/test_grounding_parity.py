@@ -1,10 +1,11 @@
 """The grounding steps decide the same under Node (runtime/*.js) as in Python
 (pagemind.assistant, pagemind.search_index.ranking) from the same inputs: the example
 site's chunks with seeded random vectors, through hybrid ranking, sections, units, the
-evidence, the gate and the passage (with and without vectors); the claims, citations and
-held-back units of answers planted to be supported, invented or restating, also while they
-stream; the answer's openings; and the copy-bias tokens and copy-span sources (whole, with
-openings, and cut at MAX_COPY_SOURCE) with the real SmolLM2 tokenizer."""
+evidence, the gate and the passage (with and without vectors); a subsection put before its
+section; the claims, citations and held-back units of answers planted to be supported,
+invented or restating, also while they stream; the answer's openings; and the copy-bias
+tokens and copy-span sources (whole, with openings, and cut at MAX_COPY_SOURCE) with the
+real SmolLM2 tokenizer."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from grounding_cases import nested_sections
 from node_script import run_module
 from pagemind.assistant import grounding_settings
 from pagemind.assistant.attribution import REPEATS, Attributor
@@ -100,13 +102,16 @@ const claims = input.answers.map(({ sources, question, answer, cuts }) => {
     streaming: cuts.map((cut) => judged(answer.slice(0, cut), false)),
   };
 });
+const nested = input.nested.map(({ candidates, query, vectors }) => evidenceJs
+  .weigh(candidates, query, vectors, new Map(), grounding).sections
+  .map((section) => [section.url, section.score]));
 const units = input.texts.map((text) => sentencesJs.cutUnits(text).map((unit) =>
   [unit.text, unit.kind, unit.block]));
 const tokenizer = new prompt.PromptTokenizer(input.spec);
 const bias = copyBias.copyBiasTokens(tokenizer, input.biasTexts, input.keep);
 const spans = input.spanCases.map(([texts, openings]) =>
   copyBias.copySpanSource(tokenizer, texts, openings));
-process.stdout.write(JSON.stringify({ results, claims, units, bias, spans }));
+process.stdout.write(JSON.stringify({ results, claims, nested, units, bias, spans }));
 """
 
 
@@ -226,6 +231,9 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         )
         expected.append({"hybrid": hybrid, "keyword": keyword})
     cases = answers(files)
+    # A subsection that covers the question goes before its section, and one that does not
+    # stays where its score places it.
+    nested = [nested_sections(subsection_unit) for subsection_unit in (0.5, 0.2)]
     model = read_gguf(resolve_model("smollm2-135m-instruct", "generator", REPO))
     tokenizer = PromptTokenizer(model.tokenizer_spec)
     bias_texts = [case["sources"][0] for case in cases[:3]] + QUERIES
@@ -251,6 +259,14 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
         "biasTexts": bias_texts,
         "keep": model.chat["stop_ids"],
         "spanCases": span_cases,
+        "nested": [
+            {
+                "candidates": [dataclasses.asdict(section) for section in candidates],
+                "query": query.tolist(),
+                "vectors": vectors.tolist(),
+            }
+            for candidates, query, vectors in nested
+        ],
     }
     browser = run_module(SCRIPT, data, (RUNTIME / "x").as_uri())
 
@@ -290,6 +306,11 @@ def test_browser_and_terminal_ground_answers_the_same(index_data):
     assert REPEATS in reasons
     assert snapped
 
+    for theirs, (candidates, query, vectors) in zip(browser["nested"], nested, strict=True):
+        ours = weigh(candidates, query, vectors, {}).sections
+        assert [url for url, _ in theirs] == [section.url for section in ours]
+        assert [score for _, score in theirs] == pytest.approx([s.score for s in ours])
+    assert browser["nested"][0][0][0] != browser["nested"][1][0][0]
     units = [[[u.text, u.kind, u.block] for u in cut_units(text)] for text in texts]
     assert browser["units"] == units
     assert browser["bias"] == copy_bias_tokens(tokenizer, bias_texts, model.chat["stop_ids"])

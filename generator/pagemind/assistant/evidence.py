@@ -17,6 +17,8 @@ Scores:
   embedded) with the query's; keyword-only, its share of the query's idf mass;
 - a section: the mean of its best unit's cosine and its own, plus KEYWORD_WEIGHT times its
   keyword strength (pagemind.search_index.ranking); keyword-only, its BM25 order stays.
+  A subsection of the best section that covers the question on its own goes first
+  (_subsection_first).
 
 Do the docs cover the question? With vectors, when the best section scores MIN_SCORE or
 more, or holds MIN_COVERAGE of the question's idf mass (the keyword gate's own test, as the
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pagemind.assistant.sentences import Unit, cut_units
-from pagemind.search_index.chunks import Chunk
+from pagemind.search_index.chunks import BREADCRUMB_SEPARATOR, Chunk
 from pagemind.search_index.keywords import keyword_terms
 from pagemind.search_index.ranking import (
     KEYWORD_WEIGHT,
@@ -84,10 +86,7 @@ class Evidence:
         """Whether the section at `place` holds an answer on its own: weighed, it scores
         MIN_SCORE or more or holds MIN_COVERAGE of the question's idf mass (keyword-only
         evidence judges no single section)."""
-        if not self.weighed or place >= len(self.sections):
-            return False
-        section = self.sections[place]
-        return section.score >= MIN_SCORE or section.coverage >= MIN_COVERAGE
+        return self.weighed and place < len(self.sections) and _covers_alone(self.sections[place])
 
     def prompt_places(self, top_k: int) -> list[int]:
         """The sections a prompt quotes, of the best `top_k`: the best, and each other that
@@ -174,6 +173,8 @@ def weigh(
             for section, best in zip(candidates, best_units, strict=True)
         ]
     order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, i))
+    if unit_vectors is not None and order:
+        order = _subsection_first(order, ranked)
     return Evidence(
         [ranked[i] for i in order],
         [
@@ -193,6 +194,32 @@ def _cosines(vectors: np.ndarray, query_vector: np.ndarray) -> list[float]:
 
 def _section_score(section: Hit, best_unit: float) -> float:
     return (best_unit + section.cosine) / 2 + KEYWORD_WEIGHT * section.strength
+
+
+def _covers_alone(section: Hit) -> bool:
+    return section.score >= MIN_SCORE or section.coverage >= MIN_COVERAGE
+
+
+def _subsection_first(order: list[int], ranked: Sequence[Hit]) -> list[int]:
+    """`order` with the best section's best subsection that covers the question on its own
+    moved first. A page's or section's opening text speaks of its whole topic and so reads
+    close to many questions about it, while the subsection that also covers a question is
+    where the docs answer it: "Enabling HTTP/2" under "HTTP/2", "Using an explicit encoding"
+    under "Text encodings". The opening stays the runner-up. On bench/eval_answers.py's sites
+    (MkDocs, HTTPX, pagemind) the evidence's best section answered 0.75 / 0.83 / 0.75 of the
+    questions and passages held their key facts in 0.92 / 0.88 / 0.96, against
+    0.71 / 0.75 / 0.75 and 0.92 / 0.83 / 0.96 in score order."""
+    best = ranked[order[0]]
+    for place, i in enumerate(order[1:], start=1):
+        if _is_within(ranked[i], best) and _covers_alone(ranked[i]):
+            return [i, *order[:place], *order[place + 1 :]]
+    return order
+
+
+def _is_within(section: Hit, outer: Hit) -> bool:
+    return section.page == outer.page and section.breadcrumb.startswith(
+        outer.breadcrumb + BREADCRUMB_SEPARATOR
+    )
 
 
 def _coverage(text: str, term_weights: Mapping[str, float]) -> float:
