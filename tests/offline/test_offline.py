@@ -282,11 +282,17 @@ LOAD_OVER_QUOTA = """async ([root, manifestUrl]) => {
   const offline = await import(root + "_pagemind/runtime/offline.js");
   const warnings = [];
   const { shards } = await loadModel(manifestUrl, { onWarning: (w) => warnings.push(w) });
+  // The browser counts what the pages' cache holds a moment after it is written.
+  let status = await offline.storageStatus();
+  for (let tries = 0; !status.usage && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = await offline.storageStatus();
+  }
   return {
     shards: shards.length,
     warnings,
     told: warnings.map((warning) => offline.describeStorageError(warning)),
-    status: await offline.storageStatus(),
+    status,
     persisted: await offline.requestPersistence(),
   };
 }"""
